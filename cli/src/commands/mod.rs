@@ -1,0 +1,15 @@
+//! One module per verb.
+
+mod check;
+mod schema;
+
+use crate::cli::{Cli, Command};
+use crate::output::Outcome;
+
+/// Runs the chosen command.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Schema => schema::run(),
+    }
+}

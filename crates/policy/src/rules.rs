@@ -1,0 +1,1366 @@
+//! The rules about meaning: a policy that parses can still break the law or
+//! contradict itself. Each rule reads the parsed [`Policy`] and reports a
+//! [`Finding`] at the key path it concerns.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::check::Finding;
+use crate::diagnostic::{Rule, Severity};
+use crate::law::{self, Statute};
+use crate::model::*;
+use crate::source::{KeyPath, SourceMap};
+use crate::{detectors, path, RetentionPeriod, SqlIdent};
+
+/// Runs every rule.
+pub(crate) fn check(policy: &Policy, map: &SourceMap) -> Vec<Finding> {
+    let mut cx = Context {
+        policy,
+        map,
+        out: Vec::new(),
+    };
+    cx.version();
+    cx.names();
+    cx.stores();
+    cx.subject();
+    cx.data_types();
+    cx.floors();
+    cx.tiers();
+    cx.erasure();
+    cx.regimes();
+    cx.export();
+    cx.redaction();
+    cx.pseudonymisation();
+    cx.out
+}
+
+struct Context<'a> {
+    policy: &'a Policy,
+    #[allow(dead_code)]
+    map: &'a SourceMap,
+    out: Vec<Finding>,
+}
+
+impl<'a> Context<'a> {
+    fn error(&mut self, rule: Rule, path: KeyPath, message: String) {
+        self.push(Severity::Error, rule, path, message, None);
+    }
+
+    fn error_hint(&mut self, rule: Rule, path: KeyPath, message: String, hint: &str) {
+        self.push(Severity::Error, rule, path, message, Some(hint.to_owned()));
+    }
+
+    fn warn(&mut self, rule: Rule, path: KeyPath, message: String) {
+        self.push(Severity::Warning, rule, path, message, None);
+    }
+
+    fn push(
+        &mut self,
+        severity: Severity,
+        rule: Rule,
+        path: KeyPath,
+        message: String,
+        hint: Option<String>,
+    ) {
+        self.out.push(Finding {
+            severity,
+            rule,
+            path,
+            message,
+            hint,
+        });
+    }
+
+    fn version(&mut self) {
+        if self.policy.version != FORMAT_VERSION {
+            self.error(
+                Rule::UnsupportedVersion,
+                path!["version"],
+                format!(
+                    "policy format version {} is not supported; this release reads version {FORMAT_VERSION}",
+                    self.policy.version
+                ),
+            );
+        }
+    }
+
+    /// Names of stores, data types, floors and tiers are used on the command
+    /// line and in audit records, so they are plain snake_case.
+    fn names(&mut self) {
+        let p = self.policy;
+        let tables: [(&str, Vec<&String>); 4] = [
+            ("stores", p.stores.keys().collect()),
+            ("data_types", p.data_types.keys().collect()),
+            ("legal_floors", p.legal_floors.keys().collect()),
+            ("tiers", p.tiers.keys().collect()),
+        ];
+        for (table, names) in tables {
+            for name in names {
+                if !is_snake_name(name) {
+                    self.error(
+                        Rule::InvalidValue,
+                        path![table, name],
+                        format!("name \"{name}\" in {table} must be snake_case (lowercase letters, digits, underscores)"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn stores(&mut self) {
+        for (name, store) in &self.policy.stores {
+            if store.kind == StoreKind::Files && store.path.is_none() {
+                self.error(
+                    Rule::MissingKey,
+                    path!["stores", name],
+                    format!("files store \"{name}\" has no path"),
+                );
+            }
+        }
+    }
+
+    fn store_kind(&mut self, name: &str, at: KeyPath) -> Option<StoreKind> {
+        match self.policy.stores.get(name) {
+            Some(s) => Some(s.kind),
+            None => {
+                self.error(
+                    Rule::UnknownReference,
+                    at,
+                    format!("store \"{name}\" is not defined in [stores]"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Data types that cover a store and table (or, for files, a store).
+    fn covering(&self, store: &str, table: Option<&SqlIdent>) -> Vec<&'a String> {
+        self.policy
+            .data_types
+            .iter()
+            .filter(|(_, dt)| dt.store == store && (table.is_none() || dt.table.as_ref() == table))
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    fn subject(&mut self) {
+        let subject = &self.policy.subject;
+        if subject.identifiers.is_empty() {
+            self.error(
+                Rule::MissingKey,
+                path!["subject"],
+                "the subject has no identifiers; a request could not find anyone".to_owned(),
+            );
+        }
+        if !subject
+            .identifiers
+            .iter()
+            .any(|i| i.kind == IdentifierKind::UserId)
+        {
+            self.error(
+                Rule::MissingKey,
+                path!["subject", "identifiers"],
+                "the subject has no identifier of kind \"user_id\"; links need a key to lead to"
+                    .to_owned(),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for (i, id) in subject.identifiers.iter().enumerate() {
+            let at = path!["subject", "identifiers", i];
+            if !seen.insert(id.name.as_str()) {
+                self.error(
+                    Rule::Duplicate,
+                    at.key("name"),
+                    format!("subject identifier \"{}\" is defined twice", id.name),
+                );
+            }
+            if let Some(kind) = self.store_kind(&id.store, at.key("store")) {
+                if !kind.is_tabular() {
+                    self.error(
+                        Rule::Contradiction,
+                        at.key("store"),
+                        format!(
+                            "identifier \"{}\" is in files store \"{}\", which has no columns",
+                            id.name, id.store
+                        ),
+                    );
+                }
+            }
+            self.require_covered(&id.store, &id.table, &id.column, at.key("table"));
+        }
+
+        // Tables a link may lead to: identifier homes and other links' tables.
+        // A link that holds an identifier's value is a home of its own.
+        let homes: BTreeSet<(&str, &str)> = subject
+            .identifiers
+            .iter()
+            .map(|i| (i.store.as_str(), i.table.as_str()))
+            .chain(
+                subject
+                    .links
+                    .iter()
+                    .filter_map(|l| match (&l.identifier, &l.table) {
+                        (Some(_), Some(t)) => Some((l.store.as_str(), t.as_str())),
+                        _ => None,
+                    }),
+            )
+            .collect();
+        let mut linked: BTreeMap<(&str, &str), Option<&str>> = BTreeMap::new();
+        for link in &subject.links {
+            if let Some(t) = &link.table {
+                let target = link
+                    .references
+                    .as_deref()
+                    .and_then(|r| r.split_once('.'))
+                    .map(|(t, _)| t);
+                linked.insert((link.store.as_str(), t.as_str()), target);
+            }
+        }
+
+        for (i, link) in subject.links.iter().enumerate() {
+            let at = path!["subject", "links", i];
+            let Some(kind) = self.store_kind(&link.store, at.key("store")) else {
+                continue;
+            };
+            if !kind.is_tabular() {
+                self.files_link(link, &at);
+                continue;
+            }
+            let (Some(table), Some(column)) = (&link.table, &link.column) else {
+                self.error(
+                    Rule::MissingKey,
+                    at.clone(),
+                    format!(
+                        "link in store \"{}\" needs both table and column",
+                        link.store
+                    ),
+                );
+                continue;
+            };
+            if link.path.is_some() {
+                self.error(
+                    Rule::Contradiction,
+                    at.key("path"),
+                    format!("link {table}.{column} is in a tabular store and cannot have a path"),
+                );
+            }
+            match (&link.identifier, link.references.as_deref()) {
+                (Some(_), Some(_)) => self.error(
+                    Rule::Contradiction,
+                    at.key("identifier"),
+                    format!("link {table}.{column} gives both identifier and references; use one"),
+                ),
+                (Some(ident), None) => {
+                    if !subject.identifiers.iter().any(|i| &i.name == ident) {
+                        self.error(
+                            Rule::UnknownReference,
+                            at.key("identifier"),
+                            format!("link {table}.{column} holds identifier \"{ident}\", which is not a subject identifier"),
+                        );
+                    }
+                }
+                (None, None) => self.error(
+                    Rule::MissingKey,
+                    at.clone(),
+                    format!("link {table}.{column} says neither which identifier it holds nor what it references (table.column)"),
+                ),
+                (None, Some(r)) => self.reference(link, table, column, r, &homes, &linked, &at),
+            }
+            self.require_covered(&link.store, table, column, at.key("table"));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        &mut self,
+        link: &SubjectLink,
+        table: &SqlIdent,
+        column: &SqlIdent,
+        r: &str,
+        homes: &BTreeSet<(&str, &str)>,
+        linked: &BTreeMap<(&str, &str), Option<&str>>,
+        at: &KeyPath,
+    ) {
+        let Some((rt, _)) = r.split_once('.') else {
+            self.error(
+                Rule::InvalidValue,
+                at.key("references"),
+                format!("reference \"{r}\" must be written table.column"),
+            );
+            return;
+        };
+        let store = link.store.as_str();
+        if !homes.contains(&(store, rt)) && !linked.contains_key(&(store, rt)) {
+            self.error(
+                Rule::UnknownReference,
+                at.key("references"),
+                format!("link {table}.{column} references \"{r}\", which is neither a subject identifier's table nor a linked table in store \"{store}\""),
+            );
+        } else if !reaches_home(store, table.as_str(), homes, linked) {
+            self.error(
+                Rule::Contradiction,
+                at.key("references"),
+                format!("link {table}.{column} is part of a reference cycle that never reaches a subject identifier"),
+            );
+        }
+    }
+
+    fn files_link(&mut self, link: &SubjectLink, at: &KeyPath) {
+        let Some(p) = &link.path else {
+            self.error(
+                Rule::MissingKey,
+                at.clone(),
+                format!("link in files store \"{}\" has no path", link.store),
+            );
+            return;
+        };
+        let names: Vec<&str> = self
+            .policy
+            .subject
+            .identifiers
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        let placeholders = placeholders(p);
+        if placeholders.is_empty() {
+            self.error(
+                Rule::InvalidValue,
+                at.key("path"),
+                format!("path \"{p}\" has no {{identifier}} placeholder, so it cannot find one person's files"),
+            );
+        }
+        for ph in placeholders {
+            if !names.contains(&ph) {
+                self.error(
+                    Rule::UnknownReference,
+                    at.key("path"),
+                    format!("path \"{p}\" uses {{{ph}}}, which is not a subject identifier"),
+                );
+            }
+        }
+        if self.covering(&link.store, None).is_empty() {
+            self.error(
+                Rule::UncoveredSubjectData,
+                at.key("store"),
+                format!(
+                    "files linked to the subject in store \"{}\" belong to no data type",
+                    link.store
+                ),
+            );
+        }
+    }
+
+    /// A subject column must belong to a data type that classifies it.
+    fn require_covered(&mut self, store: &str, table: &SqlIdent, column: &SqlIdent, at: KeyPath) {
+        let covering = self.covering(store, Some(table));
+        if covering.is_empty() {
+            self.error_hint(
+                Rule::UncoveredSubjectData,
+                at,
+                format!("subject column {table}.{column} in store \"{store}\" is covered by no data type"),
+                "add a [data_types.NAME] with this store and table, and give it a retention",
+            );
+            return;
+        }
+        let classified = covering.iter().any(|n| {
+            let dt = &self.policy.data_types[*n];
+            dt.columns.is_empty() || dt.columns.contains_key(column.as_str())
+        });
+        if !classified {
+            let names = covering
+                .iter()
+                .map(|n| format!("\"{n}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.error(
+                Rule::UncoveredSubjectData,
+                at,
+                format!("subject column {table}.{column} is not classified in the columns of data type {names}"),
+            );
+        }
+    }
+
+    fn data_types(&mut self) {
+        let mut tables: BTreeMap<(String, String), &String> = BTreeMap::new();
+        for (name, dt) in &self.policy.data_types {
+            let at = path!["data_types", name];
+            if dt.categories.is_empty() {
+                self.error(
+                    Rule::MissingKey,
+                    at.clone(),
+                    format!("data type \"{name}\" does not say what it contains (categories)"),
+                );
+            }
+            if let Some(kind) = self.store_kind(&dt.store, at.key("store")) {
+                self.location(name, dt, kind, &at);
+            }
+            let key = (
+                dt.store.clone(),
+                dt.table
+                    .as_ref()
+                    .map_or_else(|| dt.path.clone().unwrap_or_default(), |t| t.to_string()),
+            );
+            if let Some(other) = tables.insert(key, name) {
+                self.warn(
+                    Rule::Duplicate,
+                    at.key("table"),
+                    format!("data types \"{other}\" and \"{name}\" cover the same place; retention applies the shorter"),
+                );
+            }
+            match &dt.retention {
+                None => self.error_hint(
+                    Rule::MissingRetention,
+                    at.clone(),
+                    format!("data type \"{name}\" has no retention"),
+                    "add [data_types.NAME.retention] with period, from and action",
+                ),
+                Some(r) => self.retention(name, dt, r, &at.key("retention")),
+            }
+            self.erasure_rule(name, dt, &at);
+            self.raw_identifiers(name, dt, &at);
+        }
+    }
+
+    fn location(&mut self, name: &str, dt: &DataType, kind: StoreKind, at: &KeyPath) {
+        if kind.is_tabular() {
+            if dt.table.is_none() {
+                self.error(
+                    Rule::MissingKey,
+                    at.clone(),
+                    format!(
+                        "data type \"{name}\" is in a {} store but names no table",
+                        name_of(&kind)
+                    ),
+                );
+            }
+            if dt.path.is_some() {
+                self.error(
+                    Rule::Contradiction,
+                    at.key("path"),
+                    format!("data type \"{name}\" is in a tabular store and cannot have a path"),
+                );
+            }
+            match &dt.timestamp {
+                None => self.error(
+                    Rule::MissingKey,
+                    at.clone(),
+                    format!(
+                        "data type \"{name}\" has no timestamp column for retention to count from"
+                    ),
+                ),
+                Some(ts) => self.known_column(name, dt, ts, at.key("timestamp")),
+            }
+        } else {
+            if dt.path.is_none() {
+                self.error(
+                    Rule::MissingKey,
+                    at.clone(),
+                    format!("data type \"{name}\" is in a files store but has no path"),
+                );
+            }
+            for key in ["table", "timestamp"] {
+                let present = match key {
+                    "table" => dt.table.is_some(),
+                    _ => dt.timestamp.is_some(),
+                };
+                if present {
+                    self.error(
+                        Rule::Contradiction,
+                        at.key(key),
+                        format!("data type \"{name}\" is in a files store, which has no {key}; files count from their modification time"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn known_column(&mut self, name: &str, dt: &DataType, column: &SqlIdent, at: KeyPath) {
+        if !dt.columns.is_empty() && !dt.columns.contains_key(column.as_str()) {
+            self.error(
+                Rule::UnknownReference,
+                at,
+                format!("column \"{column}\" is not among the columns of data type \"{name}\""),
+            );
+        }
+    }
+
+    fn retention(&mut self, name: &str, dt: &DataType, r: &Retention, at: &KeyPath) {
+        match r.action {
+            ExpiryAction::Anonymise if r.anonymise.is_empty() => self.error(
+                Rule::Contradiction,
+                at.key("action"),
+                format!("retention of \"{name}\" anonymises on expiry but names no columns to anonymise"),
+            ),
+            ExpiryAction::RollUp if r.roll_up.is_none() => self.error(
+                Rule::Contradiction,
+                at.key("action"),
+                format!("retention of \"{name}\" rolls up on expiry but has no [roll_up] saying how"),
+            ),
+            _ => {}
+        }
+        if r.action != ExpiryAction::Anonymise && !r.anonymise.is_empty() {
+            self.error(
+                Rule::Contradiction,
+                at.key("anonymise"),
+                format!(
+                    "retention of \"{name}\" lists columns to anonymise but its action is {}",
+                    name_of(&r.action)
+                ),
+            );
+        }
+        if r.action != ExpiryAction::RollUp && r.roll_up.is_some() {
+            self.error(
+                Rule::Contradiction,
+                at.key("roll_up"),
+                format!(
+                    "retention of \"{name}\" describes a roll-up but its action is {}",
+                    name_of(&r.action)
+                ),
+            );
+        }
+        let is_files = self
+            .policy
+            .stores
+            .get(&dt.store)
+            .is_some_and(|s| s.kind == StoreKind::Files);
+        if is_files && r.action != ExpiryAction::Delete {
+            self.error(
+                Rule::Contradiction,
+                at.key("action"),
+                format!("\"{name}\" is a files store; files can only be deleted on expiry"),
+            );
+        }
+        for col in r.anonymise.keys() {
+            self.known_column(name, dt, col, at.key("anonymise").key(col.as_str()));
+        }
+        if let Some(ru) = &r.roll_up {
+            let subject_cols = self.subject_columns(&dt.store, dt.table.as_ref());
+            for (i, col) in ru.group_by.iter().enumerate() {
+                self.known_column(name, dt, col, at.key("roll_up").key("group_by").index(i));
+                if subject_cols.contains(col.as_str()) {
+                    self.error(
+                        Rule::Contradiction,
+                        at.key("roll_up").key("group_by").index(i),
+                        format!("roll-up of \"{name}\" groups by subject column \"{col}\", so the aggregate still identifies the person"),
+                    );
+                }
+            }
+            for (i, col) in ru.sum.iter().enumerate() {
+                self.known_column(name, dt, col, at.key("roll_up").key("sum").index(i));
+            }
+        }
+        if r.from == Anchor::Anonymised
+            && dt
+                .erasure
+                .as_ref()
+                .is_none_or(|e| e.action != ErasureAction::Anonymise)
+        {
+            self.error(
+                Rule::Contradiction,
+                at.key("from"),
+                format!("retention of \"{name}\" counts from anonymisation, but erasure never anonymises it"),
+            );
+        }
+        // Configurability and bounds.
+        if !r.configurable {
+            for key in ["min", "max"] {
+                let set = if key == "min" {
+                    r.min.is_some()
+                } else {
+                    r.max.is_some()
+                };
+                if set {
+                    self.error(
+                        Rule::Contradiction,
+                        at.key(key),
+                        format!(
+                            "retention of \"{name}\" is not configurable but has a {key} bound"
+                        ),
+                    );
+                }
+            }
+            if !r.tiers.is_empty() {
+                self.error(
+                    Rule::Contradiction,
+                    at.key("tiers"),
+                    format!("retention of \"{name}\" is not configurable but lists tiers that may configure it"),
+                );
+            }
+        }
+        if let (Some(min), Some(max)) = (r.min, r.max) {
+            if min > max {
+                self.error(
+                    Rule::Contradiction,
+                    at.key("min"),
+                    format!("retention of \"{name}\" has min {min} above max {max}"),
+                );
+            }
+        }
+        if let Some(min) = r.min {
+            if r.period < min {
+                self.error(
+                    Rule::Contradiction,
+                    at.key("period"),
+                    format!(
+                        "default period {} of \"{name}\" is below its own min {min}",
+                        r.period
+                    ),
+                );
+            }
+        }
+        if let Some(max) = r.max {
+            if r.period > max {
+                self.error(
+                    Rule::Contradiction,
+                    at.key("period"),
+                    format!(
+                        "default period {} of \"{name}\" is above its own max {max}",
+                        r.period
+                    ),
+                );
+            }
+        }
+        for (i, tier) in r.tiers.iter().enumerate() {
+            if !self.policy.tiers.contains_key(tier) {
+                self.error(
+                    Rule::UnknownReference,
+                    at.key("tiers").index(i),
+                    format!("tier \"{tier}\" is not defined in [tiers]"),
+                );
+            }
+        }
+        for (i, rule) in r.rules.iter().enumerate() {
+            let rat = at.key("rules").index(i);
+            self.known_column(name, dt, &rule.column, rat.key("column"));
+            if rule.equals.is_empty() {
+                self.error(
+                    Rule::InvalidValue,
+                    rat.key("equals"),
+                    format!(
+                        "conditional retention of \"{name}\" on \"{}\" matches no values",
+                        rule.column
+                    ),
+                );
+            }
+        }
+    }
+
+    fn subject_columns(&self, store: &str, table: Option<&SqlIdent>) -> BTreeSet<&'a str> {
+        let Some(table) = table else {
+            return BTreeSet::new();
+        };
+        let s = &self.policy.subject;
+        let ids = s
+            .identifiers
+            .iter()
+            .filter(|i| i.store == store && &i.table == table)
+            .map(|i| i.column.as_str());
+        let links = s
+            .links
+            .iter()
+            .filter(|l| l.store == store && l.table.as_ref() == Some(table))
+            .filter_map(|l| l.column.as_ref().map(SqlIdent::as_str));
+        ids.chain(links).collect()
+    }
+
+    fn is_about_subject(&self, dt: &DataType) -> bool {
+        let s = &self.policy.subject;
+        match &dt.table {
+            Some(t) => {
+                s.identifiers
+                    .iter()
+                    .any(|i| i.store == dt.store && &i.table == t)
+                    || s.links
+                        .iter()
+                        .any(|l| l.store == dt.store && l.table.as_ref() == Some(t))
+            }
+            None => s
+                .links
+                .iter()
+                .any(|l| l.store == dt.store && l.table.is_none()),
+        }
+    }
+
+    fn erasure_rule(&mut self, name: &str, dt: &DataType, at: &KeyPath) {
+        match &dt.erasure {
+            None if self.is_about_subject(dt) => self.error_hint(
+                Rule::MissingErasure,
+                at.clone(),
+                format!("data type \"{name}\" holds data about the subject but does not say what erasure does to it"),
+                "add erasure = { action = \"delete\" } (or anonymise, keep_until_floor, crypto_shred)",
+            ),
+            None => {}
+            Some(e) => {
+                let eat = at.key("erasure");
+                if e.action == ErasureAction::Anonymise && e.anonymise.is_empty() {
+                    self.error(
+                        Rule::Contradiction,
+                        eat.key("action"),
+                        format!("erasure of \"{name}\" anonymises but names no columns"),
+                    );
+                }
+                if e.action != ErasureAction::Anonymise && !e.anonymise.is_empty() {
+                    self.error(
+                        Rule::Contradiction,
+                        eat.key("anonymise"),
+                        format!("erasure of \"{name}\" lists columns to anonymise but its action is {}", name_of(&e.action)),
+                    );
+                }
+                for col in e.anonymise.keys() {
+                    self.known_column(name, dt, col, eat.key("anonymise").key(col.as_str()));
+                }
+                let protected = self
+                    .policy
+                    .legal_floors
+                    .values()
+                    .any(|f| f.applies_to.iter().any(|n| n == name));
+                if e.action == ErasureAction::KeepUntilFloor && !protected {
+                    self.error(
+                        Rule::Contradiction,
+                        eat.key("action"),
+                        format!("erasure keeps \"{name}\" until its legal floor, but no legal floor applies to it"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Raw IPs and fingerprints where the policy promises they are never stored.
+    fn raw_identifiers(&mut self, name: &str, dt: &DataType, at: &KeyPath) {
+        let ps = &self.policy.pseudonymisation;
+        let checks = [
+            (Category::IpAddress, ps.ip.as_ref(), "IP addresses"),
+            (
+                Category::DeviceFingerprint,
+                ps.device_fingerprint.as_ref(),
+                "device fingerprints",
+            ),
+        ];
+        for (cat, rule, what) in checks {
+            let Some(rule) = rule else { continue };
+            if rule.store_raw {
+                continue;
+            }
+            if dt.categories.contains(&cat) {
+                self.error(
+                    Rule::Contradiction,
+                    at.key("categories"),
+                    format!("data type \"{name}\" holds raw {what}, but pseudonymisation says they are never stored raw"),
+                );
+            }
+            for (col, c) in &dt.columns {
+                if *c == cat {
+                    self.error(
+                        Rule::Contradiction,
+                        at.key("columns").key(col.as_str()),
+                        format!("column {name}.{col} holds raw {what}, but pseudonymisation says they are never stored raw"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn floors(&mut self) {
+        for (fname, floor) in &self.policy.legal_floors {
+            let at = path!["legal_floors", fname];
+            for (i, dname) in floor.applies_to.iter().enumerate() {
+                let Some(dt) = self.policy.data_types.get(dname) else {
+                    self.error(
+                        Rule::UnknownReference,
+                        at.key("applies_to").index(i),
+                        format!("legal floor \"{fname}\" applies to data type \"{dname}\", which is not defined"),
+                    );
+                    continue;
+                };
+                let dat = path!["data_types", dname];
+                if let Some(r) = &dt.retention {
+                    if let Some(why) = falls_short(r.period, r.from, floor) {
+                        self.error_hint(
+                            Rule::RetentionBelowFloor,
+                            dat.key("retention").key("period"),
+                            format!("retention of \"{dname}\" ({} from {}) {why} legal floor \"{fname}\" ({} from {}, {})",
+                                r.period, name_of(&r.from), floor.period, name_of(&floor.from), floor.law),
+                            "keep it at least as long as the floor, counted from the same event or a later one",
+                        );
+                    }
+                    for (j, rule) in r.rules.iter().enumerate() {
+                        if let Some(why) = falls_short(rule.period, r.from, floor) {
+                            self.error(
+                                Rule::RetentionBelowFloor,
+                                dat.key("retention").key("rules").index(j).key("period"),
+                                format!("conditional retention of \"{dname}\" ({}) {why} legal floor \"{fname}\" ({})", rule.period, floor.period),
+                            );
+                        }
+                    }
+                    if let Some(min) = r.min {
+                        if r.configurable && falls_short(min, r.from, floor).is_some() {
+                            self.error(
+                                Rule::RetentionBelowFloor,
+                                dat.key("retention").key("min"),
+                                format!("configurable retention of \"{dname}\" may be set to {min}, below legal floor \"{fname}\" ({})", floor.period),
+                            );
+                        }
+                    }
+                }
+                if floor.overrides.contains(&RequestKind::Erasure) {
+                    self.floor_erasure(fname, floor, dname, dt, &dat);
+                }
+            }
+        }
+    }
+
+    fn floor_erasure(
+        &mut self,
+        fname: &str,
+        floor: &LegalFloor,
+        dname: &str,
+        dt: &DataType,
+        dat: &KeyPath,
+    ) {
+        let Some(e) = &dt.erasure else { return };
+        match e.action {
+            ErasureAction::Delete | ErasureAction::CryptoShred => self.error_hint(
+                Rule::ErasureDeletesProtected,
+                dat.key("erasure").key("action"),
+                format!("erasure would {} \"{dname}\", which legal floor \"{fname}\" protects from erasure for {} ({})",
+                    if e.action == ErasureAction::Delete { "delete" } else { "crypto-shred" }, floor.period, floor.law),
+                "use action = \"keep_until_floor\", or \"anonymise\" for the references only",
+            ),
+            ErasureAction::Anonymise => {
+                for col in e.anonymise.keys() {
+                    let cat = dt.columns.get(col.as_str());
+                    if matches!(cat, Some(Category::Kyc | Category::Financial)) {
+                        self.error(
+                            Rule::ErasureDeletesProtected,
+                            dat.key("erasure").key("anonymise").key(col.as_str()),
+                            format!("erasure would anonymise {dname}.{col}, the {} data that legal floor \"{fname}\" protects", category_name(cat)),
+                        );
+                    }
+                }
+            }
+            ErasureAction::KeepUntilFloor => {}
+        }
+    }
+
+    fn tiers(&mut self) {
+        for (tname, tier) in &self.policy.tiers {
+            for (dname, &period) in &tier.retention {
+                let at = path!["tiers", tname, "retention", dname];
+                let Some(dt) = self.policy.data_types.get(dname) else {
+                    self.error(
+                        Rule::UnknownReference,
+                        at,
+                        format!("tier \"{tname}\" sets retention of data type \"{dname}\", which is not defined"),
+                    );
+                    continue;
+                };
+                let Some(r) = &dt.retention else { continue };
+                if !r.configurable {
+                    self.error_hint(
+                        Rule::TierOverridesFixed,
+                        at,
+                        format!("tier \"{tname}\" overrides the retention of \"{dname}\", which is not configurable"),
+                        "remove the override, or mark the retention configurable with bounds",
+                    );
+                    continue;
+                }
+                if !r.tiers.is_empty() && !r.tiers.contains(tname) {
+                    self.error(
+                        Rule::TierOverridesFixed,
+                        at,
+                        format!("tier \"{tname}\" may not configure the retention of \"{dname}\"; only {} may",
+                            r.tiers.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ")),
+                    );
+                    continue;
+                }
+                if let Some(min) = r
+                    .min
+                    .filter(|&m| period < m || period.partial_cmp(&m).is_none())
+                {
+                    self.error(
+                        Rule::TierOutOfBounds,
+                        at.clone(),
+                        format!(
+                            "tier \"{tname}\" sets \"{dname}\" to {period}, below its min {min}"
+                        ),
+                    );
+                }
+                if let Some(max) = r
+                    .max
+                    .filter(|&m| period > m || period.partial_cmp(&m).is_none())
+                {
+                    self.error(
+                        Rule::TierOutOfBounds,
+                        at.clone(),
+                        format!(
+                            "tier \"{tname}\" sets \"{dname}\" to {period}, above its max {max}"
+                        ),
+                    );
+                }
+                for (fname, floor) in &self.policy.legal_floors {
+                    if floor.applies_to.iter().any(|n| n == dname) {
+                        if let Some(why) = falls_short(period, r.from, floor) {
+                            self.error(
+                                Rule::RetentionBelowFloor,
+                                at.clone(),
+                                format!("tier \"{tname}\" sets \"{dname}\" to {period}, which {why} legal floor \"{fname}\" ({})", floor.period),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn erasure(&mut self) {
+        let e = &self.policy.erasure;
+        if e.cancellable && e.grace_period.is_none() {
+            self.error(
+                Rule::Contradiction,
+                path!["erasure", "cancellable"],
+                "erasure is cancellable but has no grace period to cancel in".to_owned(),
+            );
+        }
+        let Some(grace) = e.grace_period else { return };
+        for (regime, clock) in self.clocks() {
+            let too_long = match (grace.min_hours(), clock.response.min_hours()) {
+                (Some(g), Some(r)) => g >= r,
+                (None, _) => true,
+                _ => false,
+            };
+            if too_long {
+                self.error(
+                    Rule::Contradiction,
+                    path!["erasure", "grace_period"],
+                    format!("erasure grace period {grace} leaves no time to answer within the {} response deadline ({})", regime.to_uppercase(), clock.response),
+                );
+            }
+        }
+    }
+
+    fn clocks(&self) -> Vec<(&'static str, &'a RegimeClock)> {
+        let r = &self.policy.regimes;
+        [("gdpr", &r.gdpr), ("ccpa", &r.ccpa), ("dpdp", &r.dpdp)]
+            .into_iter()
+            .filter_map(|(n, c)| c.as_ref().map(|c| (n, c)))
+            .collect()
+    }
+
+    fn regimes(&mut self) {
+        let clocks = self.clocks();
+        if clocks.is_empty() {
+            self.error(
+                Rule::MissingKey,
+                path!["regimes"],
+                "the policy names no legal regime (gdpr, ccpa, dpdp), so no request deadline can be computed".to_owned(),
+            );
+        }
+        for (name, clock) in clocks {
+            let at = path!["regimes", name];
+            let (response, extension) = match name {
+                "gdpr" => (law::GDPR_RESPONSE, Some(law::GDPR_EXTENSION)),
+                "ccpa" => (law::CCPA_RESPONSE, Some(law::CCPA_EXTENSION)),
+                _ => (law::DPDP_RESPONSE, None),
+            };
+            self.within(
+                clock.response,
+                response,
+                at.key("response"),
+                "response deadline",
+            );
+            match (clock.extension, extension) {
+                (Some(ext), Some(limit)) => {
+                    self.within(ext, limit, at.key("extension"), "extension")
+                }
+                (Some(_), None) => self.error(
+                    Rule::BreaksLaw,
+                    at.key("extension"),
+                    format!(
+                        "{} provides no extension of the response deadline",
+                        name.to_uppercase()
+                    ),
+                ),
+                _ => {}
+            }
+            if name == "ccpa" {
+                match clock.acknowledge_business_days {
+                    Some(d) if d > law::CCPA_ACKNOWLEDGE_BUSINESS_DAYS => self.error(
+                        Rule::BreaksLaw,
+                        at.key("acknowledge_business_days"),
+                        format!("CCPA requires acknowledging a request within {} business days, not {d} (Cal. Code Regs. tit. 11, §7021)", law::CCPA_ACKNOWLEDGE_BUSINESS_DAYS),
+                    ),
+                    None => self.error(
+                        Rule::BreaksLaw,
+                        at.clone(),
+                        "CCPA requires acknowledging a request within 10 business days; set acknowledge_business_days".to_owned(),
+                    ),
+                    _ => {}
+                }
+            } else if let Some(d) = clock.acknowledge_business_days {
+                let _ = d;
+                self.warn(
+                    Rule::Contradiction,
+                    at.key("acknowledge_business_days"),
+                    format!("{} has no acknowledgement clock; acknowledge_business_days is only enforced for CCPA", name.to_uppercase()),
+                );
+            }
+            if name == "dpdp" {
+                if let Some(p) = clock.inactivity_erasure {
+                    self.within(
+                        p,
+                        law::DPDP_INACTIVITY,
+                        at.key("inactivity_erasure"),
+                        "inactivity erasure",
+                    );
+                }
+                if let Some(n) = clock.inactivity_notice {
+                    if !n.covers(law::DPDP_INACTIVITY_NOTICE.period) {
+                        self.error(
+                            Rule::BreaksLaw,
+                            at.key("inactivity_notice"),
+                            format!(
+                                "inactivity notice {n} is shorter than the {} that {} requires",
+                                law::DPDP_INACTIVITY_NOTICE.period,
+                                law::DPDP_INACTIVITY_NOTICE.citation
+                            ),
+                        );
+                    }
+                }
+                if clock.inactivity_erasure.is_some() != clock.inactivity_notice.is_some() {
+                    self.error(
+                        Rule::MissingKey,
+                        at.clone(),
+                        "DPDP inactivity erasure and its notice come together; set both inactivity_erasure and inactivity_notice".to_owned(),
+                    );
+                }
+                self.dpdp_logs();
+            } else {
+                for key in ["inactivity_erasure", "inactivity_notice"] {
+                    if self.map.contains(&at.key(key)) {
+                        self.warn(
+                            Rule::Contradiction,
+                            at.key(key),
+                            format!(
+                                "{key} is a DPDP rule and has no effect under {}",
+                                name.to_uppercase()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(b) = &self.policy.breach {
+            if self.policy.regimes.gdpr.is_some() {
+                self.within(
+                    b.notify_authority_within,
+                    law::GDPR_BREACH,
+                    path!["breach", "notify_authority_within"],
+                    "breach notification deadline",
+                );
+            }
+        } else if self.policy.regimes.gdpr.is_some() {
+            self.error(
+                Rule::BreaksLaw,
+                path!["regimes", "gdpr"],
+                "GDPR Art. 33 requires notifying the authority of a breach within 72h; add [breach]".to_owned(),
+            );
+        }
+    }
+
+    /// DPDP keeps logs of processing for at least a year.
+    fn dpdp_logs(&mut self) {
+        for (name, dt) in &self.policy.data_types {
+            if !dt.categories.contains(&Category::Logs) {
+                continue;
+            }
+            let Some(r) = &dt.retention else { continue };
+            if !r.period.covers(law::DPDP_LOG_FLOOR.period) {
+                self.error(
+                    Rule::BreaksLaw,
+                    path!["data_types", name, "retention", "period"],
+                    format!(
+                        "logs \"{name}\" are kept {}, less than the {} that {} requires",
+                        r.period,
+                        law::DPDP_LOG_FLOOR.period,
+                        law::DPDP_LOG_FLOOR.citation
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A promised period must not be longer than the statute for every start date.
+    fn within(&mut self, promised: RetentionPeriod, statute: Statute, at: KeyPath, what: &str) {
+        let longer = match (promised.min_hours(), statute.period.max_hours()) {
+            (None, _) => true,
+            (Some(p), Some(s)) => p > s,
+            (Some(_), None) => false,
+        };
+        if longer {
+            self.error(
+                Rule::BreaksLaw,
+                at,
+                format!(
+                    "{what} {promised} is longer than the {} that {} allows",
+                    statute.period, statute.citation
+                ),
+            );
+        }
+    }
+
+    fn export(&mut self) {
+        let Some(export) = &self.policy.export else {
+            let r = &self.policy.regimes;
+            if r.gdpr.is_some() || r.ccpa.is_some() || r.dpdp.is_some() {
+                self.error(
+                    Rule::BreaksLaw,
+                    path!["regimes"],
+                    "every regime named grants a right of access, but the policy has no [export]"
+                        .to_owned(),
+                );
+            }
+            return;
+        };
+        if export.formats.is_empty() {
+            self.error(
+                Rule::MissingKey,
+                path!["export", "formats"],
+                "export names no format".to_owned(),
+            );
+        }
+        for (i, name) in export.data_types.iter().enumerate() {
+            if !self.policy.data_types.contains_key(name) {
+                self.error(
+                    Rule::UnknownReference,
+                    path!["export", "data_types", i],
+                    format!("export includes data type \"{name}\", which is not defined"),
+                );
+            }
+        }
+        for (name, dt) in &self.policy.data_types {
+            if self.is_about_subject(dt) && !export.data_types.contains(name) {
+                self.warn(
+                    Rule::Contradiction,
+                    path!["export", "data_types"],
+                    format!("data type \"{name}\" holds data about the subject but is left out of the export"),
+                );
+            }
+        }
+    }
+
+    fn redaction(&mut self) {
+        let red = &self.policy.redaction;
+        let mut custom = BTreeSet::new();
+        for (i, det) in red.custom.iter().enumerate() {
+            let at = path!["redaction", "custom", i];
+            if !is_snake_name(&det.name) {
+                self.error(
+                    Rule::InvalidValue,
+                    at.key("name"),
+                    format!("custom detector name \"{}\" must be snake_case", det.name),
+                );
+            }
+            if detectors::is_detector_kind(&det.name) || !custom.insert(det.name.as_str()) {
+                self.error(
+                    Rule::Duplicate,
+                    at.key("name"),
+                    format!("detector name \"{}\" is already taken", det.name),
+                );
+            }
+            self.pattern(&det.pattern, at.key("pattern"));
+        }
+        for (i, p) in red.allowlist.patterns.iter().enumerate() {
+            self.pattern(p, path!["redaction", "allowlist", "patterns", i]);
+        }
+        let known = |d: &str| detectors::is_detector_kind(d) || custom.contains(d);
+        for (i, rule) in red.rules.iter().enumerate() {
+            let at = path!["redaction", "rules", i];
+            if rule.detectors.is_empty() {
+                self.error(
+                    Rule::MissingKey,
+                    at.key("detectors"),
+                    "redaction rule names no detectors".to_owned(),
+                );
+            }
+            for (j, d) in rule.detectors.iter().enumerate() {
+                if d != "all" && !known(d) {
+                    self.error_hint(
+                        Rule::UnknownReference,
+                        at.key("detectors").index(j),
+                        format!("detector \"{d}\" is neither a built-in kind nor a custom detector"),
+                        "built-in kinds are listed in SPEC.md section 2 (email, phone, credit_card, in_aadhaar, ...)",
+                    );
+                }
+            }
+            for (j, n) in rule.data_types.iter().enumerate() {
+                if !self.policy.data_types.contains_key(n) {
+                    self.error(
+                        Rule::UnknownReference,
+                        at.key("data_types").index(j),
+                        format!(
+                            "redaction rule applies to data type \"{n}\", which is not defined"
+                        ),
+                    );
+                }
+            }
+            self.operator(rule.operator, rule.keep_last, at);
+        }
+        for (d, choice) in &red.operators {
+            let at = path!["redaction", "operators", d];
+            if !known(d) {
+                self.error(
+                    Rule::UnknownReference,
+                    at.clone(),
+                    format!("operator chosen for detector \"{d}\", which is neither a built-in kind nor a custom detector"),
+                );
+            }
+            self.operator(choice.operator, choice.keep_last, at);
+        }
+        // Prompt content against the capture setting.
+        for (name, dt) in &self.policy.data_types {
+            if !dt.categories.contains(&Category::PromptContent) {
+                continue;
+            }
+            match red.prompt_capture {
+                PromptCapture::Never => self.error(
+                    Rule::Contradiction,
+                    path!["data_types", name, "categories"],
+                    format!("data type \"{name}\" stores prompt content, but prompt capture is \"never\""),
+                ),
+                PromptCapture::AdminOptIn => {
+                    let covered = red.rules.iter().any(|r| r.data_types.is_empty() || r.data_types.contains(name));
+                    if !covered {
+                        self.error(
+                            Rule::Contradiction,
+                            path!["data_types", name],
+                            format!("prompt content \"{name}\" is stored but no redaction rule applies to it"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn operator(&mut self, op: Operator, keep_last: Option<u32>, at: KeyPath) {
+        if op != Operator::Mask && keep_last.is_some() {
+            self.error(
+                Rule::Contradiction,
+                at.key("keep_last"),
+                format!(
+                    "keep_last only applies to the mask operator, not {}",
+                    name_of(&op)
+                ),
+            );
+        }
+    }
+
+    fn pattern(&mut self, pattern: &str, at: KeyPath) {
+        let built = regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build();
+        if let Err(e) = built {
+            let first = e.to_string();
+            let last = first
+                .lines()
+                .last()
+                .unwrap_or("invalid pattern")
+                .trim()
+                .to_owned();
+            self.error(
+                Rule::BadPattern,
+                at,
+                format!("pattern does not compile: {last}"),
+            );
+        }
+    }
+
+    fn pseudonymisation(&mut self) {
+        let ps = &self.policy.pseudonymisation;
+        for (key, rule) in [
+            ("ip", &ps.ip),
+            ("device_fingerprint", &ps.device_fingerprint),
+        ] {
+            let Some(rule) = rule else { continue };
+            if rule.key_rotation.is_indefinite() {
+                self.error(
+                    Rule::InvalidValue,
+                    path!["pseudonymisation", key, "key_rotation"],
+                    "a hashing key that is never rotated keeps every hash linkable forever"
+                        .to_owned(),
+                );
+            }
+        }
+    }
+}
+
+/// Why retention (period, anchor) does not meet a floor, or `None` when it does.
+fn falls_short(period: RetentionPeriod, from: Anchor, floor: &LegalFloor) -> Option<&'static str> {
+    if period.is_indefinite() {
+        return None;
+    }
+    if !from.never_before(floor.from) {
+        return Some("counts from an earlier event than");
+    }
+    if period.covers(floor.period) {
+        None
+    } else if period.partial_cmp(&floor.period).is_none() {
+        Some("may end before")
+    } else {
+        Some("is shorter than")
+    }
+}
+
+fn reaches_home(
+    store: &str,
+    start: &str,
+    homes: &BTreeSet<(&str, &str)>,
+    linked: &BTreeMap<(&str, &str), Option<&str>>,
+) -> bool {
+    let mut at = start;
+    let mut seen = BTreeSet::new();
+    loop {
+        if homes.contains(&(store, at)) {
+            return true;
+        }
+        if !seen.insert(at) {
+            return false;
+        }
+        match linked.get(&(store, at)).copied().flatten() {
+            Some(next) => at = next,
+            None => return false,
+        }
+    }
+}
+
+fn placeholders(path: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else { break };
+        out.push(&after[..close]);
+        rest = &after[close + 1..];
+    }
+    out
+}
+
+fn is_snake_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z'))
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The name a value has in the policy file (its serde name).
+fn name_of<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::from("?"),
+    }
+}
+
+fn category_name(c: Option<&Category>) -> &'static str {
+    match c {
+        Some(Category::Kyc) => "KYC",
+        Some(Category::Financial) => "financial",
+        _ => "protected",
+    }
+}
