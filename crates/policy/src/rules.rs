@@ -35,7 +35,6 @@ pub(crate) fn check(policy: &Policy, map: &SourceMap) -> Vec<Finding> {
 
 struct Context<'a> {
     policy: &'a Policy,
-    #[allow(dead_code)]
     map: &'a SourceMap,
     out: Vec<Finding>,
 }
@@ -920,6 +919,27 @@ impl<'a> Context<'a> {
                 "erasure is cancellable but has no grace period to cancel in".to_owned(),
             );
         }
+        if e.crypto_shred_vault {
+            let policy = self.policy;
+            for (fname, floor) in &policy.legal_floors {
+                if !floor.overrides.contains(&RequestKind::Erasure) {
+                    continue;
+                }
+                for dname in &floor.applies_to {
+                    let is_kyc = policy
+                        .data_types
+                        .get(dname)
+                        .is_some_and(|dt| dt.categories.contains(&Category::Kyc));
+                    if is_kyc {
+                        self.error(
+                            Rule::ErasureDeletesProtected,
+                            path!["erasure", "crypto_shred_vault"],
+                            format!("erasure crypto-shreds vault keys, but legal floor \"{fname}\" protects KYC data type \"{dname}\" from erasure"),
+                        );
+                    }
+                }
+            }
+        }
         let Some(grace) = e.grace_period else { return };
         for (regime, clock) in self.clocks() {
             let too_long = match (grace.min_hours(), clock.response.min_hours()) {
@@ -995,8 +1015,7 @@ impl<'a> Context<'a> {
                     ),
                     _ => {}
                 }
-            } else if let Some(d) = clock.acknowledge_business_days {
-                let _ = d;
+            } else if clock.acknowledge_business_days.is_some() {
                 self.warn(
                     Rule::Contradiction,
                     at.key("acknowledge_business_days"),
@@ -1259,12 +1278,8 @@ impl<'a> Context<'a> {
             .build();
         if let Err(e) = built {
             let first = e.to_string();
-            let last = first
-                .lines()
-                .last()
-                .unwrap_or("invalid pattern")
-                .trim()
-                .to_owned();
+            let last = first.lines().last().unwrap_or("invalid pattern").trim();
+            let last = last.strip_prefix("error: ").unwrap_or(last);
             self.error(
                 Rule::BadPattern,
                 at,
@@ -1362,5 +1377,214 @@ fn category_name(c: Option<&Category>) -> &'static str {
         Some(Category::Kyc) => "KYC",
         Some(Category::Financial) => "financial",
         _ => "protected",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check_str;
+
+    /// A small valid policy the tests below break one rule at a time.
+    const BASE: &str = r#"
+version = 1
+[organisation]
+name = "Test"
+[stores.db]
+kind = "sqlite"
+[stores.files]
+kind = "files"
+path = "var/files"
+[[subject.identifiers]]
+name = "user_id"
+kind = "user_id"
+store = "db"
+table = "users"
+column = "id"
+[[subject.links]]
+store = "db"
+table = "orders"
+column = "user_id"
+references = "users.id"
+[[subject.links]]
+store = "db"
+table = "order_items"
+column = "order_id"
+references = "orders.id"
+[[subject.links]]
+store = "files"
+path = "{user_id}/"
+[data_types.users]
+description = "u"
+store = "db"
+table = "users"
+timestamp = "created_at"
+categories = ["account"]
+erasure = { action = "delete" }
+retention = { period = "30d", from = "account_closed", action = "delete" }
+[data_types.orders]
+description = "o"
+store = "db"
+table = "orders"
+timestamp = "created_at"
+categories = ["financial"]
+erasure = { action = "keep_until_floor" }
+[data_types.orders.retention]
+period = "7y"
+from = "created"
+action = "delete"
+rules = [{ column = "status", equals = ["disputed"], period = "8y" }]
+[data_types.order_items]
+description = "i"
+store = "db"
+table = "order_items"
+timestamp = "created_at"
+categories = ["financial"]
+erasure = { action = "delete" }
+retention = { period = "7y", from = "created", action = "delete" }
+[data_types.uploads]
+description = "f"
+store = "files"
+path = "."
+categories = ["generated_content"]
+erasure = { action = "delete" }
+retention = { period = "24h", from = "created", action = "delete" }
+[legal_floors.tax]
+law = "tax"
+period = "7y"
+from = "created"
+applies_to = ["orders"]
+overrides = ["erasure"]
+[erasure]
+[regimes.gdpr]
+response = "1mo"
+[breach]
+notify_authority_within = "72h"
+[export]
+formats = ["json"]
+link_expiry = "24h"
+data_types = ["users", "orders", "order_items", "uploads"]
+"#;
+
+    fn messages(src: &str) -> Vec<String> {
+        check_str(src)
+            .diagnostics
+            .into_iter()
+            .map(|d| format!("{}: {}", d.severity, d.message))
+            .collect()
+    }
+
+    fn broken(find: &str, replace: &str) -> Vec<String> {
+        assert_eq!(BASE.matches(find).count(), 1, "{find:?} must occur once");
+        messages(&BASE.replacen(find, replace, 1))
+    }
+
+    #[test]
+    fn base_is_clean() {
+        assert_eq!(messages(BASE), Vec::<String>::new());
+    }
+
+    #[test]
+    fn conditional_rule_below_floor() {
+        assert_eq!(
+            broken("period = \"8y\"", "period = \"2y\""),
+            ["error: conditional retention of \"orders\" (2y) is shorter than legal floor \"tax\" (7y)"]
+        );
+    }
+
+    #[test]
+    fn periods_that_may_end_before_the_floor() {
+        // 84 months is 7 years; 2555 days is not, in a leap-year span.
+        assert_eq!(
+            broken(
+                "period = \"7y\"\nfrom = \"created\"\naction = \"delete\"\nrules",
+                "period = \"2556d\"\nfrom = \"created\"\naction = \"delete\"\nrules"
+            ),
+            ["error: retention of \"orders\" (2556d from created) may end before legal floor \"tax\" (7y from created, tax)"]
+        );
+        assert_eq!(
+            broken(
+                "period = \"7y\"\nfrom = \"created\"\naction = \"delete\"\nrules",
+                "period = \"84mo\"\nfrom = \"created\"\naction = \"delete\"\nrules"
+            ),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn reference_chains_must_reach_an_identifier() {
+        assert_eq!(
+            broken("references = \"users.id\"", "references = \"order_items.id\""),
+            [
+                "error: link orders.user_id is part of a reference cycle that never reaches a subject identifier",
+                "error: link order_items.order_id is part of a reference cycle that never reaches a subject identifier",
+            ]
+        );
+    }
+
+    #[test]
+    fn file_links_need_a_known_placeholder() {
+        assert_eq!(
+            broken("path = \"{user_id}/\"", "path = \"{uid}/\""),
+            ["error: path \"{uid}/\" uses {uid}, which is not a subject identifier"]
+        );
+        assert_eq!(
+            broken("path = \"{user_id}/\"", "path = \"all/\""),
+            ["error: path \"all/\" has no {identifier} placeholder, so it cannot find one person's files"]
+        );
+    }
+
+    #[test]
+    fn files_can_only_be_deleted() {
+        assert_eq!(
+            broken(
+                "retention = { period = \"24h\", from = \"created\", action = \"delete\" }",
+                "retention = { period = \"24h\", from = \"created\", action = \"crypto_shred\" }"
+            ),
+            ["error: \"uploads\" is a files store; files can only be deleted on expiry"]
+        );
+    }
+
+    #[test]
+    fn tiers_below_min_and_floor() {
+        let src = BASE
+            .replace(
+                "period = \"7y\"\nfrom = \"created\"\naction = \"delete\"\nrules",
+                "period = \"7y\"\nfrom = \"created\"\naction = \"delete\"\nconfigurable = true\nmin = \"6y\"\nrules",
+            )
+            + "[tiers.free.retention]\norders = \"1y\"\n";
+        assert_eq!(
+            messages(&src),
+            [
+                "error: configurable retention of \"orders\" may be set to 6y, below legal floor \"tax\" (7y)",
+                "error: tier \"free\" sets \"orders\" to 1y, below its min 6y",
+                "error: tier \"free\" sets \"orders\" to 1y, which is shorter than legal floor \"tax\" (7y)",
+            ]
+        );
+    }
+
+    #[test]
+    fn crypto_shredding_kyc_at_erasure_breaks_its_floor() {
+        let src = BASE
+            .replace("[erasure]\n", "[erasure]\ncrypto_shred_vault = true\n")
+            .replace(
+                "categories = [\"financial\"]\nerasure = { action = \"keep_until_floor\" }",
+                "categories = [\"kyc\"]\nerasure = { action = \"keep_until_floor\" }",
+            );
+        assert_eq!(
+            messages(&src),
+            ["error: erasure crypto-shreds vault keys, but legal floor \"tax\" protects KYC data type \"orders\" from erasure"]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_all_reported() {
+        let src = BASE.replace("name = \"Test\"", "name = \"Test\"\nnmae = 1\nlegal = 2");
+        assert_eq!(
+            messages(&src),
+            [
+                "error: unknown key \"nmae\" in organisation",
+                "error: unknown key \"legal\" in organisation",
+            ]
+        );
     }
 }
