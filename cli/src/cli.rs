@@ -22,6 +22,101 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the JSON Schema of the policy format.
     Schema,
+    /// Report personal data and secrets without changing anything.
+    ///
+    /// Prints `file:line:col: kind` per finding (or, with --json, one JSON
+    /// object per line with kind, start and end byte offsets into the whole
+    /// input, line and column). Values themselves are never printed. Exits 0,
+    /// or 1 with --fail-on-findings when something is found; 2 on errors.
+    Scan(ScanArgs),
+    /// Write the input with personal data and secrets replaced.
+    ///
+    /// Text is streamed in bounded memory; JSON and JSON Lines are redacted
+    /// value by value and CSV cell by cell, with the policy's field rules.
+    Redact(RedactArgs),
+}
+
+/// Which detectors run, from a policy or the command line.
+#[derive(Debug, clap::Args)]
+pub struct DetectorArgs {
+    /// Policy whose [redaction] rules choose detectors and operators.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// With --policy: the data type whose rules apply (default: the rules
+    /// that name no data type).
+    #[arg(long, value_name = "NAME", requires = "policy")]
+    pub data_type: Option<String>,
+    /// Without --policy: only these detector kinds (comma-separated).
+    #[arg(
+        long,
+        value_name = "KINDS",
+        value_delimiter = ',',
+        conflicts_with = "policy"
+    )]
+    pub kinds: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Files to scan; standard input when none (or "-").
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// One JSON object per finding, one per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when anything is found (for CI).
+    #[arg(long)]
+    pub fail_on_findings: bool,
+    #[command(flatten)]
+    pub detectors: DetectorArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// Plain text of any size, streamed.
+    Text,
+    /// One JSON document.
+    Json,
+    /// JSON Lines: one document per line.
+    Jsonl,
+    /// CSV with a header row.
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OperatorArg {
+    /// `[EMAIL]`
+    Placeholder,
+    /// `************1111` (last 4 kept)
+    Mask,
+    /// `[EMAIL:3f2a9c1b7d4e]`, keyed by --key-file or PRIVCTL_PSEUDONYM_KEY
+    Pseudonym,
+    /// removed
+    Remove,
+    /// `<EMAIL_1>`, numbered per run
+    Token,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RedactArgs {
+    /// Files to redact, written one after another; standard input when none (or "-").
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// How to read the input.
+    #[arg(long, value_enum, default_value_t = InputFormat::Text)]
+    pub format: InputFormat,
+    /// Without --policy: the operator for every finding.
+    #[arg(long, value_enum, default_value_t = OperatorArg::Placeholder, conflicts_with = "policy")]
+    pub operator: OperatorArg,
+    /// Key for the pseudonym operator (at least 16 bytes); or set PRIVCTL_PSEUDONYM_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Write here instead of standard output; the file appears only when the
+    /// whole input was redacted.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub detectors: DetectorArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 mod cli;
 mod commands;
 mod output;
+mod progress;
 
 fn main() -> ExitCode {
     let args = <cli::Cli as clap::Parser>::parse();

@@ -1,6 +1,9 @@
 //! One module per verb.
 
 mod check;
+mod detectors;
+mod redact;
+mod scan;
 mod schema;
 
 use crate::cli::{Cli, Command};
@@ -11,5 +14,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Schema => schema::run(),
+        Command::Scan(args) => scan::run(&args),
+        Command::Redact(args) => redact::run(&args),
     }
 }

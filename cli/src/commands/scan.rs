@@ -1,0 +1,69 @@
+//! `privctl scan`: report findings, change nothing.
+
+use std::io::Write;
+
+use anyhow::Context;
+use privctl_redact::{Operator, PseudonymKey};
+
+use crate::cli::ScanArgs;
+use crate::commands::detectors::{open_inputs, Detectors};
+use crate::output::Outcome;
+use crate::progress;
+
+pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
+    // Scanning replaces nothing, so any pseudonym rule gets a throwaway key.
+    let detectors = Detectors::build(
+        &args.detectors,
+        Operator::Placeholder,
+        Some(PseudonymKey::ephemeral()?),
+    )?;
+    let redactor = detectors.text(&args.detectors)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut total = 0u64;
+    let mut files = 0usize;
+    for input in open_inputs(&args.files) {
+        let input = input?;
+        let bar = progress::bytes(&format!("scan {}", input.name), input.len);
+        let name = input.name.clone();
+        let mut write_err: Option<std::io::Error> = None;
+        let stats =
+            redactor.scan_stream(input.reader, &mut |n| bar.set_position(n), &mut |f, pos| {
+                let r = if args.json {
+                    let obj = serde_json::json!({
+                        "file": name,
+                        "kind": f.kind.name(),
+                        "start": f.start,
+                        "end": f.end,
+                        "line": pos.line,
+                        "column": pos.column,
+                    });
+                    writeln!(out, "{obj}")
+                } else {
+                    writeln!(out, "{name}:{}:{}: {}", pos.line, pos.column, f.kind.name())
+                };
+                r.map_err(|e| {
+                    let copy = std::io::Error::new(e.kind(), e.to_string());
+                    write_err = Some(e);
+                    privctl_redact::Error::Write(copy)
+                })
+            });
+        bar.finish_and_clear();
+        if let Some(e) = write_err {
+            return Err(e.into());
+        }
+        let stats = stats.with_context(|| format!("scanning {name}"))?;
+        total += stats.findings;
+        files += 1;
+    }
+    out.flush()?;
+    eprintln!(
+        "{total} finding{} in {files} input{}",
+        if total == 1 { "" } else { "s" },
+        if files == 1 { "" } else { "s" }
+    );
+    Ok(if total > 0 && args.fail_on_findings {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
+}

@@ -1,0 +1,491 @@
+//! Detectors that start at a literal: key prefixes (`AKIA`, `ghp_`, `sk-`),
+//! keywords (`password`, `Bearer`, `-----BEGIN`, `://`) and the keywords of a
+//! policy's custom detectors. One Aho-Corasick automaton finds every anchor in
+//! a single pass (with its SIMD prefilter, text without anchors is skipped at
+//! memory speed); the full pattern and validator run only where an anchor is.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::bytes::Regex;
+
+use crate::kind::Builtin;
+use crate::scan::{is_alnum, Candidates, CustomDetector};
+use crate::validate;
+
+/// What an anchor starts.
+#[derive(Debug, Clone, Copy)]
+enum Anchor {
+    /// A key with a fixed prefix, checked by that kind's anchored pattern.
+    Prefix(usize),
+    /// `-----BEGIN ... PRIVATE KEY-----`.
+    PemBegin,
+    /// `scheme://user:pass@host`.
+    Scheme,
+    /// `Bearer <token>`.
+    Bearer,
+    /// An identifier like `db_password` or `"api_key"` followed by a value.
+    SecretKeyword,
+    /// A custom detector's keyword.
+    Custom(usize),
+}
+
+struct PrefixDetector {
+    kind: Builtin,
+    /// Anchored at the start (`\A`).
+    pattern: Regex,
+}
+
+/// The anchor automaton and the patterns it leads to.
+pub(crate) struct Anchored {
+    automaton: AhoCorasick,
+    anchors: Vec<Anchor>,
+    prefixes: Vec<PrefixDetector>,
+}
+
+impl std::fmt::Debug for Anchored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Anchored")
+            .field("anchors", &self.anchors.len())
+            .finish()
+    }
+}
+
+const PREFIXES: &[(Builtin, &[&str], &str)] = &[
+    (
+        Builtin::AwsAccessKey,
+        &[
+            "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "ANVA", "AROA", "APKA",
+            "ASCA",
+        ],
+        r"\A(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z2-7]{16}",
+    ),
+    (
+        Builtin::GithubToken,
+        &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+        r"\A(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})",
+    ),
+    (
+        Builtin::GitlabToken,
+        &["glpat-", "gldt-", "glrt-", "glptt-"],
+        r"\A(?:glpat|gldt|glrt|glptt)-[A-Za-z0-9_-]{20,64}",
+    ),
+    (
+        Builtin::AnthropicKey,
+        &["sk-ant-"],
+        r"\Ask-ant-(?:api|admin|oat)[0-9]{2}-[A-Za-z0-9_-]{80,120}",
+    ),
+    (
+        Builtin::OpenaiKey,
+        &["sk-"],
+        r"\Ask-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,200}|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})",
+    ),
+    (Builtin::GoogleApiKey, &["AIza"], r"\AAIza[0-9A-Za-z_-]{35}"),
+    (
+        Builtin::StripeKey,
+        &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
+        r"\A[sr]k_(?:live|test)_[0-9A-Za-z]{24,99}",
+    ),
+    (
+        Builtin::SlackToken,
+        &["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xapp-"],
+        r"\A(?:xox[baprs]-[0-9A-Za-z]{8,48}(?:-[0-9A-Za-z]{8,48}){1,3}|xapp-[0-9]-[A-Z0-9]{8,16}-[0-9]{8,16}-[a-z0-9]{32,80})",
+    ),
+    (
+        Builtin::Jwt,
+        &["eyJ"],
+        r"\AeyJ[A-Za-z0-9_-]{8,2048}\.eyJ[A-Za-z0-9_-]{4,8192}\.[A-Za-z0-9_-]{8,1024}",
+    ),
+    (Builtin::CryptoWallet, &["0x"], r"\A0x[0-9a-fA-F]{40}"),
+];
+
+/// Suffixes of identifiers whose value is a secret (lowercase).
+const SECRET_SUFFIXES: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "pass",
+    "pwd",
+    "secret",
+    "secret_key",
+    "secretkey",
+    "client_secret",
+    "api_key",
+    "apikey",
+    "api-key",
+    "access_key",
+    "private_key",
+    "token",
+    "access_token",
+    "auth_token",
+    "refresh_token",
+    "secret_access_key",
+];
+
+/// Values that stand for a secret without being one.
+const PLACEHOLDER_VALUES: &[&str] = &[
+    "null",
+    "none",
+    "nil",
+    "true",
+    "false",
+    "undefined",
+    "redacted",
+    "hidden",
+    "secret",
+    "password",
+    "changeit",
+    "example",
+    "required",
+    "optional",
+    "string",
+];
+
+/// The longest value a keyword assignment is taken to have.
+const MAX_VALUE: usize = 256;
+/// The longest PEM block searched for.
+pub(crate) const MAX_PEM: usize = 16 * 1024;
+
+impl Anchored {
+    /// Builds the automaton for the enabled kinds and custom keywords.
+    pub(crate) fn new(enabled: &dyn Fn(Builtin) -> bool, custom: &[CustomDetector]) -> Self {
+        let mut literals: Vec<String> = Vec::new();
+        let mut anchors = Vec::new();
+        let mut prefixes = Vec::new();
+        for (kind, lits, pattern) in PREFIXES {
+            if !enabled(*kind) {
+                continue;
+            }
+            let index = prefixes.len();
+            prefixes.push(PrefixDetector {
+                kind: *kind,
+                // The patterns are constants; a failure is a bug caught by tests.
+                pattern: Regex::new(pattern).unwrap_or_else(|e| panic!("{kind:?}: {e}")),
+            });
+            for lit in *lits {
+                literals.push((*lit).to_owned());
+                anchors.push(Anchor::Prefix(index));
+            }
+        }
+        let mut add = |lits: &[&str], anchor: Anchor| {
+            for lit in lits {
+                literals.push((*lit).to_owned());
+                anchors.push(anchor);
+            }
+        };
+        if enabled(Builtin::PrivateKey) {
+            add(&["-----BEGIN "], Anchor::PemBegin);
+        }
+        if enabled(Builtin::UrlCredentials) {
+            add(&["://"], Anchor::Scheme);
+        }
+        if enabled(Builtin::BearerToken) {
+            add(&["bearer"], Anchor::Bearer);
+        }
+        if enabled(Builtin::PasswordAssignment) || enabled(Builtin::AwsSecretKey) {
+            add(
+                &[
+                    "pass",
+                    "pwd",
+                    "secret",
+                    "api_key",
+                    "apikey",
+                    "api-key",
+                    "access_key",
+                    "private_key",
+                    "token",
+                ],
+                Anchor::SecretKeyword,
+            );
+        }
+        for (i, c) in custom.iter().enumerate() {
+            for kw in &c.keywords {
+                literals.push(kw.clone());
+                anchors.push(Anchor::Custom(i));
+            }
+        }
+        let automaton = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&literals)
+            .unwrap_or_else(|e| panic!("anchor automaton: {e}"));
+        Anchored {
+            automaton,
+            anchors,
+            prefixes,
+        }
+    }
+
+    /// Finds anchored detections in `hay[lo..hi]`.
+    pub(crate) fn scan(
+        &self,
+        hay: &[u8],
+        lo: usize,
+        hi: usize,
+        custom: &[CustomDetector],
+        enabled: &dyn Fn(Builtin) -> bool,
+        out: &mut Candidates,
+    ) {
+        for m in self.automaton.find_iter(&hay[lo..hi]) {
+            let start = lo + m.start();
+            let end = lo + m.end();
+            match self.anchors[m.pattern().as_usize()] {
+                Anchor::Prefix(i) => self.prefix(hay, hi, start, &self.prefixes[i], out),
+                Anchor::PemBegin => pem(hay, hi, start, out),
+                Anchor::Scheme => url_credentials(hay, lo, hi, start, out),
+                Anchor::Bearer => bearer(hay, hi, start, end, out),
+                Anchor::SecretKeyword => secret_assignment(hay, lo, hi, start, end, enabled, out),
+                Anchor::Custom(i) => {
+                    let c = &custom[i];
+                    let from = start.saturating_sub(128).max(lo);
+                    let to = (end + 512).min(hi);
+                    c.find_in(hay, from, to, out);
+                }
+            }
+        }
+    }
+
+    fn prefix(
+        &self,
+        hay: &[u8],
+        hi: usize,
+        start: usize,
+        det: &PrefixDetector,
+        out: &mut Candidates,
+    ) {
+        if start > 0 && is_alnum(hay[start - 1]) {
+            return;
+        }
+        let window = &hay[start..hi.min(start + 12 * 1024)];
+        let Some(m) = det.pattern.find(window) else {
+            return;
+        };
+        let end = start + m.end();
+        if end < hay.len() && (is_alnum(hay[end]) || hay[end] == b'_' || hay[end] == b'-') {
+            return;
+        }
+        if det.kind == Builtin::Jwt && !validate::jwt(&hay[start..end]) {
+            return;
+        }
+        out.push(det.kind, start, end);
+    }
+}
+
+/// `-----BEGIN <label>PRIVATE KEY-----` ... `-----END <label>PRIVATE KEY-----`.
+fn pem(hay: &[u8], hi: usize, start: usize, out: &mut Candidates) {
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    let rest = &hay[start..hi.min(start + MAX_PEM)];
+    if !rest.starts_with(BEGIN) {
+        return;
+    }
+    let Some(label_len) = find(&rest[BEGIN.len()..rest.len().min(80)], b"-----") else {
+        return;
+    };
+    let label = &rest[BEGIN.len()..BEGIN.len() + label_len];
+    if !(label.ends_with(b"PRIVATE KEY") || label.ends_with(b"PRIVATE KEY BLOCK")) {
+        return;
+    }
+    let mut end_marker = b"-----END ".to_vec();
+    end_marker.extend_from_slice(label);
+    end_marker.extend_from_slice(b"-----");
+    if let Some(at) = find(rest, &end_marker) {
+        out.push(Builtin::PrivateKey, start, start + at + end_marker.len());
+    }
+}
+
+/// `scheme://user:password@host`: the `user:password` part.
+fn url_credentials(hay: &[u8], lo: usize, hi: usize, sep: usize, out: &mut Candidates) {
+    let mut s = sep;
+    while s > lo && (hay[s - 1].is_ascii_alphanumeric() || b"+.-".contains(&hay[s - 1])) {
+        s -= 1;
+    }
+    if sep - s < 2 || !hay[s].is_ascii_alphabetic() {
+        return;
+    }
+    let user_start = sep + 3;
+    let mut i = user_start;
+    let mut colon = None;
+    let limit = hi.min(user_start + MAX_VALUE);
+    while i < limit {
+        match hay[i] {
+            b'@' => break,
+            b':' if colon.is_none() => colon = Some(i),
+            b'/' | b'?' | b'#' | b'"' | b'\'' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'\\' => {
+                return
+            }
+            b if b.is_ascii_whitespace() || b.is_ascii_control() => return,
+            _ => {}
+        }
+        i += 1;
+    }
+    if i >= limit || hay[i] != b'@' {
+        return;
+    }
+    let Some(colon) = colon else { return };
+    // Both a user and a password, and a host after the `@`.
+    if colon == user_start || colon + 1 == i || i + 1 >= hi || !hay[i + 1].is_ascii_alphanumeric() {
+        return;
+    }
+    out.push(Builtin::UrlCredentials, user_start, i);
+}
+
+/// `Bearer <token>`: the token.
+fn bearer(hay: &[u8], hi: usize, start: usize, end: usize, out: &mut Candidates) {
+    if start > 0 && is_alnum(hay[start - 1]) {
+        return;
+    }
+    let mut i = end;
+    while i < hi && (hay[i] == b' ' || hay[i] == b'\t') {
+        i += 1;
+    }
+    if i == end {
+        return;
+    }
+    let tok = i;
+    while i < hi && (hay[i].is_ascii_alphanumeric() || b"-._~+/".contains(&hay[i])) {
+        i += 1;
+    }
+    while i < hi && hay[i] == b'=' {
+        i += 1;
+    }
+    if i - tok >= 16 && (i >= hay.len() || !is_alnum(hay[i])) {
+        out.push(Builtin::BearerToken, tok, i);
+    }
+}
+
+/// Whether identifier `raw` (lowercased: `lower`) ends with `suffix` as a
+/// word of its own: `db_password`, `dbPassword`, `PASSWORD`, but not
+/// `bypass` or `compass`. Long suffixes need no boundary.
+fn secret_suffix(raw: &[u8], lower: &[u8], suffix: &str) -> bool {
+    let suffix = suffix.as_bytes();
+    if !lower.ends_with(suffix) {
+        return false;
+    }
+    if suffix.len() >= 6 {
+        return true;
+    }
+    let at = raw.len() - suffix.len();
+    at == 0
+        || matches!(raw[at - 1], b'_' | b'-' | b'.')
+        || (raw[at].is_ascii_uppercase() && raw[at - 1].is_ascii_lowercase())
+}
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'
+}
+
+/// `password=...`, `"api_key": "..."`, `DB_PASSWORD: ...`: the value.
+fn secret_assignment(
+    hay: &[u8],
+    lo: usize,
+    hi: usize,
+    start: usize,
+    end: usize,
+    enabled: &dyn Fn(Builtin) -> bool,
+    out: &mut Candidates,
+) {
+    // The whole identifier around the keyword.
+    let mut s = start;
+    while s > lo && is_ident(hay[s - 1]) {
+        s -= 1;
+    }
+    let mut e = end;
+    while e < hi && is_ident(hay[e]) {
+        e += 1;
+    }
+    let raw = hay[s..e].strip_suffix(b".").unwrap_or(&hay[s..e]);
+    let ident = raw.to_ascii_lowercase();
+    if ident.len() > 64
+        || !SECRET_SUFFIXES
+            .iter()
+            .any(|suf| secret_suffix(raw, &ident, suf))
+    {
+        return;
+    }
+    // Closing quote of a JSON or YAML key, spaces, then `:`, `=`, `:=` or `=>`.
+    let mut i = e;
+    if i < hi && (hay[i] == b'"' || hay[i] == b'\'') {
+        i += 1;
+    }
+    while i < hi && (hay[i] == b' ' || hay[i] == b'\t') {
+        i += 1;
+    }
+    match (hay.get(i), hay.get(i + 1)) {
+        (Some(b':'), Some(b'=')) | (Some(b'='), Some(b'>')) => i += 2,
+        (Some(b':'), Some(b':')) => return,
+        (Some(b':' | b'='), _) => i += 1,
+        _ => return,
+    }
+    while i < hi && (hay[i] == b' ' || hay[i] == b'\t') {
+        i += 1;
+    }
+    if i >= hi {
+        return;
+    }
+    let (vs, ve) = match hay[i] {
+        q @ (b'"' | b'\'') => {
+            let vs = i + 1;
+            let mut j = vs;
+            while j < hi && j - vs <= MAX_VALUE && hay[j] != q && hay[j] != b'\n' {
+                if hay[j] == b'\\' {
+                    j += 1;
+                }
+                j += 1;
+            }
+            if j >= hi || hay[j] != q {
+                return;
+            }
+            (vs, j)
+        }
+        _ => {
+            let vs = i;
+            let mut j = vs;
+            while j < hi
+                && j - vs <= MAX_VALUE
+                && !hay[j].is_ascii_whitespace()
+                && !b",;&)]}\"'<>".contains(&hay[j])
+            {
+                j += 1;
+            }
+            (vs, j)
+        }
+    };
+    let value = &hay[vs..ve];
+    if !plausible_secret(value) {
+        return;
+    }
+    let aws = ident.ends_with(b"secret_access_key")
+        || (ident.starts_with(b"aws") && ident.ends_with(b"secret_key"));
+    if aws
+        && enabled(Builtin::AwsSecretKey)
+        && value.len() == 40
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'/' || *b == b'+')
+    {
+        out.push(Builtin::AwsSecretKey, vs, ve);
+    } else if enabled(Builtin::PasswordAssignment) {
+        out.push(Builtin::PasswordAssignment, vs, ve);
+    }
+}
+
+/// Whether a value after a secret keyword is a secret and not a stand-in for
+/// one: placeholders, templates, masks, numbers and our own redactions.
+fn plausible_secret(v: &[u8]) -> bool {
+    if v.len() < 4 || v.len() > MAX_VALUE {
+        return false;
+    }
+    if matches!(v[0], b'[' | b'<' | b'{' | b'$' | b'%' | b'(' | b'*') {
+        return false;
+    }
+    if v.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    if v.iter().all(|&b| b == v[0]) {
+        return false;
+    }
+    let lower = v.to_ascii_lowercase();
+    !PLACEHOLDER_VALUES.iter().any(|p| lower == p.as_bytes())
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(hay, needle)
+}

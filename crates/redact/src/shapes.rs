@@ -1,0 +1,611 @@
+//! Detectors with no literal to anchor on: numbers (cards, Aadhaar, SSNs,
+//! phones, IPv4), emails, IPv6 and MAC addresses, PAN, IBAN, wallets and
+//! generic high-entropy secrets. One pass splits the input into words with a
+//! byte-class table (a load and an OR per byte) and only words of the right
+//! shape reach a pattern or a checksum.
+
+use crate::kind::Builtin;
+use crate::scan::{is_alnum, Candidates};
+use crate::validate;
+
+const DIGIT: u16 = 1;
+const UPPER: u16 = 2;
+const LOWER: u16 = 4;
+const AT: u16 = 8;
+const DOT: u16 = 16;
+const DASH: u16 = 32;
+const PLUS: u16 = 64;
+const SLASH: u16 = 128;
+const UNDERSCORE: u16 = 256;
+const PERCENT: u16 = 512;
+
+/// Byte classes: 0 separates words.
+static CLASS: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_digit() {
+            DIGIT
+        } else if c.is_ascii_uppercase() {
+            UPPER
+        } else if c.is_ascii_lowercase() {
+            LOWER
+        } else {
+            match c {
+                b'@' => AT,
+                b'.' => DOT,
+                b'-' => DASH,
+                b'+' => PLUS,
+                b'/' => SLASH,
+                b'_' => UNDERSCORE,
+                b'%' => PERCENT,
+                _ => 0,
+            }
+        };
+        b += 1;
+    }
+    t
+};
+
+fn is_word(b: u8) -> bool {
+    CLASS[usize::from(b)] != 0
+}
+
+/// Words longer than this are blobs (base64 images, minified code), not keys.
+pub(crate) const MAX_WORD: usize = 1024;
+
+/// Which shape detectors are on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shapes {
+    pub email: bool,
+    pub phone: bool,
+    pub card: bool,
+    pub iban: bool,
+    pub ssn: bool,
+    pub pan: bool,
+    pub aadhaar: bool,
+    pub ipv4: bool,
+    pub ipv6: bool,
+    pub mac: bool,
+    pub wallet: bool,
+    pub entropy: bool,
+}
+
+impl Shapes {
+    pub(crate) fn new(enabled: &dyn Fn(Builtin) -> bool) -> Self {
+        Shapes {
+            email: enabled(Builtin::Email),
+            phone: enabled(Builtin::Phone),
+            card: enabled(Builtin::CreditCard),
+            iban: enabled(Builtin::Iban),
+            ssn: enabled(Builtin::UsSsn),
+            pan: enabled(Builtin::InPan),
+            aadhaar: enabled(Builtin::InAadhaar),
+            ipv4: enabled(Builtin::Ipv4),
+            ipv6: enabled(Builtin::Ipv6),
+            mac: enabled(Builtin::MacAddress),
+            wallet: enabled(Builtin::CryptoWallet),
+            entropy: enabled(Builtin::HighEntropySecret),
+        }
+    }
+
+    fn numeric(&self) -> bool {
+        self.phone || self.card || self.ssn || self.aadhaar || self.ipv4
+    }
+
+    /// Scans `hay[lo..hi]`. A word cut by `lo` or `hi` is skipped: the
+    /// neighbouring window sees it whole.
+    pub(crate) fn scan(&self, hay: &[u8], lo: usize, hi: usize, out: &mut Candidates) {
+        let mut i = lo;
+        if lo > 0 && is_word(hay[lo - 1]) {
+            while i < hi && is_word(hay[i]) {
+                i += 1;
+            }
+        }
+        while i < hi {
+            let b = hay[i];
+            if CLASS[usize::from(b)] == 0 {
+                if b == b':' && (self.ipv6 || self.mac) && hay.get(i + 1) == Some(&b':') {
+                    i = self.colon_address(hay, hi, i, out).max(i + 1);
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            let ws = i;
+            let mut flags = 0u16;
+            while i < hi {
+                let c = CLASS[usize::from(hay[i])];
+                if c == 0 {
+                    break;
+                }
+                flags |= c;
+                i += 1;
+            }
+            if i == hi && hi < hay.len() {
+                break;
+            }
+            i = self.word(hay, hi, ws, i, flags, out).max(i);
+        }
+    }
+
+    /// Looks at one word; returns where scanning resumes (past the word, or
+    /// past a number or address that continued beyond it).
+    fn word(
+        &self,
+        hay: &[u8],
+        hi: usize,
+        ws: usize,
+        we: usize,
+        flags: u16,
+        out: &mut Candidates,
+    ) -> usize {
+        let len = we - ws;
+        // Addresses with colons: IPv6, MAC, and times that are neither.
+        if hay.get(we) == Some(&b':')
+            && len <= 4
+            && (self.ipv6 || self.mac)
+            && hay[ws..we].iter().all(u8::is_ascii_hexdigit)
+        {
+            return self.colon_address(hay, hi, ws, out);
+        }
+        if len < 4 && flags & DIGIT == 0 {
+            return we;
+        }
+        let first = hay[ws];
+        if flags & AT != 0 && self.email {
+            emails(hay, ws, we, out);
+        }
+        let word = trim_end(&hay[ws..we]);
+        let wlen = word.len();
+        if self.wallet
+            && (first == b'1' || first == b'3')
+            && (26..=35).contains(&wlen)
+            && validate::base58check_address(word)
+        {
+            out.push(Builtin::CryptoWallet, ws, ws + wlen);
+            return we;
+        }
+        if flags & DIGIT != 0 && self.numeric() {
+            let starts_number = first.is_ascii_digit()
+                || (first == b'+' && hay.get(ws + 1).is_some_and(u8::is_ascii_digit))
+                || (ws > 0 && hay[ws - 1] == b'(' && first.is_ascii_digit());
+            if starts_number && (ws == 0 || !is_alnum(hay[ws - 1]) || hay[ws - 1] == b'(') {
+                let from = if ws > 0 && hay[ws - 1] == b'(' {
+                    ws - 1
+                } else {
+                    ws
+                };
+                let (end, found) = self.number(hay, hi, from, out);
+                if found || end > we {
+                    return end;
+                }
+            }
+        }
+        if self.mac && wlen == 17 && flags & DASH != 0 && mac(word, b'-') {
+            out.push(Builtin::MacAddress, ws, ws + 17);
+            return we;
+        }
+        if self.pan && wlen == 10 && flags & !(UPPER | DIGIT | DOT) == 0 && validate::pan(word) {
+            out.push(Builtin::InPan, ws, ws + 10);
+            return we;
+        }
+        if self.iban
+            && wlen >= 4
+            && word[..2].iter().all(u8::is_ascii_uppercase)
+            && word[2..4].iter().all(u8::is_ascii_digit)
+        {
+            if let Some(end) = iban(hay, hi, ws, wlen) {
+                out.push(Builtin::Iban, ws, end);
+                return end;
+            }
+        }
+        if self.wallet && wlen >= 14 && word.starts_with(b"bc1") && validate::bech32(word) {
+            out.push(Builtin::CryptoWallet, ws, ws + wlen);
+            return we;
+        }
+        if self.entropy && (20..=MAX_WORD).contains(&wlen) && flags & (AT | PERCENT | DOT) == 0 {
+            if let Some(end) = high_entropy(hay, ws, wlen) {
+                out.push(Builtin::HighEntropySecret, ws, end);
+            }
+        }
+        we
+    }
+
+    /// A run of digit groups (with single separators) from `p`, evaluated as
+    /// one value. Returns where the run ends and whether it was a finding.
+    fn number(&self, hay: &[u8], hi: usize, p: usize, out: &mut Candidates) -> (usize, bool) {
+        let mut i = p;
+        let plus = hay[i] == b'+';
+        let paren = hay[i] == b'(';
+        if plus || paren {
+            i += 1;
+        }
+        let mut groups: [u8; 8] = [0; 8];
+        let mut ngroups = 0usize;
+        let mut seps: u8 = 0; // bit 0 space, 1 dash, 2 dot, 3 paren
+        let mut digits = 0usize;
+        let mut end;
+        loop {
+            let g = i;
+            while i < hi && hay[i].is_ascii_digit() {
+                i += 1;
+            }
+            let n = i - g;
+            if n == 0 {
+                // A separator not followed by digits ends the run before it.
+                end = i;
+                break;
+            }
+            digits += n;
+            if ngroups < groups.len() {
+                groups[ngroups] = n.min(255) as u8;
+            }
+            ngroups += 1;
+            end = i;
+            // Separator, then more digits?
+            let (sep_len, bit) = match (hay.get(i), hay.get(i + 1), hay.get(i + 2)) {
+                (Some(b')'), Some(b' '), Some(d))
+                    if d.is_ascii_digit() && paren && ngroups == 1 =>
+                {
+                    (2, 8)
+                }
+                (Some(b')'), Some(d), _) if d.is_ascii_digit() && paren && ngroups == 1 => (1, 8),
+                (Some(b' '), Some(d), _) if d.is_ascii_digit() => (1, 1),
+                (Some(b'-'), Some(d), _) if d.is_ascii_digit() => (1, 2),
+                (Some(b'.'), Some(d), _) if d.is_ascii_digit() => (1, 4),
+                _ => break,
+            };
+            if i + sep_len >= hi {
+                break;
+            }
+            seps |= bit;
+            i += sep_len;
+        }
+        if paren && seps & 8 == 0 {
+            return (end, false);
+        }
+        // The value must stand alone: `4111...x` or `1.2.3.4.5x` is something else.
+        if end < hay.len() && (is_alnum(hay[end]) || hay[end] == b'_') {
+            return (end, false);
+        }
+        if digits > 19 || ngroups > 8 {
+            return (end, false);
+        }
+        let g = &groups[..ngroups];
+        let value = &hay[p..end];
+        let kind = if seps == 4 {
+            if self.ipv4 && ngroups == 4 && validate::ipv4(value) {
+                Some(Builtin::Ipv4)
+            } else if self.phone && g == [3, 3, 4] && nanp(value) {
+                Some(Builtin::Phone)
+            } else {
+                None
+            }
+        } else if seps & 4 != 0 {
+            None
+        } else if plus {
+            (self.phone && e164(value, digits)).then_some(Builtin::Phone)
+        } else if paren {
+            (self.phone && g == [3, 3, 4] && nanp(value)).then_some(Builtin::Phone)
+        } else {
+            self.plain_number(hay, p, value, g, digits, seps)
+        };
+        match kind {
+            Some(k) => {
+                out.push(k, p, end);
+                (end, true)
+            }
+            None => (end, false),
+        }
+    }
+
+    fn plain_number(
+        &self,
+        hay: &[u8],
+        p: usize,
+        value: &[u8],
+        g: &[u8],
+        digits: usize,
+        seps: u8,
+    ) -> Option<Builtin> {
+        // One kind of separator throughout, as people write numbers.
+        if seps == 3 {
+            return None;
+        }
+        if self.aadhaar && digits == 12 && (g == [12] || g == [4, 4, 4]) && validate::aadhaar(value)
+        {
+            return Some(Builtin::InAadhaar);
+        }
+        if self.card
+            && (13..=19).contains(&digits)
+            && card_grouping(g)
+            && validate::luhn(value)
+            && card_prefix(value, digits)
+        {
+            return Some(Builtin::CreditCard);
+        }
+        if self.ssn && digits == 9 {
+            if g == [3, 2, 4] && validate::ssn(value) {
+                return Some(Builtin::UsSsn);
+            }
+            if g == [9] && context(hay, p, &[b"ssn", b"social security"]) {
+                let mut dashed = value[..3].to_vec();
+                dashed.push(b'-');
+                dashed.extend_from_slice(&value[3..5]);
+                dashed.push(b'-');
+                dashed.extend_from_slice(&value[5..]);
+                if validate::ssn(&dashed) {
+                    return Some(Builtin::UsSsn);
+                }
+            }
+        }
+        if self.phone {
+            if g == [3, 3, 4] && nanp(value) {
+                return Some(Builtin::Phone);
+            }
+            if g == [1, 3, 3, 4] && value[0] == b'1' && nanp(&value[2..]) {
+                return Some(Builtin::Phone);
+            }
+            let phone_context = || {
+                context(
+                    hay,
+                    p,
+                    &[
+                        b"phone",
+                        b"tel",
+                        b"mobile",
+                        b"cell",
+                        b"call",
+                        b"whatsapp",
+                        b"sms",
+                    ],
+                )
+            };
+            if (g == [10] && (nanp(value) || (b'6'..=b'9').contains(&value[0]))
+                || g == [5, 5] && (b'6'..=b'9').contains(&value[0]))
+                && phone_context()
+            {
+                return Some(Builtin::Phone);
+            }
+        }
+        None
+    }
+
+    /// IPv6 or MAC from `p` (a hex group or `::`), over `[0-9A-Fa-f:.]`.
+    fn colon_address(&self, hay: &[u8], hi: usize, p: usize, out: &mut Candidates) -> usize {
+        let mut i = p;
+        while i < hi && (hay[i].is_ascii_hexdigit() || hay[i] == b':' || hay[i] == b'.') {
+            i += 1;
+        }
+        let mut end = i;
+        while end > p
+            && (hay[end - 1] == b'.'
+                || (hay[end - 1] == b':' && !(end - p >= 2 && hay[end - 2] == b':')))
+        {
+            end -= 1;
+        }
+        if i < hay.len() && (is_alnum(hay[i]) || hay[i] == b'_') {
+            return i;
+        }
+        if p > 0 && (is_alnum(hay[p - 1]) || hay[p - 1] == b':') {
+            return i;
+        }
+        let v = &hay[p..end];
+        if self.mac && v.len() == 17 && mac(v, b':') {
+            out.push(Builtin::MacAddress, p, end);
+        } else if self.ipv6 && ipv6(v) {
+            out.push(Builtin::Ipv6, p, end);
+        }
+        i
+    }
+}
+
+fn trim_end(w: &[u8]) -> &[u8] {
+    let mut n = w.len();
+    while n > 0 && matches!(w[n - 1], b'.' | b'-' | b'_') {
+        n -= 1;
+    }
+    &w[..n]
+}
+
+/// Whether one of `words` (lowercase) appears in the 40 bytes before `p`.
+fn context(hay: &[u8], p: usize, words: &[&[u8]]) -> bool {
+    let before = hay[p.saturating_sub(40)..p].to_ascii_lowercase();
+    words
+        .iter()
+        .any(|w| memchr::memmem::find(&before, w).is_some())
+}
+
+fn nanp(v: &[u8]) -> bool {
+    let d: Vec<u8> = v.iter().copied().filter(u8::is_ascii_digit).collect();
+    d.len() == 10
+        && d[0] >= b'2'
+        && d[3] >= b'2'
+        && !(d[1] == b'1' && d[2] == b'1')
+        && !(d[4] == b'1' && d[5] == b'1')
+}
+
+fn e164(v: &[u8], digits: usize) -> bool {
+    (8..=15).contains(&digits) && v.get(1).is_some_and(|d| (b'1'..=b'9').contains(d))
+}
+
+fn card_grouping(g: &[u8]) -> bool {
+    match g {
+        [_] => true,
+        [4, 6, 5] | [4, 6, 4] => true,
+        _ => g[..g.len() - 1].iter().all(|&n| n == 4) && (1..=4).contains(&g[g.len() - 1]),
+    }
+}
+
+/// Issuer prefixes and lengths of the major card networks.
+fn card_prefix(v: &[u8], len: usize) -> bool {
+    let d: Vec<u32> = v
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| u32::from(b - b'0'))
+        .collect();
+    let p = |n: usize| d[..n].iter().fold(0u32, |a, &x| a * 10 + x);
+    match d[0] {
+        4 => matches!(len, 13 | 16 | 19),
+        5 => {
+            (51..=55).contains(&p(2)) && len == 16
+                || matches!(p(4), 5018 | 5020 | 5038) && len >= 12
+        }
+        2 => (2221..=2720).contains(&p(4)) && len == 16,
+        3 => {
+            (matches!(p(2), 34 | 37) && len == 15)
+                || ((3528..=3589).contains(&p(4)) && (16..=19).contains(&len))
+                || (((300..=305).contains(&p(3)) || matches!(p(2), 36 | 38 | 39))
+                    && (14..=19).contains(&len))
+        }
+        6 => {
+            (p(4) == 6011
+                || p(2) == 65
+                || (644..=649).contains(&p(3))
+                || p(2) == 62
+                || matches!(p(4), 6304 | 6759 | 6761 | 6762 | 6763))
+                && (16..=19).contains(&len)
+        }
+        _ => false,
+    }
+}
+
+fn mac(v: &[u8], sep: u8) -> bool {
+    v.len() == 17
+        && v.chunks(3).all(|c| {
+            c[0].is_ascii_hexdigit() && c[1].is_ascii_hexdigit() && (c.len() == 2 || c[2] == sep)
+        })
+}
+
+fn ipv6(v: &[u8]) -> bool {
+    let Ok(s) = std::str::from_utf8(v) else {
+        return false;
+    };
+    let colons = v.iter().filter(|&&b| b == b':').count();
+    if colons < 2 || !v.iter().any(u8::is_ascii_digit) {
+        return false;
+    }
+    // `a::b` is common in code; an address has three groups or a long one.
+    let groups = s.split(':').filter(|g| !g.is_empty()).count();
+    if groups < 3 && !s.split(':').any(|g| g.len() >= 3) && s != "::1" {
+        return false;
+    }
+    s.parse::<std::net::Ipv6Addr>().is_ok()
+}
+
+fn emails(hay: &[u8], ws: usize, we: usize, out: &mut Candidates) {
+    let mut from = ws;
+    while let Some(off) = memchr::memchr(b'@', &hay[from..we]) {
+        let at = from + off;
+        from = at + 1;
+        let mut s = at;
+        while s > ws && (hay[s - 1].is_ascii_alphanumeric() || b"._%+-".contains(&hay[s - 1])) {
+            s -= 1;
+        }
+        while s < at && hay[s] == b'.' {
+            s += 1;
+        }
+        let mut e = at + 1;
+        while e < we && (hay[e].is_ascii_alphanumeric() || hay[e] == b'.' || hay[e] == b'-') {
+            e += 1;
+        }
+        while e > at + 1 && (hay[e - 1] == b'.' || hay[e - 1] == b'-') {
+            e -= 1;
+        }
+        if s < at && hay[at - 1] != b'.' && domain(&hay[at + 1..e]) {
+            out.push(Builtin::Email, s, e);
+        }
+    }
+}
+
+const FILE_EXTENSIONS: &[&[u8]] = &[
+    b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"ico", b"css", b"js",
+];
+
+fn domain(d: &[u8]) -> bool {
+    let labels: Vec<&[u8]> = d.split(|&b| b == b'.').collect();
+    if labels.len() < 2
+        || labels
+            .iter()
+            .any(|l| l.is_empty() || l.len() > 63 || l[0] == b'-')
+    {
+        return false;
+    }
+    let tld = labels[labels.len() - 1];
+    tld.len() >= 2
+        && tld.iter().all(u8::is_ascii_alphabetic)
+        && !FILE_EXTENSIONS.iter().any(|e| tld.eq_ignore_ascii_case(e))
+}
+
+/// An IBAN written compact (`DE89370400440532013000`) or in groups of four
+/// (`DE89 3704 0044 0532 0130 00`). Returns its end.
+fn iban(hay: &[u8], hi: usize, ws: usize, wlen: usize) -> Option<usize> {
+    if wlen >= 15 {
+        return validate::iban(&hay[ws..ws + wlen]).then_some(ws + wlen);
+    }
+    if wlen != 4 {
+        return None;
+    }
+    let mut end = ws + 4;
+    loop {
+        if end + 1 >= hi || hay[end] != b' ' {
+            break;
+        }
+        let g = end + 1;
+        let mut i = g;
+        while i < hi && i - g < 4 && (hay[i].is_ascii_uppercase() || hay[i].is_ascii_digit()) {
+            i += 1;
+        }
+        if i == g || (i < hi && is_alnum(hay[i])) {
+            break;
+        }
+        end = i;
+        if i - g < 4 || end - ws > 42 {
+            break;
+        }
+    }
+    (end - ws > 15 && validate::iban(&hay[ws..end])).then_some(end)
+}
+
+/// A random-looking key: long, mixed classes, few vowels (not words), high
+/// entropy, and not a hash, UUID or path.
+fn high_entropy(hay: &[u8], ws: usize, wlen: usize) -> Option<usize> {
+    let w = &hay[ws..ws + wlen];
+    let (mut upper, mut lower, mut digit, mut vowels, mut slash) =
+        (0usize, 0usize, 0usize, 0usize, 0usize);
+    for &b in w {
+        match b {
+            b'A'..=b'Z' => upper += 1,
+            b'a'..=b'z' => lower += 1,
+            b'0'..=b'9' => digit += 1,
+            b'/' => slash += 1,
+            _ => {}
+        }
+        if b"aeiouAEIOU".contains(&b) {
+            vowels += 1;
+        }
+    }
+    if upper < 2 || lower < 2 || digit < 2 {
+        return None;
+    }
+    let letters = upper + lower;
+    if vowels * 100 > letters * 40 {
+        return None;
+    }
+    // Paths: several slash-separated parts.
+    if slash >= 2 || w[0] == b'/' {
+        return None;
+    }
+    let threshold = (0.8 * (wlen.min(64) as f64).log2()).clamp(3.4, 4.5);
+    if validate::entropy(w) < threshold {
+        return None;
+    }
+    // Base64 padding belongs to the key.
+    let mut end = ws + wlen;
+    while end < hay.len() && end < ws + wlen + 2 && hay[end] == b'=' {
+        end += 1;
+    }
+    Some(end)
+}

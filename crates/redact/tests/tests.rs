@@ -1,0 +1,3 @@
+//! Integration tests of privctl-redact: one binary, a module per concern.
+
+mod corpus;
