@@ -22,8 +22,6 @@ enum Anchor {
     Scheme,
     /// `Bearer <token>`.
     Bearer,
-    /// An identifier like `db_password` or `"api_key"` followed by a value.
-    SecretKeyword,
     /// A custom detector's keyword.
     Custom(usize),
 }
@@ -52,11 +50,10 @@ impl std::fmt::Debug for Anchored {
 const PREFIXES: &[(Builtin, &[&str], &str)] = &[
     (
         Builtin::AwsAccessKey,
-        &[
-            "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "ANVA", "AROA", "APKA",
-            "ASCA",
-        ],
-        r"\A(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z2-7]{16}",
+        // Access key ids: long-term (AKIA), temporary (ASIA) and service
+        // keys. Other four-letter prefixes name IAM entities, not secrets.
+        &["AKIA", "ASIA", "ABIA", "ACCA"],
+        r"\A(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}",
     ),
     (
         Builtin::GithubToken,
@@ -94,7 +91,6 @@ const PREFIXES: &[(Builtin, &[&str], &str)] = &[
         &["eyJ"],
         r"\AeyJ[A-Za-z0-9_-]{8,2048}\.eyJ[A-Za-z0-9_-]{4,8192}\.[A-Za-z0-9_-]{8,1024}",
     ),
-    (Builtin::CryptoWallet, &["0x"], r"\A0x[0-9a-fA-F]{40}"),
 ];
 
 /// Suffixes of identifiers whose value is a secret (lowercase).
@@ -177,24 +173,10 @@ impl Anchored {
         if enabled(Builtin::UrlCredentials) {
             add(&["://"], Anchor::Scheme);
         }
+        // Keywords are matched in the spellings people use rather than
+        // case-insensitively, which would cost the automaton its SIMD prefilter.
         if enabled(Builtin::BearerToken) {
-            add(&["bearer"], Anchor::Bearer);
-        }
-        if enabled(Builtin::PasswordAssignment) || enabled(Builtin::AwsSecretKey) {
-            add(
-                &[
-                    "pass",
-                    "pwd",
-                    "secret",
-                    "api_key",
-                    "apikey",
-                    "api-key",
-                    "access_key",
-                    "private_key",
-                    "token",
-                ],
-                Anchor::SecretKeyword,
-            );
+            add(&["Bearer", "bearer", "BEARER"], Anchor::Bearer);
         }
         for (i, c) in custom.iter().enumerate() {
             for kw in &c.keywords {
@@ -203,7 +185,6 @@ impl Anchored {
             }
         }
         let automaton = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
             .build(&literals)
             .unwrap_or_else(|e| panic!("anchor automaton: {e}"));
@@ -224,6 +205,11 @@ impl Anchored {
         enabled: &dyn Fn(Builtin) -> bool,
         out: &mut Candidates,
     ) {
+        if enabled(Builtin::PasswordAssignment) || enabled(Builtin::AwsSecretKey) {
+            for op in memchr::memchr2_iter(b'=', b':', &hay[lo..hi]) {
+                secret_assignment(hay, lo, hi, lo + op, enabled, out);
+            }
+        }
         for m in self.automaton.find_iter(&hay[lo..hi]) {
             let start = lo + m.start();
             let end = lo + m.end();
@@ -232,7 +218,6 @@ impl Anchored {
                 Anchor::PemBegin => pem(hay, hi, start, out),
                 Anchor::Scheme => url_credentials(hay, lo, hi, start, out),
                 Anchor::Bearer => bearer(hay, hi, start, end, out),
-                Anchor::SecretKeyword => secret_assignment(hay, lo, hi, start, end, enabled, out),
                 Anchor::Custom(i) => {
                     let c = &custom[i];
                     let from = start.saturating_sub(128).max(lo);
@@ -351,12 +336,12 @@ fn bearer(hay: &[u8], hi: usize, start: usize, end: usize, out: &mut Candidates)
     }
 }
 
-/// Whether identifier `raw` (lowercased: `lower`) ends with `suffix` as a
+/// Whether identifier `raw` ends with `suffix` (in any case) as a
 /// word of its own: `db_password`, `dbPassword`, `PASSWORD`, but not
 /// `bypass` or `compass`. Long suffixes need no boundary.
-fn secret_suffix(raw: &[u8], lower: &[u8], suffix: &str) -> bool {
+fn secret_suffix(raw: &[u8], suffix: &str) -> bool {
     let suffix = suffix.as_bytes();
-    if !lower.ends_with(suffix) {
+    if !ends_with_ignore_case(raw, suffix) {
         return false;
     }
     if suffix.len() >= 6 {
@@ -368,46 +353,56 @@ fn secret_suffix(raw: &[u8], lower: &[u8], suffix: &str) -> bool {
         || (raw[at].is_ascii_uppercase() && raw[at - 1].is_ascii_lowercase())
 }
 
+fn ends_with_ignore_case(s: &[u8], suffix: &[u8]) -> bool {
+    s.len() >= suffix.len() && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
 fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'
 }
 
-/// `password=...`, `"api_key": "..."`, `DB_PASSWORD: ...`: the value.
+/// `password=...`, `"api_key": "..."`, `DB_PASSWORD: ...`: the value after
+/// the `=` or `:` at `op`, when the identifier before it names a secret.
+/// Every assignment operator is a candidate, so the cheap checks come first.
 fn secret_assignment(
     hay: &[u8],
     lo: usize,
     hi: usize,
-    start: usize,
-    end: usize,
+    op: usize,
     enabled: &dyn Fn(Builtin) -> bool,
     out: &mut Candidates,
 ) {
-    // The whole identifier around the keyword.
-    let mut s = start;
-    while s > lo && is_ident(hay[s - 1]) {
-        s -= 1;
+    // Back over spaces and a closing quote to the identifier's end.
+    let mut e = op;
+    while e > lo && (hay[e - 1] == b' ' || hay[e - 1] == b'\t') {
+        e -= 1;
     }
-    let mut e = end;
-    while e < hi && is_ident(hay[e]) {
-        e += 1;
+    if e > lo && (hay[e - 1] == b'"' || hay[e - 1] == b'\'') {
+        e -= 1;
     }
-    let raw = hay[s..e].strip_suffix(b".").unwrap_or(&hay[s..e]);
-    let ident = raw.to_ascii_lowercase();
-    if ident.len() > 64
-        || !SECRET_SUFFIXES
-            .iter()
-            .any(|suf| secret_suffix(raw, &ident, suf))
-    {
+    if e > lo && hay[e - 1] == b'.' {
+        e -= 1;
+    }
+    // Every secret suffix ends in one of these three letters (any case).
+    if e < lo + 3 {
         return;
     }
-    // Closing quote of a JSON or YAML key, spaces, then `:`, `=`, `:=` or `=>`.
-    let mut i = e;
-    if i < hi && (hay[i] == b'"' || hay[i] == b'\'') {
-        i += 1;
+    let tail = [hay[e - 3] | 0x20, hay[e - 2] | 0x20, hay[e - 1] | 0x20];
+    if !matches!(
+        &tail,
+        b"ord" | b"swd" | b"ase" | b"ass" | b"pwd" | b"ret" | b"key" | b"ken"
+    ) {
+        return;
     }
-    while i < hi && (hay[i] == b' ' || hay[i] == b'\t') {
-        i += 1;
+    let mut s = e;
+    while s > lo && e - s <= 64 && is_ident(hay[s - 1]) {
+        s -= 1;
     }
+    let raw = &hay[s..e];
+    if raw.len() > 64 || !SECRET_SUFFIXES.iter().any(|suf| secret_suffix(raw, suf)) {
+        return;
+    }
+    let mut i = op;
     match (hay.get(i), hay.get(i + 1)) {
         (Some(b':'), Some(b'=')) | (Some(b'='), Some(b'>')) => i += 2,
         (Some(b':'), Some(b':')) => return,
@@ -452,8 +447,10 @@ fn secret_assignment(
     if !plausible_secret(value) {
         return;
     }
-    let aws = ident.ends_with(b"secret_access_key")
-        || (ident.starts_with(b"aws") && ident.ends_with(b"secret_key"));
+    let aws = ends_with_ignore_case(raw, b"secret_access_key")
+        || (raw.len() >= 3
+            && raw[..3].eq_ignore_ascii_case(b"aws")
+            && ends_with_ignore_case(raw, b"secret_key"));
     if aws
         && enabled(Builtin::AwsSecretKey)
         && value.len() == 40

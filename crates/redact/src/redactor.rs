@@ -349,25 +349,20 @@ impl Redactor {
         let mut eof = false;
         while !eof {
             let want = block + MARGIN + done;
-            while buf.len() < want {
-                let old = buf.len();
-                buf.resize(want, 0);
+            if buf.len() < want {
+                // `read_to_end` fills spare capacity without zeroing it first.
                 let n = loop {
-                    match input.read(&mut buf[old..]) {
+                    match (&mut input)
+                        .take((want - buf.len()) as u64)
+                        .read_to_end(&mut buf)
+                    {
                         Ok(n) => break n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => {
-                            buf.truncate(old);
-                            return Err(Error::Read(e));
-                        }
+                        Err(e) => return Err(Error::Read(e)),
                     }
                 };
-                buf.truncate(old + n);
                 consumed += n as u64;
-                if n == 0 {
-                    eof = true;
-                    break;
-                }
+                eof = buf.len() < want;
             }
             let mut limit = if eof {
                 buf.len()

@@ -52,6 +52,34 @@ fn is_word(b: u8) -> bool {
     CLASS[usize::from(b)] != 0
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `x` strictly between `m` and `n` (both at
+/// most 128): exact per byte, no carries between them.
+const fn between(x: u64, m: u64, n: u64) -> u64 {
+    (ONES * (127 + n)).wrapping_sub(x & (ONES * 127))
+        & !x
+        & ((x & (ONES * 127)) + ONES * (127 - m))
+        & HIGHS
+}
+
+/// The next digit or `@` at or after `i`, eight bytes per step.
+fn next_trigger(hay: &[u8], mut i: usize, hi: usize) -> Option<usize> {
+    while i + 8 <= hi {
+        let mut chunk = [0u8; 8];
+        chunk.copy_from_slice(&hay[i..i + 8]);
+        let x = u64::from_le_bytes(chunk);
+        let m = between(x, b'0' as u64 - 1, b'9' as u64 + 1)
+            | between(x, b'@' as u64 - 1, b'@' as u64 + 1);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    (i..hi).find(|&j| hay[j].is_ascii_digit() || hay[j] == b'@')
+}
+
 /// Words longer than this are blobs (base64 images, minified code), not keys.
 pub(crate) const MAX_WORD: usize = 1024;
 
@@ -94,44 +122,63 @@ impl Shapes {
         self.phone || self.card || self.ssn || self.aadhaar || self.ipv4
     }
 
-    /// Scans `hay[lo..hi]`. A word cut by `lo` or `hi` is skipped: the
-    /// neighbouring window sees it whole.
+    /// Scans `hay[lo..hi]`. Every finding of these kinds holds a digit or an
+    /// `@`, so the scan jumps from one such byte to the next (eight bytes at
+    /// a time) and only looks at the words around them. A word cut by `lo` or
+    /// `hi` is skipped: the neighbouring window sees it whole.
     pub(crate) fn scan(&self, hay: &[u8], lo: usize, hi: usize, out: &mut Candidates) {
-        let mut i = lo;
+        let mut done = lo;
         if lo > 0 && is_word(hay[lo - 1]) {
-            while i < hi && is_word(hay[i]) {
-                i += 1;
+            while done < hi && is_word(hay[done]) {
+                done += 1;
             }
         }
-        while i < hi {
-            let b = hay[i];
-            if CLASS[usize::from(b)] == 0 {
-                if b == b':' && (self.ipv6 || self.mac) && hay.get(i + 1) == Some(&b':') {
-                    i = self.colon_address(hay, hi, i, out).max(i + 1);
-                } else {
-                    i += 1;
+        let mut i = done;
+        while let Some(t) = next_trigger(hay, i, hi) {
+            let mut ws = t;
+            while ws > done && is_word(hay[ws - 1]) {
+                ws -= 1;
+            }
+            // `::1` and other addresses that open with colons.
+            if ws >= done + 2
+                && hay[ws - 1] == b':'
+                && hay[ws - 2] == b':'
+                && (self.ipv6 || self.mac)
+            {
+                let mut p = ws - 2;
+                while p > done && (hay[p - 1].is_ascii_hexdigit() || hay[p - 1] == b':') {
+                    p -= 1;
                 }
+                let next = self.colon_address(hay, hi, p, out).max(t + 1);
+                done = next;
+                i = next;
                 continue;
             }
-            let ws = i;
+            let mut we = ws;
             let mut flags = 0u16;
-            while i < hi {
-                let c = CLASS[usize::from(hay[i])];
+            while we < hi {
+                let c = CLASS[usize::from(hay[we])];
                 if c == 0 {
                     break;
                 }
                 flags |= c;
-                i += 1;
+                we += 1;
             }
-            if i == hi && hi < hay.len() {
+            if we == hi && hi < hay.len() {
                 break;
             }
-            i = self.word(hay, hi, ws, i, flags, out).max(i);
+            let next = self
+                .word(hay, hi, ws, we, flags, done, out)
+                .max(we)
+                .max(t + 1);
+            done = next;
+            i = next;
         }
     }
 
     /// Looks at one word; returns where scanning resumes (past the word, or
     /// past a number or address that continued beyond it).
+    #[allow(clippy::too_many_arguments)]
     fn word(
         &self,
         hay: &[u8],
@@ -139,16 +186,22 @@ impl Shapes {
         ws: usize,
         we: usize,
         flags: u16,
+        done: usize,
         out: &mut Candidates,
     ) -> usize {
         let len = we - ws;
-        // Addresses with colons: IPv6, MAC, and times that are neither.
+        // Addresses with colons: IPv6, MAC, and times that are neither. The
+        // digit that led here may sit in a later group: start at the first.
         if hay.get(we) == Some(&b':')
             && len <= 4
             && (self.ipv6 || self.mac)
             && hay[ws..we].iter().all(u8::is_ascii_hexdigit)
         {
-            return self.colon_address(hay, hi, ws, out);
+            let mut p = ws;
+            while p > done && (hay[p - 1].is_ascii_hexdigit() || hay[p - 1] == b':') {
+                p -= 1;
+            }
+            return self.colon_address(hay, hi, p, out);
         }
         if len < 4 && flags & DIGIT == 0 {
             return we;
@@ -201,11 +254,25 @@ impl Shapes {
                 return end;
             }
         }
+        if self.wallet
+            && wlen == 42
+            && word.starts_with(b"0x")
+            && word[2..].iter().all(u8::is_ascii_hexdigit)
+        {
+            out.push(Builtin::CryptoWallet, ws, ws + 42);
+            return we;
+        }
         if self.wallet && wlen >= 14 && word.starts_with(b"bc1") && validate::bech32(word) {
             out.push(Builtin::CryptoWallet, ws, ws + wlen);
             return we;
         }
-        if self.entropy && (20..=MAX_WORD).contains(&wlen) && flags & (AT | PERCENT | DOT) == 0 {
+        // A generic secret mixes upper case, lower case and digits, so the
+        // word's class flags rule most words out before anything is counted.
+        if self.entropy
+            && (20..=MAX_WORD).contains(&wlen)
+            && flags & (UPPER | LOWER | DIGIT) == UPPER | LOWER | DIGIT
+            && flags & (AT | PERCENT | DOT) == 0
+        {
             if let Some(end) = high_entropy(hay, ws, wlen) {
                 out.push(Builtin::HighEntropySecret, ws, end);
             }
