@@ -34,6 +34,136 @@ pub enum Command {
     /// Text is streamed in bounded memory; JSON and JSON Lines are redacted
     /// value by value and CSV cell by cell, with the policy's field rules.
     Redact(RedactArgs),
+    /// The KYC vault: PAN and Aadhaar sealed per subject, found by blind
+    /// index, referenced by opaque keys, rotated, rewrapped, crypto-shredded.
+    Vault(VaultArgs),
+    /// Keyed pseudonyms of IPs and device fingerprints, and API key digests.
+    Hash(HashArgs),
+}
+
+/// Where the vault lives and its keys.
+#[derive(Debug, clap::Args)]
+pub struct VaultLocation {
+    /// Database URL: sqlite:PATH (the default, a file under .privctl/) or postgres://...
+    #[arg(
+        long,
+        env = "PRIVCTL_VAULT_DB",
+        default_value = "sqlite:.privctl/vault.db?mode=rwc",
+        global = true
+    )]
+    pub db: String,
+    /// Key file (master keys and the index key). The keys can also come from
+    /// the environment variable PRIVCTL_VAULT_KEYS, in the same format.
+    #[arg(
+        long,
+        env = "PRIVCTL_VAULT_KEY_FILE",
+        default_value = ".privctl/vault.keys",
+        global = true
+    )]
+    pub key_file: PathBuf,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VaultArgs {
+    #[command(flatten)]
+    pub location: VaultLocation,
+    #[command(subcommand)]
+    pub command: VaultCommand,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IdKindArg {
+    /// Permanent Account Number.
+    Pan,
+    /// Aadhaar number.
+    Aadhaar,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Create the key file (owner-only) and the vault's tables.
+    Init,
+    /// Validate and seal an identifier; prints its reference key.
+    Put {
+        /// Whose identifier.
+        #[arg(long)]
+        subject: String,
+        /// Which identifier.
+        #[arg(long, value_enum)]
+        kind: IdKindArg,
+        /// The value; read from standard input when absent (keeps it out of shell history).
+        value: Option<String>,
+    },
+    /// Open a value by its reference key (masked unless --reveal).
+    Get {
+        /// The reference key.
+        reference: String,
+        /// Print the whole value.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Find references by value, through the blind index.
+    Find {
+        /// Which identifier.
+        #[arg(long, value_enum)]
+        kind: IdKindArg,
+        /// The value; read from standard input when absent.
+        value: Option<String>,
+    },
+    /// Add a new master key version (new data keys use it); with --retire,
+    /// forget an old version that no data key uses any more.
+    Rotate {
+        /// Retire this version instead of adding one.
+        #[arg(long, value_name = "VERSION")]
+        retire: Option<u32>,
+    },
+    /// Re-wrap every data key under the newest master version.
+    Rewrap,
+    /// Destroy a subject's data key: their sealed values become unreadable.
+    Shred {
+        /// Whose key.
+        #[arg(long)]
+        subject: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HashArgs {
+    #[command(subcommand)]
+    pub command: HashCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HashCommand {
+    /// HMAC-SHA256 of an IP under the current 90-day epoch key (kept in the vault).
+    Ip {
+        #[command(flatten)]
+        location: VaultLocation,
+        /// The address.
+        ip: String,
+    },
+    /// HMAC-SHA256 of a device fingerprint under the current epoch key.
+    Device {
+        #[command(flatten)]
+        location: VaultLocation,
+        /// The fingerprint.
+        fingerprint: String,
+    },
+    /// SHA-256 digest of an API key (read from standard input when absent),
+    /// or, with --verify, check a key against a stored digest (exit 1 if it does not match).
+    Apikey {
+        /// The stored digest to check against.
+        #[arg(long, value_name = "DIGEST")]
+        verify: Option<String>,
+        /// The key.
+        key: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Which detectors run, from a policy or the command line.

@@ -1,4 +1,6 @@
 //! Integration tests of the `privctl` binary: one test binary, a module per command.
 
 mod check;
+mod scan;
 mod util;
+mod vault;

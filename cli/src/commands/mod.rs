@@ -5,6 +5,7 @@ mod detectors;
 mod redact;
 mod scan;
 mod schema;
+mod vault;
 
 use crate::cli::{Cli, Command};
 use crate::output::Outcome;
@@ -16,5 +17,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Schema => schema::run(),
         Command::Scan(args) => scan::run(&args),
         Command::Redact(args) => redact::run(&args),
+        Command::Vault(args) => vault::run(&args),
+        Command::Hash(args) => vault::hash(&args),
     }
 }

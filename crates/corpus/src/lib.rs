@@ -334,10 +334,19 @@ fn sensitive_line(rng: &mut Rng, c: &mut Corpus) {
                 .end();
         }
         11 => {
-            l.text("git remote set-url origin https://x-access-token:")
-                .label("github_token", &values::github(rng))
-                .text("@github.com/acme/app.git")
-                .end();
+            // A token inside a URL's userinfo is reported as the URL's
+            // credentials, which covers the user name as well.
+            if rng.below(2) == 0 {
+                let token = values::github(rng);
+                l.text("git remote set-url origin https://")
+                    .label("url_credentials", &format!("x-access-token:{token}"))
+                    .text("@github.com/acme/app.git")
+                    .end();
+            } else {
+                l.text("GITHUB_TOKEN=")
+                    .label("github_token", &values::github(rng))
+                    .end();
+            }
         }
         12 => {
             l.text("export GITLAB_TOKEN=")

@@ -328,8 +328,15 @@ fn bearer(hay: &[u8], hi: usize, start: usize, end: usize, out: &mut Candidates)
     while i < hi && (hay[i].is_ascii_alphanumeric() || b"-._~+/".contains(&hay[i])) {
         i += 1;
     }
-    while i < hi && hay[i] == b'=' {
-        i += 1;
+    // Trailing `=` is base64 padding only when nothing word-like follows;
+    // otherwise it is an assignment and the token ends before it (so the
+    // answer does not change once what follows has been redacted).
+    let mut padded = i;
+    while padded < hi && hay[padded] == b'=' {
+        padded += 1;
+    }
+    if padded == hay.len() || !is_alnum(hay[padded]) {
+        i = padded;
     }
     if i - tok >= 16 && (i >= hay.len() || !is_alnum(hay[i])) {
         out.push(Builtin::BearerToken, tok, i);

@@ -32,32 +32,45 @@ impl Finding {
     }
 }
 
-/// Keeps the most specific of overlapping findings: higher priority first,
-/// then the longer, then the earlier. Returns them sorted by start.
+/// Merges overlapping candidates into one finding that covers them all,
+/// named after the most specific kind among them (then the longest, then the
+/// earliest). Redacting the union leaves no fragment of any candidate
+/// behind: an email inside a password, or a password around a key, is
+/// replaced whole, and redacting the result again finds nothing new.
+/// Returns findings sorted by start.
 pub(crate) fn resolve_overlaps(mut found: Vec<Finding>) -> Vec<Finding> {
     if found.len() < 2 {
         return found;
     }
-    found.sort_by(|a, b| {
-        b.kind
-            .priority()
-            .cmp(&a.kind.priority())
-            .then(b.len().cmp(&a.len()))
-            .then(a.start.cmp(&b.start))
-    });
-    let mut kept: std::collections::BTreeMap<usize, Finding> = std::collections::BTreeMap::new();
-    for f in found {
-        let before = kept.range(..=f.start).next_back();
-        if before.is_some_and(|(_, k)| k.end > f.start) {
-            continue;
+    found.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let rank = |f: &Finding| (f.kind.priority(), f.len(), std::cmp::Reverse(f.start));
+    let mut out: Vec<Finding> = Vec::with_capacity(found.len());
+    let mut iter = found.into_iter();
+    let Some(first) = iter.next() else {
+        return out;
+    };
+    let (mut start, mut end, mut best) = (first.start, first.end, first);
+    for f in iter {
+        if f.start < end {
+            end = end.max(f.end);
+            if rank(&f) > rank(&best) {
+                best = f;
+            }
+        } else {
+            out.push(Finding {
+                kind: best.kind,
+                start,
+                end,
+            });
+            (start, end, best) = (f.start, f.end, f);
         }
-        let after = kept.range(f.start..).next();
-        if after.is_some_and(|(s, _)| *s < f.end) {
-            continue;
-        }
-        kept.insert(f.start, f);
     }
-    kept.into_values().collect()
+    out.push(Finding {
+        kind: best.kind,
+        start,
+        end,
+    });
+    out
 }
 
 #[cfg(test)]
@@ -74,20 +87,23 @@ mod tests {
     }
 
     #[test]
-    fn specific_kinds_win_overlaps() {
+    fn overlaps_merge_under_the_most_specific_kind() {
         let out = resolve_overlaps(vec![
             f(Builtin::Email, 10, 30),
             f(Builtin::UrlCredentials, 5, 25),
             f(Builtin::HighEntropySecret, 40, 80),
             f(Builtin::OpenaiKey, 40, 90),
             f(Builtin::Phone, 100, 110),
+            f(Builtin::PasswordAssignment, 120, 150),
+            f(Builtin::Email, 130, 140),
         ]);
         assert_eq!(
             out,
             vec![
-                f(Builtin::UrlCredentials, 5, 25),
+                f(Builtin::UrlCredentials, 5, 30),
                 f(Builtin::OpenaiKey, 40, 90),
                 f(Builtin::Phone, 100, 110),
+                f(Builtin::Email, 120, 150),
             ]
         );
     }

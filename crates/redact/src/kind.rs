@@ -62,7 +62,7 @@ builtin! {
     SlackToken => "slack_token", "SLACK_TOKEN", 85;
     Jwt => "jwt", "JWT", 95;
     PrivateKey => "private_key", "PRIVATE_KEY", 100;
-    UrlCredentials => "url_credentials", "URL_CREDENTIALS", 84;
+    UrlCredentials => "url_credentials", "URL_CREDENTIALS", 90;
     BearerToken => "bearer_token", "BEARER_TOKEN", 75;
     PasswordAssignment => "password_assignment", "PASSWORD", 30;
     CryptoWallet => "crypto_wallet", "CRYPTO_WALLET", 70;

@@ -235,8 +235,29 @@ impl Redactor {
         self.apply(input, &found, session)
     }
 
-    /// Replaces `found` (sorted, not overlapping, on character boundaries) in `input`.
+    /// Replaces `found` (sorted, not overlapping, on character boundaries) in
+    /// `input`, then redacts the result again until nothing more is found.
+    ///
+    /// A replacement can complete a neighbour's context: `KEY=secret` after
+    /// `Bearer abc` makes the `=` an assignment, while `Bearer abc=[PASSWORD]`
+    /// makes it base64 padding. Redacting to a fixed point (in practice one
+    /// extra scan of the output, which finds nothing) keeps the promise that
+    /// redacting twice changes nothing more than redacting once.
     pub fn apply(&self, input: &str, found: &[Finding], session: &mut Session) -> String {
+        let mut out = self.replace_once(input, found, session);
+        // Each round replaces at least one finding; a chain of contexts that
+        // keeps revealing new ones ends long before this bound.
+        for _ in 0..64 {
+            let more = self.find(&out);
+            if more.is_empty() {
+                break;
+            }
+            out = self.replace_once(&out, &more, session);
+        }
+        out
+    }
+
+    fn replace_once(&self, input: &str, found: &[Finding], session: &mut Session) -> String {
         let mut out = String::with_capacity(input.len());
         let mut at = 0;
         for f in found {

@@ -581,9 +581,25 @@ fn emails(hay: &[u8], ws: usize, we: usize, out: &mut Candidates) {
         while e > at + 1 && (hay[e - 1] == b'.' || hay[e - 1] == b'-') {
             e -= 1;
         }
-        if s < at && hay[at - 1] != b'.' && domain(&hay[at + 1..e]) {
+        if s < at && hay[at - 1] != b'.' && domain(&hay[at + 1..e]) && !url_userinfo(hay, at) {
             out.push(Builtin::Email, s, e);
         }
+    }
+}
+
+/// Whether the `@` at `at` ends a URL's userinfo (`scheme://user:pass@host`):
+/// then `pass@host` is the URL's credentials and host, not an email address.
+fn url_userinfo(hay: &[u8], at: usize) -> bool {
+    let from = at.saturating_sub(256);
+    let before = &hay[from..at];
+    let token_start = before
+        .iter()
+        .rposition(u8::is_ascii_whitespace)
+        .map_or(0, |i| i + 1);
+    let token = &before[token_start..];
+    match memchr::memmem::rfind(token, b"://") {
+        Some(i) => !token[i + 3..].contains(&b'/'),
+        None => false,
     }
 }
 

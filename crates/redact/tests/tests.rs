@@ -1,3 +1,7 @@
 //! Integration tests of privctl-redact: one binary, a module per concern.
 
 mod corpus;
+mod detectors;
+mod operators;
+mod stream;
+mod structured;
