@@ -152,6 +152,19 @@ pub enum HashCommand {
         /// The fingerprint.
         fingerprint: String,
     },
+    /// Destroy the epoch keys of past 90-day windows: hashes made under them
+    /// can no longer be linked to any address or fingerprint.
+    Forget {
+        #[command(flatten)]
+        location: VaultLocation,
+        /// Which hashes: `ip` or `device`.
+        #[arg(long, value_parser = ["ip", "device"])]
+        purpose: String,
+        /// Destroy epochs before this one (default: the current epoch, so
+        /// every past window is forgotten).
+        #[arg(long, value_name = "EPOCH")]
+        before: Option<u64>,
+    },
     /// SHA-256 digest of an API key (read from standard input when absent),
     /// or, with --verify, check a key against a stored digest (exit 1 if it does not match).
     Apikey {

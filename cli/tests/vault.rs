@@ -142,6 +142,20 @@ fn hashes_of_ips_and_api_keys() {
     let (_, b, _) = env.run(&["hash", "ip", "203.0.113.7"]);
     assert_eq!(a, b);
     assert_eq!(a.trim().len(), 64);
+    let (code, out, _) = env.run(&["hash", "forget", "--purpose", "ip", "--before", "999999"]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, "destroyed 1 ip epoch key(s) before epoch 999999")
+    );
+    let (_, c, _) = env.run(&["hash", "ip", "203.0.113.7"]);
+    assert_ne!(a, c, "a forgotten epoch's hashes are unlinkable");
+    let (code, out, _) = env.run(&["hash", "forget", "--purpose", "ip", "--before", "999999"]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, "destroyed 1 ip epoch key(s) before epoch 999999")
+    );
+    let (_, c, _) = env.run(&["hash", "ip", "203.0.113.7"]);
+    assert_ne!(a, c, "a forgotten epoch's hashes are unlinkable");
     let (code, _, err) = env.run(&["hash", "ip", "999.1.1.1"]);
     assert_eq!(code, 2);
     assert!(err.contains("is not an IP address"), "{err}");

@@ -234,6 +234,26 @@ pub fn hash(args: &HashArgs) -> anyhow::Result<Outcome> {
                 h.clone(),
             );
         }
+        HashCommand::Forget {
+            location,
+            purpose,
+            before,
+        } => {
+            let before = before.unwrap_or_else(|| pseudo::epoch_of(now));
+            let n = runtime()?.block_on(async {
+                open(location)
+                    .await?
+                    .store()
+                    .destroy_epochs_before(purpose, before)
+                    .await
+                    .map_err(anyhow::Error::from)
+            })?;
+            print(
+                location.json,
+                json!({"purpose": purpose, "destroyed": n, "before_epoch": before}),
+                format!("destroyed {n} {purpose} epoch key(s) before epoch {before}"),
+            );
+        }
         HashCommand::Apikey {
             verify,
             key,

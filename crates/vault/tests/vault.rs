@@ -220,3 +220,44 @@ fn the_wrong_master_key_is_rejected() {
         }
     });
 }
+
+#[test]
+fn epoch_keys_pseudonymise_and_forgetting_them_ends_linkability() {
+    rt().block_on(async {
+        for (name, _dir, store) in stores().await {
+            let vault = Vault::new(store, Keyring::generate().expect("keys"));
+            let t = 1_800_000_000;
+            let (e1, a) = vault.pseudonym("ip", "203.0.113.7", t).await.expect("hash");
+            let (_, b) = vault
+                .pseudonym("ip", "203.0.113.7", t + 60)
+                .await
+                .expect("hash");
+            assert_eq!(a, b, "{name}: stable within an epoch");
+            let (e2, c) = vault
+                .pseudonym(
+                    "ip",
+                    "203.0.113.7",
+                    t + privctl_vault::pseudo::EPOCH_SECONDS,
+                )
+                .await
+                .expect("hash");
+            assert_eq!(e2, e1 + 1);
+            assert_ne!(a, c, "{name}: unlinkable across epochs");
+            let (_, d) = vault
+                .pseudonym("device", "203.0.113.7", t)
+                .await
+                .expect("hash");
+            assert_ne!(a, d, "purposes have their own keys");
+            assert_eq!(
+                vault
+                    .store()
+                    .destroy_epochs_before("ip", e2)
+                    .await
+                    .expect("destroy"),
+                1
+            );
+            let (_, again) = vault.pseudonym("ip", "203.0.113.7", t).await.expect("hash");
+            assert_ne!(a, again, "{name}: a destroyed epoch key is gone for good");
+        }
+    });
+}
