@@ -197,42 +197,41 @@ pub fn run(args: &VaultArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+/// Prints the epoch-keyed hash of `value` for `purpose`.
+fn print_pseudonym(
+    location: &VaultLocation,
+    purpose: &str,
+    value: &str,
+    now: u64,
+) -> anyhow::Result<()> {
+    let (epoch, h) = runtime()?.block_on(async {
+        open(location)
+            .await?
+            .pseudonym(purpose, value, now)
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    print(
+        location.json,
+        json!({"epoch": epoch, "hmac_sha256": h}),
+        h.clone(),
+    );
+    Ok(())
+}
+
 pub fn hash(args: &HashArgs) -> anyhow::Result<Outcome> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
     match &args.command {
         HashCommand::Ip { location, ip } => {
-            let canonical = pseudo::canonical_ip(ip)?;
-            let (epoch, h) = runtime()?.block_on(async {
-                open(location)
-                    .await?
-                    .pseudonym("ip", &canonical, now)
-                    .await
-                    .map_err(anyhow::Error::from)
-            })?;
-            print(
-                location.json,
-                json!({"epoch": epoch, "hmac_sha256": h}),
-                h.clone(),
-            );
+            print_pseudonym(location, "ip", &pseudo::canonical_ip(ip)?, now)?;
         }
         HashCommand::Device {
             location,
             fingerprint,
         } => {
-            let (epoch, h) = runtime()?.block_on(async {
-                open(location)
-                    .await?
-                    .pseudonym("device", fingerprint.trim(), now)
-                    .await
-                    .map_err(anyhow::Error::from)
-            })?;
-            print(
-                location.json,
-                json!({"epoch": epoch, "hmac_sha256": h}),
-                h.clone(),
-            );
+            print_pseudonym(location, "device", fingerprint.trim(), now)?;
         }
         HashCommand::Forget {
             location,
