@@ -1186,6 +1186,15 @@ impl<'a> Context<'a> {
                 );
             }
             self.pattern(&det.pattern, at.key("pattern"));
+            for (j, kw) in det.keywords.iter().enumerate() {
+                if kw.is_empty() {
+                    self.error(
+                        Rule::InvalidValue,
+                        at.key("keywords").index(j),
+                        format!("custom detector \"{}\" has an empty keyword, which would anchor everywhere", det.name),
+                    );
+                }
+            }
         }
         for (i, p) in red.allowlist.patterns.iter().enumerate() {
             self.pattern(p, path!["redaction", "allowlist", "patterns", i]);

@@ -142,7 +142,10 @@ pub(crate) const MAX_PEM: usize = 16 * 1024;
 
 impl Anchored {
     /// Builds the automaton for the enabled kinds and custom keywords.
-    pub(crate) fn new(enabled: &dyn Fn(Builtin) -> bool, custom: &[CustomDetector]) -> Self {
+    pub(crate) fn new(
+        enabled: &dyn Fn(Builtin) -> bool,
+        custom: &[CustomDetector],
+    ) -> crate::Result<Self> {
         let mut literals: Vec<String> = Vec::new();
         let mut anchors = Vec::new();
         let mut prefixes = Vec::new();
@@ -154,7 +157,10 @@ impl Anchored {
             prefixes.push(PrefixDetector {
                 kind: *kind,
                 // The patterns are constants; a failure is a bug caught by tests.
-                pattern: Regex::new(pattern).unwrap_or_else(|e| panic!("{kind:?}: {e}")),
+                pattern: Regex::new(pattern).map_err(|e| crate::Error::Pattern {
+                    what: format!("built-in detector {}", kind.name()),
+                    message: e.to_string(),
+                })?,
             });
             for lit in *lits {
                 literals.push((*lit).to_owned());
@@ -187,12 +193,15 @@ impl Anchored {
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&literals)
-            .unwrap_or_else(|e| panic!("anchor automaton: {e}"));
-        Anchored {
+            .map_err(|e| crate::Error::Pattern {
+                what: "detector keywords".to_owned(),
+                message: e.to_string(),
+            })?;
+        Ok(Anchored {
             automaton,
             anchors,
             prefixes,
-        }
+        })
     }
 
     /// Finds anchored detections in `hay[lo..hi]`.

@@ -120,6 +120,12 @@ impl RedactorBuilder {
         if Builtin::from_name(name).is_some() || self.custom.iter().any(|c| c.kind.name() == name) {
             return Err(Error::DuplicateDetector(name.to_owned()));
         }
+        if keywords.iter().any(String::is_empty) {
+            return Err(Error::Pattern {
+                what: format!("custom detector \"{name}\""),
+                message: "a keyword is empty".to_owned(),
+            });
+        }
         self.custom.push(CustomDetector {
             kind: Kind::Custom(name.into()),
             pattern: compile(pattern, &format!("custom detector \"{name}\""))?,
@@ -161,7 +167,7 @@ impl RedactorBuilder {
                 self.custom,
                 self.allow_values,
                 self.allow_patterns,
-            ),
+            )?,
             default_op: self.default_op,
             ops: self.ops,
             key: self.key,

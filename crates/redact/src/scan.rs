@@ -122,16 +122,16 @@ impl Scanner {
         custom: Vec<CustomDetector>,
         allow_values: HashSet<Vec<u8>>,
         allow_patterns: Vec<Regex>,
-    ) -> Self {
+    ) -> crate::Result<Self> {
         let enabled = |k: Builtin| kinds.contains(k);
-        Scanner {
+        Ok(Scanner {
             kinds,
-            anchored: Anchored::new(&enabled, &custom),
+            anchored: Anchored::new(&enabled, &custom)?,
             shapes: Shapes::new(&enabled),
             custom,
             allow_values,
             allow_patterns,
-        }
+        })
     }
 
     /// Findings that start in `window` of `hay`, sorted by start, overlaps

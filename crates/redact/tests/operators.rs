@@ -191,6 +191,13 @@ fn custom_detectors_and_allowlists() {
         .custom_detector("email", "x", &[], Default::default())
         .is_err());
     let err = Redactor::builder()
+        .custom_detector("kw", "x", &[String::new()], Default::default())
+        .expect_err("empty keyword");
+    assert_eq!(
+        err.to_string(),
+        "custom detector \"kw\" does not compile: a keyword is empty"
+    );
+    let err = Redactor::builder()
         .custom_detector("bad", "(", &[], Default::default())
         .expect_err("bad regex");
     assert!(
