@@ -184,15 +184,25 @@ impl Store {
             })
     }
 
-    /// Replaces a wrapped key (rewrap), unless it was shredded meanwhile.
-    pub async fn update_wrapped(&self, id: u32, wrapped: &WrappedKey) -> Result<()> {
-        sqlx::query("UPDATE privctl_vault_keys SET master_version = $1, wrapped = $2 WHERE id = $3 AND shredded = 0")
-            .bind(i64::from(wrapped.master_version))
-            .bind(wrapped.bytes.clone())
-            .bind(i64::from(id))
-            .execute(&self.pool)
+    /// Replaces wrapped keys (rewrap) in one short transaction, skipping any
+    /// shredded meanwhile: a batch commits whole or not at all, so an
+    /// interrupted rewrap resumes where it stopped.
+    pub async fn update_wrapped(&self, batch: &[(u32, WrappedKey)]) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin()
             .await
-            .map_err(db("rewrapping a data key"))?;
+            .map_err(db("rewrapping data keys"))?;
+        for (id, wrapped) in batch {
+            sqlx::query("UPDATE privctl_vault_keys SET master_version = $1, wrapped = $2 WHERE id = $3 AND shredded = 0")
+                .bind(i64::from(wrapped.master_version))
+                .bind(wrapped.bytes.clone())
+                .bind(i64::from(*id))
+                .execute(&mut *tx)
+                .await
+                .map_err(db("rewrapping data keys"))?;
+        }
+        tx.commit().await.map_err(db("rewrapping data keys"))?;
         Ok(())
     }
 

@@ -147,12 +147,13 @@ impl Vault {
             if batch.is_empty() {
                 return Ok(report);
             }
+            let mut updates = Vec::with_capacity(batch.len());
             for row in batch {
                 let Some(w) = row.wrapped else { continue };
-                let new = keys::rewrap(&self.keyring, &row.subject, &w)?;
-                self.store.update_wrapped(row.id, &new).await?;
-                report.rewrapped += 1;
+                updates.push((row.id, keys::rewrap(&self.keyring, &row.subject, &w)?));
             }
+            self.store.update_wrapped(&updates).await?;
+            report.rewrapped += updates.len() as u64;
         }
     }
 
