@@ -25,7 +25,6 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
         let input = input?;
         let bar = progress::bytes(&format!("scan {}", input.name), input.len);
         let name = input.name.clone();
-        let mut write_err: Option<std::io::Error> = None;
         let stats =
             redactor.scan_stream(input.reader, &mut |n| bar.set_position(n), &mut |f, pos| {
                 let r = if args.json {
@@ -41,16 +40,11 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
                 } else {
                     writeln!(out, "{name}:{}:{}: {}", pos.line, pos.column, f.kind.name())
                 };
-                r.map_err(|e| {
-                    let copy = std::io::Error::new(e.kind(), e.to_string());
-                    write_err = Some(e);
-                    privctl_redact::Error::Write(copy)
-                })
+                // A closed stdout surfaces as this error's source, which
+                // `output::finish` recognises as a broken pipe.
+                r.map_err(privctl_redact::Error::Write)
             });
         bar.finish_and_clear();
-        if let Some(e) = write_err {
-            return Err(e.into());
-        }
         let stats = stats.with_context(|| format!("scanning {name}"))?;
         total += stats.findings;
         files += 1;

@@ -145,11 +145,7 @@ impl Shapes {
                 && hay[ws - 2] == b':'
                 && (self.ipv6 || self.mac)
             {
-                let mut p = ws - 2;
-                while p > done && (hay[p - 1].is_ascii_hexdigit() || hay[p - 1] == b':') {
-                    p -= 1;
-                }
-                let next = self.colon_address(hay, hi, p, out).max(t + 1);
+                let next = self.colon_address(hay, done, hi, ws - 2, out).max(t + 1);
                 done = next;
                 i = next;
                 continue;
@@ -190,18 +186,13 @@ impl Shapes {
         out: &mut Candidates,
     ) -> usize {
         let len = we - ws;
-        // Addresses with colons: IPv6, MAC, and times that are neither. The
-        // digit that led here may sit in a later group: start at the first.
+        // Addresses with colons: IPv6, MAC, and times that are neither.
         if hay.get(we) == Some(&b':')
             && len <= 4
             && (self.ipv6 || self.mac)
             && hay[ws..we].iter().all(u8::is_ascii_hexdigit)
         {
-            let mut p = ws;
-            while p > done && (hay[p - 1].is_ascii_hexdigit() || hay[p - 1] == b':') {
-                p -= 1;
-            }
-            return self.colon_address(hay, hi, p, out);
+            return self.colon_address(hay, done, hi, ws, out);
         }
         if len < 4 && flags & DIGIT == 0 {
             return we;
@@ -441,7 +432,21 @@ impl Shapes {
     }
 
     /// IPv6 or MAC from `p` (a hex group or `::`), over `[0-9A-Fa-f:.]`.
-    fn colon_address(&self, hay: &[u8], hi: usize, p: usize, out: &mut Candidates) -> usize {
+    /// The scan reaches an address at a digit that may sit in a later group
+    /// (`EA:FC:FE:C0:...`), so it first backs up over hex groups and colons,
+    /// no further than `floor` (what was already scanned).
+    fn colon_address(
+        &self,
+        hay: &[u8],
+        floor: usize,
+        hi: usize,
+        from: usize,
+        out: &mut Candidates,
+    ) -> usize {
+        let mut p = from;
+        while p > floor && (hay[p - 1].is_ascii_hexdigit() || hay[p - 1] == b':') {
+            p -= 1;
+        }
         let mut i = p;
         while i < hi && (hay[i].is_ascii_hexdigit() || hay[i] == b':' || hay[i] == b'.') {
             i += 1;

@@ -53,33 +53,30 @@ const VERHOEFF_P: [[u8; 10]; 8] = [
     [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
 ];
 
-/// Verhoeff checksum over ASCII digits (the last digit is the check digit);
-/// other bytes are ignored.
-pub fn verhoeff(s: &[u8]) -> bool {
+/// The Verhoeff running check over the digits of `s`, read from the right,
+/// each at position `shift + i`; and how many digits there were.
+fn verhoeff_fold(s: &[u8], shift: usize) -> (u8, usize) {
     let mut c = 0u8;
     let mut n = 0;
     for (i, &b) in s.iter().rev().filter(|b| b.is_ascii_digit()).enumerate() {
         let d = usize::from(b - b'0');
-        c = VERHOEFF_D[usize::from(c)][usize::from(VERHOEFF_P[i % 8][d])];
+        c = VERHOEFF_D[usize::from(c)][usize::from(VERHOEFF_P[(i + shift) % 8][d])];
         n += 1;
     }
+    (c, n)
+}
+
+/// Verhoeff checksum over ASCII digits (the last digit is the check digit);
+/// other bytes are ignored.
+pub fn verhoeff(s: &[u8]) -> bool {
+    let (c, n) = verhoeff_fold(s, 0);
     n > 1 && c == 0
 }
 
 /// The Verhoeff check digit that makes `digits` followed by it valid.
 pub fn verhoeff_check_digit(digits: &[u8]) -> u8 {
     const INV: [u8; 10] = [0, 4, 3, 2, 1, 5, 6, 7, 8, 9];
-    let mut c = 0u8;
-    for (i, &b) in digits
-        .iter()
-        .rev()
-        .filter(|b| b.is_ascii_digit())
-        .enumerate()
-    {
-        let d = usize::from(b - b'0');
-        c = VERHOEFF_D[usize::from(c)][usize::from(VERHOEFF_P[(i + 1) % 8][d])];
-    }
-    INV[usize::from(c)]
+    INV[usize::from(verhoeff_fold(digits, 1).0)]
 }
 
 /// An Aadhaar number: 12 digits (spaces or dashes between groups allowed), not
