@@ -4,10 +4,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use privctl_policy::escape_path;
 use privctl_policy::render::{self, FileOutcome, FileReport};
 
 use crate::cli::{CheckArgs, Format};
-use crate::output::Outcome;
+use crate::output::{self, Outcome};
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let format = if args.json { Format::Json } else { args.format };
@@ -16,7 +17,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         .map(|item| match item {
             Ok(path) => check_file(&path),
             Err((path, why)) => FileReport {
-                path: path.display().to_string(),
+                path: escape_path(&path),
                 outcome: FileOutcome::Unreadable(why),
             },
         })
@@ -47,6 +48,8 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Files as given, and directories as their `*.toml` files in name order.
+/// A `.toml` entry that cannot be a policy (a dangling or looping symbolic
+/// link, a FIFO, a device) is reported, never skipped in silence.
 fn expand(args: &[PathBuf]) -> Vec<Result<PathBuf, (PathBuf, String)>> {
     let mut out = Vec::new();
     for arg in args {
@@ -57,24 +60,55 @@ fn expand(args: &[PathBuf]) -> Vec<Result<PathBuf, (PathBuf, String)>> {
         match toml_files(arg) {
             Ok(files) if files.is_empty() => out.push(Err((
                 arg.clone(),
-                format!("directory {} holds no .toml files", arg.display()),
+                format!("directory {} holds no .toml files", escape_path(arg)),
             ))),
-            Ok(files) => out.extend(files.into_iter().map(Ok)),
+            Ok(files) => out.extend(files),
             Err(e) => out.push(Err((arg.clone(), format!("{e:#}")))),
         }
     }
     out
 }
 
-fn toml_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+type Entry = Result<PathBuf, (PathBuf, String)>;
+
+fn toml_files(dir: &Path) -> anyhow::Result<Vec<Entry>> {
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+    let listing =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", escape_path(dir)))?;
+    for entry in listing {
         let path = entry?.path();
-        if path.is_file() && path.extension().is_some_and(|e| e == "toml") {
-            files.push(path);
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        // `metadata` follows symbolic links: a dangling or looping link
+        // fails here, where `is_file` would only say "no".
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => files.push(Ok(path)),
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                let why = format!(
+                    "cannot read policy {}: it is not a regular file",
+                    escape_path(&path)
+                );
+                files.push(Err((path, why)));
+            }
+            Err(e) => {
+                let what = if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink()) {
+                    "it is a symbolic link that leads nowhere readable"
+                } else {
+                    "it cannot be read"
+                };
+                let why = format!("cannot read policy {}: {what} ({e})", escape_path(&path));
+                files.push(Err((path, why)));
+            }
         }
     }
-    files.sort();
+    files.sort_by(|a, b| {
+        let key = |e: &Entry| match e {
+            Ok(p) | Err((p, _)) => p.clone(),
+        };
+        key(a).cmp(&key(b))
+    });
     Ok(files)
 }
 
@@ -84,7 +118,7 @@ fn check_file(path: &Path) -> FileReport {
         Err(e) => FileOutcome::Unreadable(e.to_string()),
     };
     FileReport {
-        path: path.display().to_string(),
+        path: escape_path(path),
         outcome,
     }
 }
@@ -92,7 +126,7 @@ fn check_file(path: &Path) -> FileReport {
 fn print_text(out: &mut impl Write, files: &[FileReport], quiet: bool) -> anyhow::Result<()> {
     for f in files {
         match &f.outcome {
-            FileOutcome::Unreadable(why) => eprintln!("privctl: error: {why}"),
+            FileOutcome::Unreadable(why) => output::note(format_args!("privctl: error: {why}")),
             FileOutcome::Checked(r) => {
                 for d in &r.diagnostics {
                     writeln!(out, "{}", d.display(&f.path))?;
@@ -114,7 +148,7 @@ fn print_text(out: &mut impl Write, files: &[FileReport], quiet: bool) -> anyhow
         if t.unreadable > 0 {
             summary.push_str(&format!(", {} unreadable", t.unreadable));
         }
-        eprintln!("{summary}");
+        output::note(summary);
     }
     Ok(())
 }

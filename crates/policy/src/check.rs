@@ -12,8 +12,8 @@ use std::ops::Range;
 use toml::de::DeTable;
 
 use crate::diagnostic::{Diagnostic, Rule, Severity};
-use crate::source::{KeyPath, Location, Segment, SourceMap};
-use crate::{rules, Policy};
+use crate::source::{KeyPath, LineIndex, Segment, SourceMap};
+use crate::{escape_untrusted, rules, Policy};
 
 /// The outcome of checking one file.
 #[derive(Debug)]
@@ -57,12 +57,13 @@ pub(crate) struct Finding {
 /// assert_eq!(report.diagnostics[0].location.as_ref().unwrap().line, 2);
 /// ```
 pub fn check_str(src: &str) -> Report {
+    let lines = LineIndex::new(src);
     let mut diagnostics = Vec::new();
     let doc = match DeTable::parse(src) {
         Ok(doc) => doc,
         Err(err) => {
             diagnostics.push(diagnostic(
-                src,
+                &lines,
                 Severity::Error,
                 Rule::Syntax,
                 err.span(),
@@ -92,7 +93,7 @@ pub fn check_str(src: &str) -> Report {
             format!("in {parent}")
         };
         diagnostics.push(diagnostic(
-            src,
+            &lines,
             Severity::Error,
             Rule::UnknownKey,
             map.locate_key(&path),
@@ -107,7 +108,7 @@ pub fn check_str(src: &str) -> Report {
             let message = err.message().trim_end().to_owned();
             let rule = classify(&message);
             diagnostics.push(diagnostic(
-                src,
+                &lines,
                 Severity::Error,
                 rule,
                 err.span(),
@@ -121,7 +122,9 @@ pub fn check_str(src: &str) -> Report {
     if let Some(policy) = &policy {
         for f in rules::check(policy, &map) {
             let span = map.locate(&f.path);
-            diagnostics.push(diagnostic(src, f.severity, f.rule, span, f.message, f.hint));
+            diagnostics.push(diagnostic(
+                &lines, f.severity, f.rule, span, f.message, f.hint,
+            ));
         }
     }
 
@@ -138,7 +141,7 @@ pub fn check_str(src: &str) -> Report {
 }
 
 fn diagnostic(
-    src: &str,
+    lines: &LineIndex<'_>,
     severity: Severity,
     rule: Rule,
     span: Option<Range<usize>>,
@@ -148,9 +151,9 @@ fn diagnostic(
     Diagnostic {
         severity,
         rule,
-        message,
-        hint,
-        location: span.map(|s| Location::from_span(src, s)),
+        message: escape_untrusted(&message).into_owned(),
+        hint: hint.map(|h| escape_untrusted(&h).into_owned()),
+        location: span.map(|s| lines.locate(s)),
     }
 }
 
@@ -159,7 +162,9 @@ fn diagnostic(
 fn classify(message: &str) -> Rule {
     if message.starts_with("invalid duration") {
         Rule::BadDuration
-    } else if message.starts_with("invalid identifier") {
+    } else if message.starts_with("invalid identifier")
+        || message.starts_with("invalid column reference")
+    {
         Rule::BadIdentifier
     } else if message.starts_with("missing field") {
         Rule::MissingKey

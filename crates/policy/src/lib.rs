@@ -33,6 +33,7 @@ mod check;
 mod detectors;
 mod diagnostic;
 mod duration;
+mod escape;
 mod ident;
 pub mod law;
 pub mod model;
@@ -46,24 +47,46 @@ pub use check::{check_str, Report};
 pub use detectors::{is_detector_kind, DETECTOR_KINDS};
 pub use diagnostic::{Diagnostic, Rule, Severity};
 pub use duration::{ParseDurationError, RetentionPeriod};
-pub use ident::{InvalidIdent, SqlIdent};
+pub use escape::{escape_path, escape_untrusted, is_unsafe_char};
+pub use ident::{ColumnRef, InvalidColumnRef, InvalidIdent, SqlIdent};
 pub use model::Policy;
 pub use source::Location;
+
+/// The largest policy file read: a real policy is a few tens of kilobytes,
+/// and a limit keeps `check /dev/zero` from eating memory.
+pub const MAX_POLICY_BYTES: u64 = 4 << 20;
 
 /// Errors from loading a policy.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The file could not be read.
-    #[error("cannot read policy {path}: {source}")]
+    #[error("cannot read policy {}: {source}", escape_path(path))]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
         source: std::io::Error,
     },
+    /// The path is a directory or another thing that is not a policy file.
+    #[error("cannot read policy {}: {what}", escape_path(path))]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        what: &'static str,
+    },
+    /// The file is larger than [`MAX_POLICY_BYTES`].
+    #[error("policy {} is larger than the {} MiB a policy may be", escape_path(path), MAX_POLICY_BYTES >> 20)]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file is not UTF-8 text.
-    #[error("policy {path} is not UTF-8 text (invalid byte at offset {offset})")]
+    #[error(
+        "policy {} is not UTF-8 text (invalid byte at offset {offset})",
+        escape_path(path)
+    )]
     NotUtf8 {
         /// The file.
         path: PathBuf,
@@ -71,7 +94,7 @@ pub enum Error {
         offset: usize,
     },
     /// The policy has errors; the first is shown, all are listed.
-    #[error("policy {path} has {} error(s); first: {}", .errors.len(), .errors.first().map(|d| d.display(&path.display().to_string()).to_string()).unwrap_or_default())]
+    #[error("policy {} has {} error(s); first: {}", escape_path(path), .errors.len(), .errors.first().map(|d| d.display(&escape_path(path)).to_string()).unwrap_or_default())]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -83,11 +106,25 @@ pub enum Error {
 /// A `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Reads a policy file as text, refusing bytes that are not UTF-8.
+/// Reads a policy file as text, at most [`MAX_POLICY_BYTES`] of it,
+/// refusing bytes that are not UTF-8 and directories.
 pub fn read_source(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+    let read_err = |source| Error::Read {
         path: path.to_owned(),
         source,
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    if file.metadata().map_err(read_err)?.is_dir() {
+        return Err(Error::NotAFile {
+            path: path.to_owned(),
+            what: "it is a directory",
+        });
+    }
+    let bytes = privctl_fsio::read_limited(file, MAX_POLICY_BYTES).map_err(|e| match e {
+        privctl_fsio::ReadError::Io(e) => read_err(e),
+        _ => Error::TooLarge {
+            path: path.to_owned(),
+        },
     })?;
     String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
         path: path.to_owned(),

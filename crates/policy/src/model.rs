@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{RetentionPeriod, SqlIdent};
+use crate::{ColumnRef, RetentionPeriod, SqlIdent};
 
 /// The version of the policy format that this crate reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -166,7 +166,7 @@ pub struct SubjectLink {
     /// What `column` refers to, as `table.column` in the same store: an
     /// identifier's home or another link's table, so data reached through
     /// foreign keys is found.
-    pub references: Option<String>,
+    pub references: Option<ColumnRef>,
     /// The subject identifier whose value `column` holds, for data in another
     /// store than the identifier's home (a telemetry table keyed by user id).
     pub identifier: Option<String>,

@@ -9,7 +9,7 @@ use crate::diagnostic::{Rule, Severity};
 use crate::law::{self, Statute};
 use crate::model::*;
 use crate::source::{KeyPath, SourceMap};
-use crate::{detectors, path, RetentionPeriod, SqlIdent};
+use crate::{detectors, path, ColumnRef, RetentionPeriod, SqlIdent};
 
 /// Runs every rule.
 pub(crate) fn check(policy: &Policy, map: &SourceMap) -> Vec<Finding> {
@@ -206,11 +206,7 @@ impl<'a> Context<'a> {
         let mut linked: BTreeMap<(&str, &str), Option<&str>> = BTreeMap::new();
         for link in &subject.links {
             if let Some(t) = &link.table {
-                let target = link
-                    .references
-                    .as_deref()
-                    .and_then(|r| r.split_once('.'))
-                    .map(|(t, _)| t);
+                let target = link.references.as_ref().map(|r| r.table.as_str());
                 linked.insert((link.store.as_str(), t.as_str()), target);
             }
         }
@@ -242,7 +238,7 @@ impl<'a> Context<'a> {
                     format!("link {table}.{column} is in a tabular store and cannot have a path"),
                 );
             }
-            match (&link.identifier, link.references.as_deref()) {
+            match (&link.identifier, link.references.as_ref()) {
                 (Some(_), Some(_)) => self.error(
                     Rule::Contradiction,
                     at.key("identifier"),
@@ -274,25 +270,25 @@ impl<'a> Context<'a> {
         link: &SubjectLink,
         table: &SqlIdent,
         column: &SqlIdent,
-        r: &str,
+        r: &ColumnRef,
         homes: &BTreeSet<(&str, &str)>,
         linked: &BTreeMap<(&str, &str), Option<&str>>,
         at: &KeyPath,
     ) {
-        let Some((rt, _)) = r.split_once('.') else {
-            self.error(
-                Rule::InvalidValue,
-                at.key("references"),
-                format!("reference \"{r}\" must be written table.column"),
-            );
-            return;
-        };
         let store = link.store.as_str();
+        let rt = r.table.as_str();
         if !homes.contains(&(store, rt)) && !linked.contains_key(&(store, rt)) {
             self.error(
                 Rule::UnknownReference,
                 at.key("references"),
                 format!("link {table}.{column} references \"{r}\", which is neither a subject identifier's table nor a linked table in store \"{store}\""),
+            );
+        } else if !self.column_known(store, r) {
+            self.error_hint(
+                Rule::UnknownReference,
+                at.key("references"),
+                format!("link {table}.{column} references \"{r}\", but {rt} has no column \"{}\" in this policy", r.column),
+                "reference a subject identifier's column, a link's column, or a column classified in the data type of that table",
             );
         } else if !reaches_home(store, table.as_str(), homes, linked) {
             self.error(
@@ -301,6 +297,27 @@ impl<'a> Context<'a> {
                 format!("link {table}.{column} is part of a reference cycle that never reaches a subject identifier"),
             );
         }
+    }
+
+    /// Whether the policy knows `r` as a column: a subject identifier's or a
+    /// link's column, or one classified by a data type of that table (a data
+    /// type that lists no columns is unclassified and accepts any; the live
+    /// schema check decides then).
+    fn column_known(&self, store: &str, r: &ColumnRef) -> bool {
+        let subject = &self.policy.subject;
+        subject
+            .identifiers
+            .iter()
+            .any(|i| i.store == store && i.table == r.table && i.column == r.column)
+            || subject.links.iter().any(|l| {
+                l.store == store
+                    && l.table.as_ref() == Some(&r.table)
+                    && l.column.as_ref() == Some(&r.column)
+            })
+            || self.covering(store, Some(&r.table)).iter().any(|n| {
+                let dt = &self.policy.data_types[*n];
+                dt.columns.is_empty() || dt.columns.contains_key(r.column.as_str())
+            })
     }
 
     fn files_link(&mut self, link: &SubjectLink, at: &KeyPath) {

@@ -212,12 +212,67 @@ pub struct Location {
 
 impl Location {
     /// Turns a byte span of `src` into lines and columns. Spans past the end
-    /// or inside a character are clamped, never a panic.
+    /// or inside a character are clamped, never a panic. To place many spans
+    /// in one file, build a [`LineIndex`] once instead.
     pub fn from_span(src: &str, span: Range<usize>) -> Self {
-        let start = floor_char_boundary(src, span.start);
-        let end = floor_char_boundary(src, span.end.max(start));
-        let (line, column) = line_col(src, start);
-        let (end_line, end_column) = line_col(src, end);
+        LineIndex::new(src).locate(span)
+    }
+}
+
+/// Lines and character counts of one file, computed once, so that placing
+/// any number of findings costs time linear in the file, not in the file
+/// times the findings (40,000 unknown keys once took 19 seconds).
+#[derive(Debug)]
+pub struct LineIndex<'a> {
+    src: &'a str,
+    /// Byte offset where each line starts.
+    line_starts: Vec<usize>,
+    /// Characters before each [`CHUNK`]-byte boundary.
+    chars_before: Vec<usize>,
+}
+
+/// Granularity of the character-count checkpoints.
+const CHUNK: usize = 1024;
+
+impl<'a> LineIndex<'a> {
+    /// Indexes `src`.
+    pub fn new(src: &'a str) -> Self {
+        let bytes = src.as_bytes();
+        let mut line_starts = vec![0];
+        line_starts.extend(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
+        let mut chars_before = Vec::with_capacity(bytes.len() / CHUNK + 1);
+        let mut n = 0;
+        for chunk in bytes.chunks(CHUNK) {
+            chars_before.push(n);
+            n += count_chars(chunk);
+        }
+        chars_before.push(n);
+        LineIndex {
+            src,
+            line_starts,
+            chars_before,
+        }
+    }
+
+    /// Characters in `src[..offset]` (`offset` on a character boundary).
+    fn chars_to(&self, offset: usize) -> usize {
+        let chunk = offset / CHUNK;
+        self.chars_before[chunk] + count_chars(&self.src.as_bytes()[chunk * CHUNK..offset])
+    }
+
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let line = self.line_starts.partition_point(|&s| s <= offset);
+        let start = self.line_starts[line - 1];
+        (line, self.chars_to(offset) - self.chars_to(start) + 1)
+    }
+
+    /// The location of a byte span, clamped to the text and to character
+    /// boundaries.
+    pub fn locate(&self, span: Range<usize>) -> Location {
+        let start = floor_char_boundary(self.src, span.start);
+        let end = floor_char_boundary(self.src, span.end.max(start));
+        let (line, column) = self.line_col(start);
+        let (end_line, end_column) = self.line_col(end);
         Location {
             line,
             column,
@@ -229,20 +284,17 @@ impl Location {
     }
 }
 
+/// UTF-8 characters in `bytes`: every byte that does not continue one.
+fn count_chars(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count()
+}
+
 fn floor_char_boundary(src: &str, mut i: usize) -> usize {
     i = i.min(src.len());
     while !src.is_char_boundary(i) {
         i -= 1;
     }
     i
-}
-
-fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let before = &src[..offset];
-    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
 }
 
 #[cfg(test)]
@@ -255,6 +307,26 @@ mod tests {
         let loc = Location::from_span(src, 13..16);
         assert_eq!((loc.line, loc.column), (2, 7));
         assert_eq!(Location::from_span(src, 999..1000).line, 3);
+    }
+
+    #[test]
+    fn the_line_index_agrees_with_a_plain_count_everywhere() {
+        let src = format!(
+            "{}\nsecond é line\n\n{}ü\nlast",
+            "x".repeat(3000),
+            "ab".repeat(700)
+        );
+        let index = LineIndex::new(&src);
+        for offset in (0..=src.len()).filter(|&i| src.is_char_boundary(i)) {
+            let before = &src[..offset];
+            let line = before.matches('\n').count() + 1;
+            let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+                .chars()
+                .count()
+                + 1;
+            let loc = index.locate(offset..offset);
+            assert_eq!((loc.line, loc.column), (line, column), "offset {offset}");
+        }
     }
 
     #[test]
