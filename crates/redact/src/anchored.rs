@@ -314,8 +314,10 @@ fn url_credentials(hay: &[u8], lo: usize, hi: usize, sep: usize, out: &mut Candi
         return;
     }
     let Some(colon) = colon else { return };
-    // Both a user and a password, and a host after the `@`.
-    if colon == user_start || colon + 1 == i || i + 1 >= hi || !hay[i + 1].is_ascii_alphanumeric() {
+    // A password (the user may be empty, as in `redis://:secret@cache`), and
+    // a host after the `@`: a name, an address, or an IPv6 literal.
+    if colon + 1 == i || i + 1 >= hi || !(hay[i + 1].is_ascii_alphanumeric() || hay[i + 1] == b'[')
+    {
         return;
     }
     out.push(Builtin::UrlCredentials, user_start, i);

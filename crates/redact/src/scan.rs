@@ -114,6 +114,67 @@ pub(crate) struct Scanner {
     custom: Vec<CustomDetector>,
     allow_values: HashSet<Vec<u8>>,
     allow_patterns: Vec<Regex>,
+    /// Labels an operator writes (`EMAIL`, `PASSWORD`, a custom detector's):
+    /// the text of its output is never a finding.
+    labels: HashSet<Vec<u8>>,
+}
+
+/// The longest label an operator token can carry.
+const MAX_LABEL: usize = 64;
+
+/// The end of the operator output that starts at `at`, if one does: a
+/// placeholder `[LABEL]`, a pseudonym `[LABEL:0123456789ab]` or a prompt
+/// token `<LABEL_12>`, for a label in `labels`.
+fn token_end(hay: &[u8], at: usize, labels: &HashSet<Vec<u8>>) -> Option<usize> {
+    let open = *hay.get(at)?;
+    if open != b'[' && open != b'<' {
+        return None;
+    }
+    let from = at + 1;
+    let run = hay[from..hay.len().min(from + MAX_LABEL + 24)]
+        .iter()
+        .position(|b| matches!(b, b']' | b'>' | b':' | b'[' | b'<') || b.is_ascii_whitespace())?;
+    let word = &hay[from..from + run];
+    let after = from + run;
+    match (open, hay[after]) {
+        (b'[', b']') if labels.contains(word) => Some(after + 1),
+        (b'[', b':') if labels.contains(word) => {
+            let hex = hay.get(after + 1..after + 13)?;
+            let ok = hex
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
+            (ok && hay.get(after + 13) == Some(&b']')).then_some(after + 14)
+        }
+        (b'<', b'>') => {
+            let cut = word.iter().rposition(|&b| b == b'_')?;
+            let (label, n) = (&word[..cut], &word[cut + 1..]);
+            (!n.is_empty() && n.iter().all(u8::is_ascii_digit) && labels.contains(label))
+                .then_some(after + 1)
+        }
+        _ => None,
+    }
+}
+
+/// The operator token around `pos` (its start at or before `pos`, its end
+/// after), if `pos` lies inside one.
+fn enclosing_token(hay: &[u8], pos: usize, labels: &HashSet<Vec<u8>>) -> Option<usize> {
+    let floor = pos.saturating_sub(MAX_LABEL + 16);
+    let mut at = pos;
+    loop {
+        let b = hay[at];
+        if b.is_ascii_whitespace() {
+            return None;
+        }
+        if b == b'[' || b == b'<' {
+            if let Some(end) = token_end(hay, at, labels) {
+                return (end > pos).then_some(end);
+            }
+        }
+        if at == floor {
+            return None;
+        }
+        at -= 1;
+    }
 }
 
 impl Scanner {
@@ -124,6 +185,13 @@ impl Scanner {
         allow_patterns: Vec<Regex>,
     ) -> crate::Result<Self> {
         let enabled = |k: Builtin| kinds.contains(k);
+        // Every built-in label, enabled or not: text redacted earlier under
+        // another configuration is still operator output.
+        let labels = Builtin::ALL
+            .iter()
+            .map(|b| b.label().as_bytes().to_vec())
+            .chain(custom.iter().map(|c| c.kind.label().into_bytes()))
+            .collect();
         Ok(Scanner {
             kinds,
             anchored: Anchored::new(&enabled, &custom)?,
@@ -131,6 +199,7 @@ impl Scanner {
             custom,
             allow_values,
             allow_patterns,
+            labels,
         })
     }
 
@@ -151,6 +220,7 @@ impl Scanner {
             det.find_in(hay, lo, hi, &mut c);
         }
         let mut found = c.items;
+        self.skip_operator_output(hay, &mut found);
         if !self.allow_values.is_empty() || !self.allow_patterns.is_empty() {
             found.retain(|f| !self.allowed(&hay[f.range()]));
         }
@@ -160,6 +230,23 @@ impl Scanner {
         let mut found = resolve_overlaps(found);
         found.retain(|f| window.contains(&f.start));
         found
+    }
+
+    /// An operator's output is never detected again: `[PASSWORD:3f2a9c1b7d4e]`
+    /// looks like an assignment of `3f2a9c1b7d4e` to `PASSWORD`, and
+    /// detecting it nested pseudonyms 64 levels deep. A candidate that
+    /// starts inside a token is dropped, or, if it runs on past the token,
+    /// starts after it instead, so nothing real beside a token escapes.
+    fn skip_operator_output(&self, hay: &[u8], found: &mut Vec<Finding>) {
+        found.retain_mut(|f| {
+            while let Some(end) = enclosing_token(hay, f.start, &self.labels) {
+                if end >= f.end {
+                    return false;
+                }
+                f.start = end;
+            }
+            true
+        });
     }
 
     fn allowed(&self, value: &[u8]) -> bool {

@@ -602,8 +602,13 @@ fn url_userinfo(hay: &[u8], at: usize) -> bool {
         .rposition(u8::is_ascii_whitespace)
         .map_or(0, |i| i + 1);
     let token = &before[token_start..];
+    // Userinfo ends the authority's first part: after a path, a query or a
+    // fragment has begun (`https://host?email=ana@example.com`), an `@` is
+    // data, not the end of credentials.
     match memchr::memmem::rfind(token, b"://") {
-        Some(i) => !token[i + 3..].contains(&b'/'),
+        Some(i) => !token[i + 3..]
+            .iter()
+            .any(|b| matches!(b, b'/' | b'?' | b'#')),
         None => false,
     }
 }

@@ -26,7 +26,7 @@ pub fn luhn(s: &[u8]) -> bool {
         double = !double;
         n += 1;
     }
-    n > 1 && sum % 10 == 0
+    n > 1 && sum.is_multiple_of(10)
 }
 
 const VERHOEFF_D: [[u8; 10]; 10] = [

@@ -226,3 +226,75 @@ fn print_mask_instability() {
         println!("ONCE  {a}\nTWICE {b}");
     }
 }
+
+/// Issue 7: the pseudonym operator nested its own output
+/// (`[AWS_ACCESS_KEY:[PASSWORD:[PASSWORD:…` 64 levels deep), because
+/// `[PASSWORD:3f2a9c1b7d4e]` reads like an assignment to `PASSWORD`.
+#[test]
+fn operator_output_is_never_detected_again() {
+    let text = "password: hunter2secret\nAWS AKIAIOSFODNN7EXAMPLE password=abc123def \
+                api_key=[PASSWORD:0123456789ab] token=<EMAIL_3> redis://:s3cretTail@cache:6379\n";
+    let key = PseudonymKey::new(&[9u8; 32]).expect("key");
+    for op in [
+        Operator::Pseudonym,
+        Operator::Placeholder,
+        Operator::Token,
+        Operator::Mask { keep_last: 4 },
+    ] {
+        let r = Redactor::builder()
+            .operator(op)
+            .pseudonym_key(key.clone())
+            .build()
+            .expect("redactor");
+        let once = r.redact(text).into_owned();
+        assert_eq!(
+            r.redact(&once),
+            once,
+            "{op:?}: a second pass changes nothing"
+        );
+        assert!(!once.contains(":["), "{op:?} nested its output: {once}");
+        for secret in [
+            "hunter2secret",
+            "AKIAIOSFODNN7EXAMPLE",
+            "abc123def",
+            "s3cretTail",
+        ] {
+            assert!(!once.contains(secret), "{op:?} left {secret}: {once}");
+        }
+        // Tokens already in the input are left as they are.
+        assert!(
+            once.contains("api_key=[PASSWORD:0123456789ab]"),
+            "{op:?}: {once}"
+        );
+        assert!(once.contains("token=<EMAIL_3>"), "{op:?}: {once}");
+    }
+}
+
+/// An AWS key in brackets looks like a placeholder but is not one: only
+/// the labels operators write count as operator output.
+#[test]
+fn brackets_alone_do_not_hide_a_secret() {
+    let r = Redactor::builder().build().expect("redactor");
+    assert_eq!(
+        r.redact("key [AKIAIOSFODNN7EXAMPLE] <AKIAIOSFODNN7EXAMPLE>"),
+        "key [[AWS_ACCESS_KEY]] <[AWS_ACCESS_KEY]>"
+    );
+}
+
+/// Issue 7: these passed through `redact` unchanged.
+#[test]
+fn url_passwords_with_an_empty_user_or_an_ipv6_host_and_query_emails_are_redacted() {
+    let r = Redactor::builder().build().expect("redactor");
+    assert_eq!(
+        r.redact("redis://:s3cretPassw0rd@cache:6379"),
+        "redis://[URL_CREDENTIALS]@cache:6379"
+    );
+    assert_eq!(
+        r.redact("postgresql://app:s3cr3t@[::1]:5432/db"),
+        "postgresql://[URL_CREDENTIALS]@[[IPV6]]:5432/db"
+    );
+    assert_eq!(
+        r.redact("GET https://example.com?email=ana@example.com&page=2"),
+        "GET https://example.com?email=[EMAIL]&page=2"
+    );
+}
