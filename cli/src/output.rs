@@ -1,6 +1,16 @@
-//! How the binary ends: exit codes and errors printed with their causes.
+//! How the binary ends and speaks: exit codes, errors printed with their
+//! causes, and writes to stdout and stderr that never panic.
+//!
+//! `println!` and `eprintln!` panic when their stream is closed or full; a
+//! privacy tool that has just committed a write must not die that way, so
+//! every line goes through [`out`] (which returns the error) or [`note`]
+//! (which has nowhere left to report one).
 
+use std::fmt::Display;
+use std::io::Write;
 use std::process::ExitCode;
+
+use privctl_policy::escape_untrusted;
 
 /// What a command concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +21,29 @@ pub enum Outcome {
     Findings,
     /// Some input could not be used (exit 2), already reported.
     InputError,
+}
+
+/// Writes one line to stdout, returning any error (a closed pipe, a full
+/// disk) for the caller to handle.
+pub fn out(line: impl Display) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()
+}
+
+/// Writes one line to stderr. If stderr itself is gone there is nowhere left
+/// to say so, and the exit code still tells.
+pub fn note(line: impl Display) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// A command's line of output, as JSON or text.
+pub fn emit(json: bool, value: &serde_json::Value, text: &str) -> std::io::Result<()> {
+    if json {
+        out(value)
+    } else {
+        out(text)
+    }
 }
 
 /// Maps a command's result to an exit code, printing an error chain on
@@ -24,13 +57,25 @@ pub fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("privctl: error: {err}");
+            note(format_args!("privctl: error: {}", safe(&err)));
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                note(format_args!("  caused by: {}", safe(cause)));
             }
             ExitCode::from(2)
         }
     }
+}
+
+/// A message with every line's control and bidirectional characters
+/// escaped: our own messages break lines before a hint, and nothing quoted
+/// from input may add a line, move the cursor or reorder the text.
+pub fn safe(message: &dyn Display) -> String {
+    message
+        .to_string()
+        .split('\n')
+        .map(|line| escape_untrusted(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -176,3 +176,111 @@ fn output_file_appears_only_when_everything_was_redacted() {
     let leftovers = std::fs::read_dir(dir.path()).expect("dir").count();
     assert_eq!(leftovers, 3, "no temporary files left behind");
 }
+
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Issue 7: `redact -o PATH` renamed over whatever was at PATH; as root,
+/// `-o /dev/null` replaced the system's `/dev/null` with a regular file. A
+/// FIFO is written in place, and a symbolic link keeps pointing at its
+/// target, which is replaced whole.
+#[cfg(unix)]
+#[test]
+fn redact_output_replaces_only_regular_files() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let input = dir.path().join("in.log");
+    std::fs::write(&input, TEXT).expect("write");
+
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).expect("read fifo"))
+    };
+    let (code, _, err) = run(privctl().args(["redact", "-o"]).arg(&fifo).arg(&input));
+    assert_eq!(code, 0, "{err}");
+    assert!(reader.join().expect("reader").contains("mail [EMAIL]"));
+    let kind = std::fs::symlink_metadata(&fifo).expect("fifo").file_type();
+    assert!(kind.is_fifo(), "the FIFO is still a FIFO");
+
+    let real = dir.path().join("real.log");
+    std::fs::write(&real, "old").expect("write");
+    let link = dir.path().join("link.log");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    let (code, _, err) = run(privctl().args(["redact", "-o"]).arg(&link).arg(&input));
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::symlink_metadata(&link).expect("link").is_symlink());
+    assert!(std::fs::read_to_string(&real)
+        .expect("real")
+        .contains("[EMAIL]"));
+
+    let dangling = dir.path().join("dangling.log");
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).expect("symlink");
+    let (code, _, err) = run(privctl().args(["redact", "-o"]).arg(&dangling).arg(&input));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("which does not exist"), "{err}");
+    assert_eq!(
+        names_in(dir.path()),
+        ["dangling.log", "fifo", "in.log", "link.log", "real.log"]
+    );
+}
+
+/// Issue 7: an interrupted `redact -o` left a temporary file of the
+/// input's size behind. Killed outright mid-stream, it now leaves nothing.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_redaction_leaves_no_temporary_file() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out.log");
+    let mut child = privctl()
+        .args(["redact", "-o"])
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let block = TEXT.repeat(200_000);
+    for _ in 0..4 {
+        stdin.write_all(block.as_bytes()).expect("feed");
+    }
+    // The redactor has read and written part of the input by now.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    drop(stdin);
+    assert_eq!(names_in(dir.path()), Vec::<String>::new());
+}
+
+/// Issue 7: `scan - -` waited for ever for a second standard input.
+#[test]
+fn standard_input_named_twice_is_a_usage_error() {
+    for verb in ["scan", "redact"] {
+        let (code, _, err) = with_stdin(&[verb, "-", "-"], TEXT.as_bytes(), &[]);
+        assert_eq!(code, 2, "{verb}: {err}");
+        assert!(err.contains("can be read only once"), "{verb}: {err}");
+    }
+}
+
+/// Issue 7: file names with control characters reach findings escaped.
+#[cfg(unix)]
+#[test]
+fn file_names_are_escaped_in_findings() {
+    let dir = tempfile::tempdir().expect("dir");
+    let evil = dir.path().join("a\nb\u{202e}.log");
+    std::fs::write(&evil, TEXT).expect("write");
+    let (code, out, err) = run(privctl().arg("scan").arg(&evil));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.contains("a\\u{a}b\\u{202e}.log:2:6: email"), "{out}");
+}

@@ -5,6 +5,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use privctl_fsio::read_limited;
+use privctl_policy::{escape_path, escape_untrusted};
 use privctl_redact::{Builtin, KindSet, Operator, PolicyRedactor, PseudonymKey, Redactor};
 
 use crate::cli::DetectorArgs;
@@ -26,7 +28,7 @@ impl Detectors {
         if let Some(path) = &args.policy {
             let policy = privctl_policy::load(path)?;
             let pr = PolicyRedactor::new(&policy, args.data_type.as_deref(), key)
-                .with_context(|| format!("policy {}", path.display()))?;
+                .with_context(|| format!("policy {}", escape_path(path)))?;
             return Ok(Detectors::Policy(pr));
         }
         let mut kinds = KindSet::none();
@@ -37,7 +39,8 @@ impl Detectors {
             match Builtin::from_name(k.trim()) {
                 Some(b) => kinds.insert(b),
                 None => bail!(
-                    "unknown detector kind \"{k}\"\nhint: kinds are {}",
+                    "unknown detector kind \"{}\"\nhint: kinds are {}",
+                    escape_untrusted(k),
                     Builtin::ALL
                         .iter()
                         .map(|b| b.name())
@@ -74,14 +77,20 @@ impl Detectors {
     }
 }
 
+/// The largest pseudonym key file read: a key is 16 to a few hundred bytes.
+const MAX_KEY_FILE: u64 = 4096;
+
 /// The pseudonym key from `--key-file` or `PRIVCTL_PSEUDONYM_KEY`.
 pub fn pseudonym_key(file: Option<&Path>) -> anyhow::Result<Option<PseudonymKey>> {
     if let Some(path) = file {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read key file {}", path.display()))?;
+        let f = File::open(path)
+            .with_context(|| format!("cannot read key file {}", escape_path(path)))?;
+        let bytes = read_limited(f, MAX_KEY_FILE)
+            .with_context(|| format!("cannot read key file {}", escape_path(path)))?;
         let trimmed = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
         return Ok(Some(
-            PseudonymKey::new(trimmed).with_context(|| format!("key file {}", path.display()))?,
+            PseudonymKey::new(trimmed)
+                .with_context(|| format!("key file {}", escape_path(path)))?,
         ));
     }
     match std::env::var_os("PRIVCTL_PSEUDONYM_KEY") {
@@ -97,15 +106,21 @@ pub fn pseudonym_key(file: Option<&Path>) -> anyhow::Result<Option<PseudonymKey>
 
 /// An input: a file or standard input.
 pub struct Input {
+    /// How messages name it (escaped for printing).
     pub name: String,
     pub reader: Box<dyn Read>,
     pub len: Option<u64>,
 }
 
 /// Opens the inputs: the files, or standard input when none or `-`.
-pub fn open_inputs(files: &[PathBuf]) -> Vec<anyhow::Result<Input>> {
+/// Standard input can be read once only: `-` given twice is a usage error,
+/// not a command that waits for ever.
+pub fn open_inputs(files: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
     if files.is_empty() {
-        return vec![Ok(stdin())];
+        return Ok(vec![stdin()]);
+    }
+    if files.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        bail!("standard input (\"-\") is given more than once; it can be read only once");
     }
     files
         .iter()
@@ -113,12 +128,15 @@ pub fn open_inputs(files: &[PathBuf]) -> Vec<anyhow::Result<Input>> {
             if p.as_os_str() == "-" {
                 return Ok(stdin());
             }
-            let f = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
-            let len = f.metadata().ok().map(|m| m.len());
+            let f = File::open(p).with_context(|| format!("cannot open {}", escape_path(p)))?;
+            let meta = f.metadata().ok();
+            if meta.as_ref().is_some_and(|m| m.is_dir()) {
+                bail!("cannot read {}: it is a directory", escape_path(p));
+            }
             Ok(Input {
-                name: p.display().to_string(),
+                name: escape_path(p),
                 reader: Box::new(f),
-                len,
+                len: meta.filter(|m| m.is_file()).map(|m| m.len()),
             })
         })
         .collect()

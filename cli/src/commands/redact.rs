@@ -3,11 +3,13 @@
 use std::io::{BufReader, BufWriter, Write};
 
 use anyhow::{bail, Context};
+use privctl_fsio::Output;
+use privctl_policy::escape_path;
 use privctl_redact::{structured, Operator, Session};
 
 use crate::cli::{InputFormat, OperatorArg, RedactArgs};
 use crate::commands::detectors::{open_inputs, pseudonym_key, Detectors};
-use crate::output::Outcome;
+use crate::output::{self, Outcome};
 use crate::progress;
 
 pub fn run(args: &RedactArgs) -> anyhow::Result<Outcome> {
@@ -26,31 +28,26 @@ pub fn run(args: &RedactArgs) -> anyhow::Result<Outcome> {
     if args.output.is_some() && args.files.len() > 1 {
         bail!("--output takes one input file, not {}", args.files.len());
     }
-    // Output goes to a temporary file beside the target and is moved into
-    // place only when everything was redacted: bad input changes nothing.
-    let mut temp = match &args.output {
-        Some(path) => {
-            let dir = path
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            Some(
-                tempfile::NamedTempFile::new_in(dir)
-                    .with_context(|| format!("cannot create a file in {}", dir.display()))?,
-            )
-        }
+    // A regular file (or a new one) is written beside the target and moved
+    // into place only when everything was redacted: bad input changes
+    // nothing, and an interrupted run leaves no temporary file. A FIFO or a
+    // device is written in place, never replaced.
+    let inputs = open_inputs(&args.files)?;
+    let mut output = match &args.output {
+        Some(path) => Some(
+            Output::open(path).with_context(|| format!("cannot write {}", escape_path(path)))?,
+        ),
         None => None,
     };
     let mut session = Session::new();
     let mut total = 0u64;
     {
-        let sink: Box<dyn Write> = match &mut temp {
-            Some(t) => Box::new(t.as_file_mut()),
+        let sink: Box<dyn Write> = match &mut output {
+            Some(o) => Box::new(o.writer()),
             None => Box::new(std::io::stdout().lock()),
         };
         let mut out = BufWriter::new(sink);
-        for input in open_inputs(&args.files) {
-            let input = input?;
+        for input in inputs {
             let name = input.name.clone();
             let bar = progress::bytes(&format!("redact {name}"), input.len);
             let mut tick = |n: u64| bar.set_position(n);
@@ -82,13 +79,13 @@ pub fn run(args: &RedactArgs) -> anyhow::Result<Outcome> {
         }
         out.flush()?;
     }
-    if let (Some(t), Some(path)) = (temp, &args.output) {
-        t.persist(path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    if let (Some(o), Some(path)) = (output, &args.output) {
+        o.commit()
+            .with_context(|| format!("cannot write {}", escape_path(path)))?;
     }
-    eprintln!(
+    output::note(format_args!(
         "{total} value{} redacted",
         if total == 1 { "" } else { "s" }
-    );
+    ));
     Ok(Outcome::Clean)
 }

@@ -7,7 +7,7 @@ use privctl_redact::{Operator, PseudonymKey};
 
 use crate::cli::ScanArgs;
 use crate::commands::detectors::{open_inputs, Detectors};
-use crate::output::Outcome;
+use crate::output::{self, Outcome};
 use crate::progress;
 
 pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
@@ -21,8 +21,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut total = 0u64;
     let mut files = 0usize;
-    for input in open_inputs(&args.files) {
-        let input = input?;
+    for input in open_inputs(&args.files)? {
         let bar = progress::bytes(&format!("scan {}", input.name), input.len);
         let name = input.name.clone();
         let stats =
@@ -50,11 +49,11 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
         files += 1;
     }
     out.flush()?;
-    eprintln!(
+    output::note(format_args!(
         "{total} finding{} in {files} input{}",
         if total == 1 { "" } else { "s" },
         if files == 1 { "" } else { "s" }
-    );
+    ));
     Ok(if total > 0 && args.fail_on_findings {
         Outcome::Findings
     } else {

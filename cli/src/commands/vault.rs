@@ -90,10 +90,10 @@ async fn open(loc: &VaultLocation) -> anyhow::Result<Vault> {
 }
 
 fn print(json_out: bool, value: serde_json::Value, text: String) {
-    if json_out {
-        println!("{value}");
-    } else {
-        println!("{text}");
+    if let Err(e) = crate::output::emit(json_out, &value, &text) {
+        crate::output::note(format_args!(
+            "privctl: cannot write to standard output: {e}"
+        ));
     }
 }
 
