@@ -186,6 +186,43 @@ impl AtomicFile {
     }
 }
 
+impl AtomicFile {
+    /// Like [`AtomicFile::commit`], but only if `target` does not exist yet:
+    /// two processes creating the same file cannot both succeed, and an
+    /// existing file is never replaced (`ErrorKind::AlreadyExists`).
+    pub fn commit_new(self, durable: bool) -> io::Result<()> {
+        let AtomicFile { target, dir, temp } = self;
+        match temp {
+            #[cfg(target_os = "linux")]
+            Temp::Unnamed(file) => {
+                use rustix::fs::{AtFlags, CWD};
+                use std::os::fd::AsRawFd;
+                if durable {
+                    file.sync_all()?;
+                }
+                let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+                rustix::fs::linkat(
+                    CWD,
+                    proc_path.as_str(),
+                    CWD,
+                    &target,
+                    AtFlags::SYMLINK_FOLLOW,
+                )?;
+            }
+            Temp::Named(t) => {
+                if durable {
+                    t.as_file().sync_all()?;
+                }
+                t.persist_noclobber(&target).map_err(|e| e.error)?;
+            }
+        }
+        if durable {
+            sync_dir(&dir)?;
+        }
+        Ok(())
+    }
+}
+
 /// Gives the unnamed file a name beside the target, then renames it over
 /// the target. Only a crash between the two steps can leave the named file
 /// (`.privctl-*.tmp`), which the next commit into the same place would not
@@ -371,6 +408,24 @@ mod tests {
             let mode = std::fs::metadata(&target).map(|m| m.permissions().mode() & 0o777);
             assert_eq!(mode.ok(), Some(0o600));
         }
+    }
+
+    #[test]
+    fn commit_new_never_replaces() {
+        let dir = tempfile::tempdir().expect("dir");
+        let target = dir.path().join("keys");
+        let mut f = AtomicFile::new(&target, Some(0o600)).expect("temp");
+        f.file_mut().write_all(b"first").expect("write");
+        f.commit_new(true).expect("created");
+        let mut g = AtomicFile::new(&target, Some(0o600)).expect("temp");
+        g.file_mut().write_all(b"second").expect("write");
+        let err = g.commit_new(true).err().map(|e| e.kind());
+        assert_eq!(err, Some(io::ErrorKind::AlreadyExists));
+        assert_eq!(
+            std::fs::read_to_string(&target).ok().as_deref(),
+            Some("first")
+        );
+        assert_eq!(leftovers(dir.path()), ["keys"]);
     }
 
     #[cfg(unix)]

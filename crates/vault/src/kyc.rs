@@ -8,7 +8,7 @@ use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
-use crate::keys::SecretKey;
+use crate::keys::{hex, SecretKey};
 use crate::{Error, Result};
 
 /// The kinds of identifier the vault holds.
@@ -175,10 +175,6 @@ pub fn new_reference() -> Result<String> {
         }
     }
     Ok(out)
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

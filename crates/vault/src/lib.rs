@@ -1,22 +1,27 @@
 //! The KYC vault: India's PAN and Aadhaar numbers kept under field-level
 //! envelope encryption (ring's AES-256-GCM), as Indian KYC rules and the
 //! seed policies require, with blind indexes to find them, opaque reference
-//! keys for business tables, rotation, re-wrapping and crypto-shredding; and
-//! the pseudonymisation the policies promise for IPs, device fingerprints and
+//! keys for business tables, rotation, re-wrapping and crypto-shredding that
+//! holds against someone with the database file and the key file; and the
+//! pseudonymisation the policies promise for IPs, device fingerprints and
 //! API keys.
 //!
-//! * A versioned **master key** (key file or environment, never in the
-//!   database or in `Debug` output, zeroed on drop) wraps a random **data
-//!   key** per subject ([`keys`]).
+//! * A versioned **master key** (a key file or memory, never the database,
+//!   never in `Debug` output, zeroed on drop) wraps **group keys**; each
+//!   group key wraps the **data keys** of up to 1,024 subjects and keys their
+//!   blind indexes ([`keys`], [`manual`] for why).
 //! * Each value is sealed under its subject's data key with a random nonce;
 //!   the header (format version, key id) and the record and field names are
 //!   authenticated, so an edited header or a ciphertext moved to another row
 //!   or column fails to open ([`sealed`] documents the format byte by byte).
-//! * A **blind index** (HMAC under a separate key) finds a record by PAN or
-//!   Aadhaar without decrypting ([`kyc::blind_index`]).
-//! * **Rotation** adds a master version; **rewrap** moves data keys to it
-//!   without touching sealed values; old versions are then retired.
-//! * **Crypto-shredding** destroys a subject's data key.
+//! * **Crypto-shredding** ([`Vault::shred`]) deletes the subject's key and
+//!   values, moves the rest of their group to a new group key and destroys
+//!   the master version that wrapped the old one, so copies left in free
+//!   pages, dead tuples, logs or backups of the database open with nothing.
+//! * **Rotation** adds a master version; **rewrap** moves group and epoch
+//!   keys to it; a version is retired only once nothing uses it.
+//! * Key files are read with a size limit, refused when others may read
+//!   them, locked while written, and replaced whole and durably ([`keyfile`]).
 //!
 //! ```
 //! use privctl_vault::{keys::SecretKey, sealed};
@@ -29,17 +34,23 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod keyfile;
 pub mod keys;
 pub mod kyc;
+pub mod manual;
+mod migrate;
 pub mod pseudo;
 pub mod sealed;
 pub mod store;
 mod vault;
 
+pub use keyfile::{KeyFile, Keys};
 pub use keys::Keyring;
 pub use kyc::{IdKind, KycId};
-pub use store::Store;
-pub use vault::{RewrapReport, Stored, Vault};
+pub use store::{DbUrl, Dialect, Store};
+pub use vault::{Found, RewrapReport, ShredReport, Stored, Vault, GROUP_SIZE};
+
+use privctl_policy::escape_untrusted;
 
 /// Errors of the vault.
 #[derive(Debug, thiserror::Error)]
@@ -52,28 +63,93 @@ pub enum Error {
     /// Bytes that are not a sealed value at all.
     #[error("not a sealed value: {0}")]
     Malformed(String),
-    /// The key file is not valid.
-    #[error("key file line {line}: {reason}")]
+    /// Key file text that is not valid.
+    #[error("{origin} line {line}: {reason}")]
     KeyFile {
-        /// 1-based line (0: the file as a whole).
+        /// Where the text came from (`key file PATH`, `PRIVCTL_VAULT_KEYS`).
+        origin: String,
+        /// 1-based line (0: the text as a whole).
         line: usize,
         /// What is wrong.
         reason: String,
     },
+    /// The key file could not be read.
+    #[error("cannot read key file {path}\nhint: run `privctl vault init` to create one, or point --key-file at the vault's")]
+    KeyFileRead {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The key file could not be written.
+    #[error("cannot write key file {path}")]
+    KeyFileWrite {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A key file group or others may read.
+    #[error("key file {path} is readable by group or others (mode {mode:o}); the keys in it open every value in the vault\nhint: chmod 600 {path}")]
+    KeyFileExposed {
+        /// The file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// `init` over an existing key file.
+    #[error("key file {path} already exists; refusing to overwrite keys")]
+    KeyFileExists {
+        /// The file.
+        path: String,
+    },
+    /// An operation that must change the master keys, with keys given in
+    /// memory rather than read from a key file.
+    #[error("{operation} writes the master keys back to the key file they came from, but these keys were given in memory (PRIVCTL_VAULT_KEYS), which privctl never writes\nhint: run it with --key-file pointing at the vault's key file, and give the services the new keys afterwards")]
+    KeysReadOnly {
+        /// What was refused.
+        operation: &'static str,
+    },
+    /// Keys that belong to another vault.
+    #[error("these keys do not belong to this vault: {what} differs from the one it was created with\nhint: point --key-file (or PRIVCTL_VAULT_KEYS) at this vault's keys")]
+    WrongKeys {
+        /// Which key differs.
+        what: String,
+    },
+    /// Keys older than the vault's: another process rotated them.
+    #[error("these keys end before master key version {newest}, which the vault now uses\nhint: reload the keys (the key file has them; PRIVCTL_VAULT_KEYS must be updated)")]
+    StaleKeys {
+        /// The vault's newest active version.
+        newest: u32,
+    },
+    /// `init` on a database that holds a vault already.
+    #[error("{url} already holds a vault; refusing to start another over it\nhint: use its key file with --key-file, or give init an empty database")]
+    VaultExists {
+        /// The database.
+        url: DbUrl,
+    },
     /// A master key version the keyring does not hold.
-    #[error("master key version {0} is not in the key file\nhint: a retired version can no longer open what it wrapped; run `privctl vault rewrap` before retiring")]
+    #[error("master key version {0} is not in the keys\nhint: a retired version can no longer open what it wrapped; run `privctl vault rewrap` before retiring")]
     UnknownMasterVersion(u32),
     /// The newest master version cannot be retired.
     #[error("master key version {0} is the newest and cannot be retired")]
     RetireNewest(u32),
-    /// A master version still wraps data keys.
-    #[error("master key version {version} still wraps {keys} data key(s)\nhint: run `privctl vault rewrap` first")]
+    /// A master version still wraps keys.
+    #[error("master key version {version} still wraps {groups} group key(s) and {epochs} epoch key(s)\nhint: run `privctl vault rewrap` first")]
     VersionInUse {
         /// The version.
         version: u32,
-        /// Data keys it wraps.
-        keys: i64,
+        /// Group keys it wraps.
+        groups: i64,
+        /// Epoch keys it wraps.
+        epochs: i64,
     },
+    /// Master key version 4294967295 exists; there is no next one.
+    #[error("master key version 4294967295 is the last; no newer version can be added")]
+    VersionsExhausted,
+    /// More data keys than sealed values can name.
+    #[error("the vault holds 4294967295 data keys, as many as sealed values can name")]
+    KeyIdsExhausted,
     /// An identifier that fails validation.
     #[error("invalid {}: {reason}", kind.name())]
     InvalidId {
@@ -83,28 +159,71 @@ pub enum Error {
         reason: &'static str,
     },
     /// An identifier kind the vault does not hold.
-    #[error("unknown identifier kind \"{0}\" (pan or aadhaar)")]
+    #[error("unknown identifier kind \"{}\" (pan or aadhaar)", escape_untrusted(.0))]
     UnknownKind(String),
     /// Not an IP address.
-    #[error("\"{0}\" is not an IP address")]
+    #[error("\"{}\" is not an IP address", escape_untrusted(.0))]
     InvalidIp(String),
-    /// The subject's data key was destroyed.
-    #[error("subject \"{0}\" was crypto-shredded; their values can no longer be read")]
+    /// An empty input where a value is needed.
+    #[error("the {0} is empty")]
+    Empty(&'static str),
+    /// A subject id the vault cannot bind keys to.
+    #[error("invalid subject: {reason}")]
+    InvalidSubject {
+        /// Why.
+        reason: &'static str,
+    },
+    /// The subject was crypto-shredded.
+    #[error("subject \"{}\" was crypto-shredded; their values can no longer be read or added", escape_untrusted(.0))]
     Shredded(String),
-    /// No such subject.
-    #[error("subject \"{0}\" has nothing in the vault")]
-    NoSuchSubject(String),
+    /// The reference belonged to a crypto-shredded subject.
+    #[error("reference \"{}\" belonged to a crypto-shredded subject; its value can no longer be read", escape_untrusted(.0))]
+    ShreddedReference(String),
     /// No such reference.
-    #[error("no value has reference \"{0}\"")]
+    #[error("no value has reference \"{}\"", escape_untrusted(.0))]
     NoSuchReference(String),
-    /// The database failed.
-    #[error("{context}: {message}")]
+    /// A SQLite database file that does not exist.
+    #[error("vault database {path} does not exist\nhint: run `privctl vault init` to create it (with --db sqlite:{path})")]
+    NoDatabase {
+        /// The file.
+        path: String,
+    },
+    /// A URL that is neither SQLite nor PostgreSQL.
+    #[error("{url}: the vault database URL must start with sqlite: or postgres://")]
+    UnsupportedUrl {
+        /// The URL, password masked.
+        url: DbUrl,
+    },
+    /// Connecting failed.
+    #[error("cannot connect to {url}")]
+    Connect {
+        /// The URL, password masked.
+        url: DbUrl,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// Connecting took too long.
+    #[error("cannot connect to {url}: no answer within {seconds} s")]
+    ConnectTimeout {
+        /// The URL, password masked.
+        url: DbUrl,
+        /// How long it waited.
+        seconds: u64,
+    },
+    /// A statement failed.
+    #[error("the vault database failed while {operation}")]
     Database {
         /// What was being done.
-        context: &'static str,
-        /// The driver's message.
-        message: String,
+        operation: &'static str,
+        /// The driver's error.
+        source: sqlx::Error,
     },
+    /// A vault written by a newer privctl.
+    #[error("the vault's tables are schema version {0}, newer than this release reads (2)\nhint: upgrade privctl")]
+    SchemaTooNew(i64),
+    /// A value in the database that privctl never writes.
+    #[error("the vault database holds an impossible value: {0}")]
+    Corrupt(String),
     /// The system random number generator failed.
     #[error("the system random number generator failed")]
     Random,

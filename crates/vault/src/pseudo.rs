@@ -7,8 +7,7 @@ use std::net::IpAddr;
 use ring::{digest, hmac};
 use subtle::ConstantTimeEq;
 
-use crate::keys::SecretKey;
-use crate::kyc::hex;
+use crate::keys::{hex, SecretKey};
 use crate::{Error, Result};
 
 /// Seconds in one epoch: 90 days, the rotation the seed policies promise.

@@ -1,19 +1,42 @@
 //! The vault: KYC identifiers sealed per subject, found by blind index,
 //! referenced by opaque keys, rotated, rewrapped and crypto-shredded.
+//!
+//! Every rule about keys lives here, not in a caller: a value is sealed
+//! only under keys already stored (the master key durable in its file, the
+//! group and data keys in the same transaction as the value); nothing is
+//! wrapped under a master version that is being destroyed; a version is
+//! retired only when no group key and no epoch key uses it; a shredded
+//! subject takes no new values.
 
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+use sqlx::AnyConnection;
 use zeroize::Zeroizing;
 
-use crate::keys::{self, Keyring, SecretKey};
+use crate::keyfile::{KeyFile, Keys};
+use crate::keys::{self, GroupKeys, Keyring, SecretKey, Wrapping};
 use crate::kyc::{self, IdKind, KycId};
 use crate::sealed::{self, SealedValue};
-use crate::store::{Store, ValueRow};
-use crate::{Error, Result};
+use crate::store::{GroupRow, GroupState, Layout, MasterState, Store, ValueRow};
+use crate::{migrate, Error, Result};
 
-/// A vault over a store, with its keyring.
+/// Subjects whose data keys one group key wraps. Shredding one of them
+/// re-wraps the others (at most this many) under a new group key, so the
+/// cost of a shred does not grow with the vault.
+pub const GROUP_SIZE: i64 = 1024;
+/// Keys moved or re-wrapped per short transaction.
+const BATCH: i64 = 100;
+/// Master versions at or below this one must be destroyed: set when a
+/// key wrapped under it is deleted (a shredded subject's group, a
+/// forgotten epoch), cleared once they are.
+pub(crate) const DESTROY_THROUGH: &str = "destroy_through";
+
+/// A vault over a store, with its keys.
 #[derive(Debug)]
 pub struct Vault {
     store: Store,
-    keyring: Keyring,
+    keys: RwLock<Arc<Keys>>,
 }
 
 /// What `put` returns.
@@ -25,24 +48,124 @@ pub struct Stored {
     pub masked: String,
 }
 
+/// A value found by blind index.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Found {
+    /// Its reference.
+    pub reference: String,
+    /// Whose it is.
+    pub subject: String,
+}
+
 /// What `rewrap` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RewrapReport {
-    /// Data keys re-wrapped under the newest master version.
+    /// Group and epoch keys re-wrapped under the newest master version.
     pub rewrapped: u64,
     /// The newest master version.
     pub newest: u32,
 }
 
+/// What `shred` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShredReport {
+    /// Whether the subject had a data key.
+    pub had_key: bool,
+    /// Values of theirs that can no longer be read.
+    pub values: u64,
+    /// Subjects whose keys moved to a new group key.
+    pub moved: u64,
+    /// Master key versions destroyed.
+    pub destroyed_versions: Vec<u32>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A subject id: what the vault binds keys to and business tables use.
+fn check_subject(subject: &str) -> Result<()> {
+    let reason = if subject.is_empty() {
+        "it is empty"
+    } else if subject.len() > 255 {
+        "it is longer than 255 bytes"
+    } else if subject.chars().any(privctl_policy::is_unsafe_char) {
+        "it holds control or bidirectional formatting characters"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidSubject { reason })
+}
+
+fn unwrap_group(ring: &Keyring, g: &GroupRow) -> Result<GroupKeys> {
+    let key = keys::unwrap(
+        ring.master(g.master_version)?,
+        Wrapping::Group {
+            version: g.master_version,
+            group: g.id,
+        },
+        &g.wrapped,
+    )?;
+    Ok(GroupKeys::new(&key))
+}
+
+fn key_id(id: i64) -> Result<u32> {
+    u32::try_from(id).map_err(|_| Error::KeyIdsExhausted)
+}
+
 impl Vault {
-    /// A vault on `store` with `keyring`.
-    pub fn new(store: Store, keyring: Keyring) -> Self {
-        Vault { store, keyring }
+    /// Opens the vault on `store` with `keys`: creates its tables in an
+    /// empty database, upgrades privctl 0.1's tables, and refuses keys that
+    /// are not this vault's (a key file from another vault is reported as
+    /// that, not later as tampering). With a key file, finishes any shred
+    /// or rotation a killed process left half done.
+    pub async fn open(store: Store, keys: Keys) -> Result<Self> {
+        let vault = Vault {
+            store,
+            keys: RwLock::new(Arc::new(keys)),
+        };
+        vault.prepare().await?;
+        if vault.keys().file.is_some() {
+            vault.complete_pending().await?;
+        }
+        Ok(vault)
     }
 
-    /// The keyring (for rotation by the caller, who saves the key file).
-    pub fn keyring_mut(&mut self) -> &mut Keyring {
-        &mut self.keyring
+    /// Creates a vault: a new key file (owner-only, refused if one exists)
+    /// and the tables, refused on a database that already holds a vault.
+    pub async fn init(store: Store, key_file: &KeyFile) -> Result<Self> {
+        let taken = store
+            .write_with(async |c| {
+                Ok(match store.layout(c).await? {
+                    Layout::Empty => false,
+                    Layout::V1 => true,
+                    Layout::Current => !store.masters(c).await?.is_empty(),
+                })
+            })
+            .await?;
+        if taken {
+            return Err(Error::VaultExists {
+                url: store.url().clone(),
+            });
+        }
+        let ring = Keyring::generate()?;
+        key_file.create(&ring)?;
+        let keys = Keys {
+            keyring: ring,
+            file: Some(key_file.clone()),
+        };
+        match Vault::open(store, keys).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                // Nothing was wrapped under the new keys: take them back, so
+                // a retry is not refused for a key file nobody can use.
+                let _ = std::fs::remove_file(key_file.path());
+                Err(e)
+            }
+        }
     }
 
     /// The store.
@@ -50,112 +173,306 @@ impl Vault {
         &self.store
     }
 
-    async fn subject_key(&self, subject: &str, create: bool) -> Result<(u32, SecretKey)> {
-        match self.store.data_key(subject).await? {
-            Some(row) => match row.wrapped {
-                Some(w) => Ok((row.id, keys::unwrap(&self.keyring, subject, &w)?)),
-                None => Err(Error::Shredded(subject.to_owned())),
-            },
-            None if create => {
-                let key = SecretKey::random()?;
-                let wrapped = keys::wrap(&self.keyring, subject, &key)?;
-                let id = self.store.insert_data_key(subject, &wrapped).await?;
-                Ok((id, key))
+    /// The keys in use (reloaded from the key file when another process
+    /// rotated them).
+    pub fn keys(&self) -> Arc<Keys> {
+        Arc::clone(&self.keys.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn set_keyring(&self, ring: Keyring) -> Arc<Keys> {
+        let mut guard = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        let file = guard.file.clone();
+        *guard = Arc::new(Keys {
+            keyring: ring,
+            file,
+        });
+        Arc::clone(&guard)
+    }
+
+    /// Re-reads the key file, when the keys came from one.
+    fn reload(&self) -> Result<Option<Arc<Keys>>> {
+        let Some(file) = self.keys().file.clone() else {
+            return Ok(None);
+        };
+        let ring = file.load()?;
+        Ok(Some(self.set_keyring(ring)))
+    }
+
+    fn key_file(&self, operation: &'static str) -> Result<KeyFile> {
+        self.keys()
+            .file
+            .clone()
+            .ok_or(Error::KeysReadOnly { operation })
+    }
+
+    /// Runs `op` with the current keys and, while they turn out older than
+    /// the vault's (other processes rotated), again with the key file
+    /// re-read, as long as re-reading it brings newer keys.
+    async fn with_keys<T, F, Fut>(&self, op: F) -> Result<T>
+    where
+        F: Fn(Arc<Keys>) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut tried = self.keys().keyring.master_checks();
+        loop {
+            match op(self.keys()).await {
+                Err(e @ (Error::StaleKeys { .. } | Error::UnknownMasterVersion(_))) => {
+                    let Some(fresh) = self.reload()? else {
+                        return Err(e);
+                    };
+                    let checks = fresh.keyring.master_checks();
+                    if checks == tried {
+                        return Err(e);
+                    }
+                    tried = checks;
+                }
+                other => return other,
             }
-            None => Err(Error::NoSuchSubject(subject.to_owned())),
         }
     }
 
-    /// Validates, seals and stores an identifier; returns its reference.
-    pub async fn put(&self, subject: &str, id: &KycId) -> Result<Stored> {
-        let (key_id, key) = self.subject_key(subject, true).await?;
-        let reference = kyc::new_reference()?;
-        let sealed = sealed::seal(
-            &key,
-            key_id,
-            &reference,
-            id.kind().name(),
-            id.expose().as_bytes(),
-        )?;
+    // --- Opening -----------------------------------------------------------
+
+    async fn prepare(&self) -> Result<()> {
+        let keys = self.keys();
+        let ring = &keys.keyring;
         self.store
-            .insert_value(&ValueRow {
-                reference: reference.clone(),
-                subject: subject.to_owned(),
-                kind: id.kind().name().to_owned(),
-                sealed: sealed.as_bytes().to_vec(),
-                blind_index: kyc::blind_index(self.keyring.index_key(), id),
+            .write_with(async |c| match self.store.layout(c).await? {
+                Layout::Empty => {
+                    self.store.create_tables(c).await?;
+                    self.register(c, ring).await
+                }
+                Layout::V1 => migrate::run(&self.store, c, ring).await,
+                Layout::Current => {
+                    self.verify(c, ring).await?;
+                    self.register(c, ring).await
+                }
             })
-            .await?;
-        Ok(Stored {
-            reference,
-            masked: id.masked(),
-        })
+            .await
+    }
+
+    /// Refuses keys that are not this vault's.
+    async fn verify(&self, c: &mut AnyConnection, ring: &Keyring) -> Result<()> {
+        if let Some(check) = self.store.meta(c, "index_check").await? {
+            if check != ring.index_check() {
+                return Err(Error::WrongKeys {
+                    what: "its index key".to_owned(),
+                });
+            }
+        }
+        let recorded = self.store.masters(c).await?;
+        for (v, check) in ring.master_checks() {
+            if let Some(row) = recorded.iter().find(|r| r.version == v) {
+                if row.check != check {
+                    return Err(Error::WrongKeys {
+                        what: format!("its master key version {v}"),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the keys' check values, and master versions newer than any
+    /// the vault knows (the key file holds them, durably).
+    pub(crate) async fn register(&self, c: &mut AnyConnection, ring: &Keyring) -> Result<()> {
+        if self.store.meta(c, "index_check").await?.is_none() {
+            self.store
+                .set_meta(c, "index_check", &ring.index_check())
+                .await?;
+        }
+        let newest_known = self
+            .store
+            .masters(c)
+            .await?
+            .iter()
+            .map(|r| r.version)
+            .max()
+            .unwrap_or(0);
+        for (v, check) in ring.master_checks() {
+            if v > newest_known {
+                self.store.add_master(c, v, &check).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The master version new keys are wrapped under: the keyring's newest,
+    /// which must be the vault's newest active one. Older keys are stale
+    /// (another process rotated, or is destroying that version).
+    async fn wrapping_version(&self, c: &mut AnyConnection, ring: &Keyring) -> Result<u32> {
+        let masters = self.store.masters(c).await?;
+        let newest_active = masters
+            .iter()
+            .filter(|r| r.state == MasterState::Active)
+            .map(|r| r.version)
+            .max();
+        let v = ring.newest();
+        match masters.iter().find(|r| r.version == v) {
+            Some(row) if row.state == MasterState::Active && newest_active == Some(v) => Ok(v),
+            None if newest_active.is_none_or(|n| n < v) => {
+                let check = ring.master_checks().remove(&v).unwrap_or_default();
+                self.store.add_master(c, v, &check).await?;
+                Ok(v)
+            }
+            _ => Err(Error::StaleKeys {
+                newest: newest_active.unwrap_or(0),
+            }),
+        }
+    }
+
+    async fn group_keys(
+        &self,
+        c: &mut AnyConnection,
+        ring: &Keyring,
+        id: i64,
+    ) -> Result<GroupKeys> {
+        let g = self.store.group(c, id).await?.ok_or_else(|| {
+            Error::Corrupt(format!("a data key names group {id}, which does not exist"))
+        })?;
+        unwrap_group(ring, &g)
+    }
+
+    // --- Values ------------------------------------------------------------
+
+    /// Validates, seals and stores an identifier; returns its reference.
+    /// Refused for a subject that was crypto-shredded.
+    pub async fn put(&self, subject: &str, id: &KycId) -> Result<Stored> {
+        check_subject(subject)?;
+        self.with_keys(|keys| self.try_put(keys, subject, id)).await
+    }
+
+    async fn try_put(&self, keys: Arc<Keys>, subject: &str, id: &KycId) -> Result<Stored> {
+        let ring = &keys.keyring;
+        self.store
+            .write_with(async |c| {
+                let tag = keys::subject_tag(ring.index_key(), subject);
+                if self.store.is_tombstoned(c, &tag).await? {
+                    return Err(Error::Shredded(subject.to_owned()));
+                }
+                let (row_id, data_key, group) = match self.store.key_of(c, subject).await? {
+                    Some(row) => {
+                        let gk = self.group_keys(c, ring, row.group).await?;
+                        let what = Wrapping::Data {
+                            group: row.group,
+                            subject,
+                        };
+                        let dk = keys::unwrap(&gk.wrap, what, &row.wrapped)?;
+                        (row.id, dk, gk)
+                    }
+                    None => {
+                        let version = self.wrapping_version(c, ring).await?;
+                        let (group, gk) =
+                            group_for_new_subject(&self.store, c, ring, version).await?;
+                        let dk = SecretKey::random()?;
+                        let wrapped = keys::wrap(&gk.wrap, Wrapping::Data { group, subject }, &dk)?;
+                        let id = self.store.insert_key(c, subject, group, &wrapped).await?;
+                        self.store.add_members(c, group, 1, GROUP_SIZE).await?;
+                        (id, dk, gk)
+                    }
+                };
+                let reference = kyc::new_reference()?;
+                let sealed = sealed::seal(
+                    &data_key,
+                    key_id(row_id)?,
+                    &reference,
+                    id.kind().name(),
+                    id.expose().as_bytes(),
+                )?;
+                let row = ValueRow {
+                    reference: reference.clone(),
+                    subject: subject.to_owned(),
+                    kind: id.kind().name().to_owned(),
+                    sealed: sealed.as_bytes().to_vec(),
+                    blind_index: kyc::blind_index(&group.index, id),
+                };
+                self.store.insert_value(c, &row).await?;
+                Ok(Stored {
+                    reference,
+                    masked: id.masked(),
+                })
+            })
+            .await
     }
 
     /// Opens the value behind a reference.
     pub async fn get(&self, reference: &str) -> Result<(IdKind, Zeroizing<String>)> {
-        let row = self
+        self.with_keys(|keys| self.try_get(keys, reference)).await
+    }
+
+    async fn try_get(
+        &self,
+        keys: Arc<Keys>,
+        reference: &str,
+    ) -> Result<(IdKind, Zeroizing<String>)> {
+        let ring = &keys.keyring;
+        let (row, sealed, key_row, gk) = self
             .store
-            .value(reference)
-            .await?
-            .ok_or_else(|| Error::NoSuchReference(reference.to_owned()))?;
+            .read_with(async |c| {
+                let Some(row) = self.store.value(c, reference).await? else {
+                    return Err(if self.store.is_shredded_ref(c, reference).await? {
+                        Error::ShreddedReference(reference.to_owned())
+                    } else {
+                        Error::NoSuchReference(reference.to_owned())
+                    });
+                };
+                let sealed = SealedValue::parse(&row.sealed)?;
+                // The key id in the header is authenticated only once the
+                // value opens; until then a wrong one is a changed header.
+                let key_row = self
+                    .store
+                    .key_by_id(c, i64::from(sealed.key_id()))
+                    .await?
+                    .filter(|k| k.subject == row.subject)
+                    .ok_or(Error::Tampered)?;
+                let gk = self.group_keys(c, ring, key_row.group).await?;
+                Ok((row, sealed, key_row, gk))
+            })
+            .await?;
         let kind = IdKind::parse(&row.kind)?;
-        let sealed = SealedValue::parse(&row.sealed)?;
-        let key_row = self
-            .store
-            .data_key_by_id(sealed.key_id())
-            .await?
-            .ok_or(Error::Tampered)?;
-        if key_row.subject != row.subject {
-            return Err(Error::Tampered);
-        }
-        let wrapped = key_row
-            .wrapped
-            .ok_or_else(|| Error::Shredded(row.subject.clone()))?;
-        let key = keys::unwrap(&self.keyring, &row.subject, &wrapped)?;
-        let plain = sealed::open(&key, reference, kind.name(), &sealed)?;
+        let dk = keys::unwrap(
+            &gk.wrap,
+            Wrapping::Data {
+                group: key_row.group,
+                subject: &row.subject,
+            },
+            &key_row.wrapped,
+        )?;
+        let plain = sealed::open(&dk, reference, kind.name(), &sealed)?;
         let text = String::from_utf8(plain.to_vec()).map_err(|_| Error::Tampered)?;
         Ok((kind, Zeroizing::new(text)))
     }
 
     /// References (and subjects) holding this identifier, found by blind
     /// index without decrypting anything.
-    pub async fn find(&self, id: &KycId) -> Result<Vec<(String, String)>> {
-        self.store
-            .find(
-                id.kind().name(),
-                &kyc::blind_index(self.keyring.index_key(), id),
-            )
-            .await
+    pub async fn find(&self, id: &KycId) -> Result<Vec<Found>> {
+        self.with_keys(|keys| self.try_find(keys, id)).await
     }
 
-    /// Re-wraps every data key under the newest master version, in batches;
-    /// sealed values are not touched.
-    pub async fn rewrap(&self) -> Result<RewrapReport> {
-        let newest = self.keyring.newest();
-        let mut report = RewrapReport {
-            rewrapped: 0,
-            newest,
-        };
-        for (purpose, epoch, w) in self.store.epochs_older_than(newest).await? {
-            let label = format!("epoch:{purpose}:{epoch}");
-            let new = keys::rewrap(&self.keyring, &label, &w)?;
-            self.store.update_epoch(&purpose, epoch, &new).await?;
-        }
-        loop {
-            let batch = self.store.keys_older_than(newest, 1000).await?;
-            if batch.is_empty() {
-                return Ok(report);
-            }
-            let mut updates = Vec::with_capacity(batch.len());
-            for row in batch {
-                let Some(w) = row.wrapped else { continue };
-                updates.push((row.id, keys::rewrap(&self.keyring, &row.subject, &w)?));
-            }
-            self.store.update_wrapped(&updates).await?;
-            report.rewrapped += updates.len() as u64;
-        }
+    async fn try_find(&self, keys: Arc<Keys>, id: &KycId) -> Result<Vec<Found>> {
+        let found = self
+            .store
+            .read_with(async |c| {
+                // Each group keys its own blind indexes: one candidate per group.
+                let blinds = self
+                    .store
+                    .groups(c)
+                    .await?
+                    .iter()
+                    .map(|g| {
+                        unwrap_group(&keys.keyring, g).map(|gk| kyc::blind_index(&gk.index, id))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                self.store.find(c, id.kind().name(), &blinds).await
+            })
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|(reference, subject)| Found { reference, subject })
+            .collect())
     }
+
+    // --- Pseudonyms ----------------------------------------------------------
 
     /// The keyed hash of `value` (an IP, a device fingerprint) for `purpose`
     /// under the key of the epoch `unix_seconds` falls in, creating that key
@@ -166,24 +483,528 @@ impl Vault {
         value: &str,
         unix_seconds: u64,
     ) -> Result<(u64, String)> {
+        if purpose.is_empty() {
+            return Err(Error::Empty("pseudonym purpose"));
+        }
+        if value.trim().is_empty() {
+            return Err(Error::Empty("value to pseudonymise"));
+        }
         let epoch = crate::pseudo::epoch_of(unix_seconds);
-        let label = format!("epoch:{purpose}:{epoch}");
-        let wrapped = match self.store.epoch_key(purpose, epoch).await? {
-            Some(w) => w,
-            None => {
-                let fresh = keys::wrap(&self.keyring, &label, &SecretKey::random()?)?;
-                self.store.insert_epoch_key(purpose, epoch, &fresh).await?;
-                // Another writer may have won the race: use what is stored.
-                self.store.epoch_key(purpose, epoch).await?.unwrap_or(fresh)
-            }
-        };
-        let key = keys::unwrap(&self.keyring, &label, &wrapped)?;
+        let key = self
+            .with_keys(|keys| self.try_epoch_key(keys, purpose, epoch))
+            .await?;
         Ok((epoch, crate::pseudo::keyed_hash(&key, purpose, value)))
     }
 
-    /// Destroys the subject's data key: every value sealed under it becomes
-    /// unreadable, wherever copies of the ciphertext are.
-    pub async fn shred(&self, subject: &str) -> Result<bool> {
-        self.store.shred(subject).await
+    async fn try_epoch_key(&self, keys: Arc<Keys>, purpose: &str, epoch: u64) -> Result<SecretKey> {
+        let ring = &keys.keyring;
+        let open = |row: &crate::store::EpochRow| {
+            keys::unwrap(
+                ring.master(row.master_version)?,
+                Wrapping::Epoch {
+                    version: row.master_version,
+                    purpose,
+                    epoch,
+                },
+                &row.wrapped,
+            )
+        };
+        let existing = self
+            .store
+            .read_with(async |c| self.store.epoch_key(c, purpose, epoch).await)
+            .await?;
+        if let Some(row) = existing {
+            return open(&row);
+        }
+        self.store
+            .write_with(async |c| {
+                if let Some(row) = self.store.epoch_key(c, purpose, epoch).await? {
+                    return open(&row);
+                }
+                let version = self.wrapping_version(c, ring).await?;
+                let key = SecretKey::random()?;
+                let what = Wrapping::Epoch {
+                    version,
+                    purpose,
+                    epoch,
+                };
+                let row = crate::store::EpochRow {
+                    purpose: purpose.to_owned(),
+                    epoch,
+                    master_version: version,
+                    wrapped: keys::wrap(ring.master(version)?, what, &key)?,
+                };
+                self.store.insert_epoch(c, &row).await?;
+                Ok(key)
+            })
+            .await
     }
+
+    /// Destroys the epoch keys of `purpose` before `epoch`, so that hashes
+    /// made under them can no longer be linked to any value, then destroys
+    /// the master version that wrapped them (their copies in free pages,
+    /// dead tuples or logs open with nothing left). Needs the key file.
+    pub async fn forget_epochs(&self, purpose: &str, epoch: u64) -> Result<u64> {
+        self.key_file("forgetting epoch keys")?;
+        let n = self
+            .store
+            .write_with(async |c| {
+                let newest_doomed = self
+                    .store
+                    .epochs(c)
+                    .await?
+                    .into_iter()
+                    .filter(|e| e.purpose == purpose && e.epoch < epoch)
+                    .map(|e| e.master_version)
+                    .max();
+                let n = self.store.delete_epochs_before(c, purpose, epoch).await?;
+                if let Some(v) = newest_doomed {
+                    self.mark_for_destruction(c, v).await?;
+                }
+                Ok(n)
+            })
+            .await?;
+        self.complete_pending().await?;
+        Ok(n)
+    }
+
+    // --- Master keys -----------------------------------------------------------
+
+    /// Adds a new master key version, written durably to the key file before
+    /// the vault uses it; returns it. Needs the key file.
+    pub async fn rotate(&self) -> Result<u32> {
+        let file = self.key_file("rotating the master key")?;
+        let lock = file.lock()?;
+        let mut ring = file.load()?;
+        self.store
+            .read_with(async |c| self.verify(c, &ring).await)
+            .await?;
+        let v = ring.rotate()?;
+        file.save(&ring, &lock)?;
+        self.store
+            .write_with(async |c| self.register(c, &ring).await)
+            .await?;
+        self.set_keyring(ring);
+        Ok(v)
+    }
+
+    /// Re-wraps every group and epoch key under the newest master version,
+    /// in short batches; data keys and sealed values are not touched.
+    pub async fn rewrap(&self) -> Result<RewrapReport> {
+        self.with_keys(|keys| async move {
+            let newest = keys.keyring.newest();
+            let rewrapped = self.rewrap_below(&keys.keyring, newest).await?;
+            Ok(RewrapReport { rewrapped, newest })
+        })
+        .await
+    }
+
+    /// Re-wraps group and epoch keys under a version older than `newest`,
+    /// one batch per transaction.
+    async fn rewrap_below(&self, ring: &Keyring, newest: u32) -> Result<u64> {
+        let mut done = 0u64;
+        loop {
+            let n = self
+                .store
+                .write_with(async |c| {
+                    if self.wrapping_version(c, ring).await? != newest {
+                        return Err(Error::StaleKeys { newest });
+                    }
+                    let groups = self.store.groups_wrapped_before(c, newest, BATCH).await?;
+                    let epochs = self.store.epochs_wrapped_before(c, newest, BATCH).await?;
+                    for g in &groups {
+                        let key = keys::unwrap(
+                            ring.master(g.master_version)?,
+                            Wrapping::Group {
+                                version: g.master_version,
+                                group: g.id,
+                            },
+                            &g.wrapped,
+                        )?;
+                        let what = Wrapping::Group {
+                            version: newest,
+                            group: g.id,
+                        };
+                        let w = keys::wrap(ring.master(newest)?, what, &key)?;
+                        self.store.set_group_wrap(c, g.id, newest, &w).await?;
+                    }
+                    for e in &epochs {
+                        let key = keys::unwrap(
+                            ring.master(e.master_version)?,
+                            Wrapping::Epoch {
+                                version: e.master_version,
+                                purpose: &e.purpose,
+                                epoch: e.epoch,
+                            },
+                            &e.wrapped,
+                        )?;
+                        let what = Wrapping::Epoch {
+                            version: newest,
+                            purpose: &e.purpose,
+                            epoch: e.epoch,
+                        };
+                        let mut row = e.clone();
+                        row.master_version = newest;
+                        row.wrapped = keys::wrap(ring.master(newest)?, what, &key)?;
+                        self.store.update_epoch(c, &row).await?;
+                    }
+                    Ok((groups.len() + epochs.len()) as u64)
+                })
+                .await?;
+            if n == 0 {
+                return Ok(done);
+            }
+            done += n;
+        }
+    }
+
+    /// Forgets a master key version: refused for the newest, and while any
+    /// group key or epoch key is still wrapped under it (run
+    /// [`Vault::rewrap`] first). Needs the key file.
+    pub async fn retire(&self, version: u32) -> Result<()> {
+        let file = self.key_file("retiring a master key version")?;
+        let lock = file.lock()?;
+        let mut ring = file.load()?;
+        if !ring.has(version) {
+            return Err(Error::UnknownMasterVersion(version));
+        }
+        if version == ring.newest() {
+            return Err(Error::RetireNewest(version));
+        }
+        self.store
+            .write_with(async |c| {
+                self.verify(c, &ring).await?;
+                let usage = self.store.usage(c).await?;
+                if let Some((_, groups, epochs)) = usage.into_iter().find(|(v, _, _)| *v == version)
+                {
+                    return Err(Error::VersionInUse {
+                        version,
+                        groups,
+                        epochs,
+                    });
+                }
+                self.store
+                    .set_master_state(c, version, MasterState::Retired)
+                    .await
+            })
+            .await?;
+        ring.forget(version);
+        file.save(&ring, &lock)?;
+        self.set_keyring(ring);
+        Ok(())
+    }
+
+    // --- Crypto-shredding --------------------------------------------------------
+
+    /// Crypto-shreds a subject: their values, blind indexes and data key are
+    /// deleted, later values for them are refused, the other subjects of
+    /// their group move to a new group key, and the master version that
+    /// wrapped the old group key is destroyed (a new one replaces it in the
+    /// key file). Afterwards nothing in the database, its free pages, dead
+    /// tuples or logs, opened with the key file, recovers their data key;
+    /// ciphertexts copied elsewhere are unreadable. Needs the key file.
+    /// Interrupted, it completes when run again (or at the next open).
+    pub async fn shred(&self, subject: &str) -> Result<ShredReport> {
+        check_subject(subject)?;
+        self.key_file("crypto-shredding")?;
+        let keys = self.keys();
+        let mut report = self
+            .store
+            .write_with(async |c| {
+                let mut report = ShredReport::default();
+                let at = now();
+                let tag = keys::subject_tag(keys.keyring.index_key(), subject);
+                self.store.add_tombstone(c, &tag, at).await?;
+                if let Some(row) = self.store.key_of(c, subject).await? {
+                    report.had_key = true;
+                    for v in self.store.values_of(c, subject).await? {
+                        self.store
+                            .add_shredded_ref(c, &v.reference, &v.kind, at)
+                            .await?;
+                    }
+                    report.values = self.store.delete_values_of(c, subject).await?;
+                    self.store.delete_key(c, row.id).await?;
+                    self.store.add_members(c, row.group, -1, GROUP_SIZE).await?;
+                    self.store
+                        .set_group_state(c, row.group, GroupState::Retiring)
+                        .await?;
+                }
+                Ok(report)
+            })
+            .await?;
+        let (moved, destroyed) = self.complete_pending().await?;
+        report.moved = moved;
+        report.destroyed_versions = destroyed;
+        Ok(report)
+    }
+
+    async fn mark_for_destruction(&self, c: &mut AnyConnection, version: u32) -> Result<()> {
+        let current = self
+            .store
+            .meta(c, DESTROY_THROUGH)
+            .await?
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0);
+        if version > current {
+            self.store
+                .set_meta(c, DESTROY_THROUGH, &version.to_string())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Finishes what shreds and forgets started: replaces every retiring
+    /// group key, then destroys the master versions that wrapped deleted
+    /// keys. Returns the subjects moved and the versions destroyed.
+    async fn complete_pending(&self) -> Result<(u64, Vec<u32>)> {
+        let mut moved = 0;
+        let mut destroyed = Vec::new();
+        loop {
+            moved += self.replace_retiring_groups().await?;
+            let through = self
+                .store
+                .read_with(async |c| self.store.meta(c, DESTROY_THROUGH).await)
+                .await?;
+            let Some(through) = through else { break };
+            let v: u32 = through
+                .parse()
+                .map_err(|_| Error::Corrupt(format!("{DESTROY_THROUGH} {through:?}")))?;
+            destroyed.extend(self.destroy_through(v, &through).await?);
+        }
+        self.drop_retired_from_file().await?;
+        if moved > 0 || !destroyed.is_empty() {
+            self.store.flush_log().await?;
+        }
+        destroyed.sort_unstable();
+        destroyed.dedup();
+        Ok((moved, destroyed))
+    }
+
+    /// Moves the subjects of every retiring group to a new group key, then
+    /// deletes the old one (recording that its master version must go).
+    async fn replace_retiring_groups(&self) -> Result<u64> {
+        let mut moved = 0;
+        let retiring = self
+            .store
+            .read_with(async |c| self.store.groups_in_state(c, GroupState::Retiring).await)
+            .await?;
+        for g in retiring {
+            moved += self
+                .with_keys(|keys| self.replace_group(keys, g.id))
+                .await?;
+        }
+        Ok(moved)
+    }
+
+    async fn replace_group(&self, keys: Arc<Keys>, old: i64) -> Result<u64> {
+        let ring = &keys.keyring;
+        // The replacement, created once even if several processes finish
+        // the same shred.
+        let new = self
+            .store
+            .write_with(async |c| {
+                let Some(g) = self.store.group(c, old).await? else {
+                    return Ok(None);
+                };
+                if let Some(id) = g.replaced_by {
+                    return Ok(Some(id));
+                }
+                let version = self.wrapping_version(c, ring).await?;
+                let (id, _) = new_group(&self.store, c, ring, version, GroupState::Open).await?;
+                self.store.set_replaced_by(c, old, id).await?;
+                Ok(Some(id))
+            })
+            .await?;
+        let Some(new) = new else { return Ok(0) };
+        let mut moved = 0u64;
+        loop {
+            let n = self
+                .store
+                .write_with(async |c| {
+                    let Some(g) = self.store.group(c, old).await? else {
+                        return Ok(0);
+                    };
+                    let batch = self.store.keys_in_group(c, old, BATCH).await?;
+                    if batch.is_empty() {
+                        self.store.delete_group(c, old).await?;
+                        self.mark_for_destruction(c, g.master_version).await?;
+                        return Ok(0);
+                    }
+                    let from = unwrap_group(ring, &g)?;
+                    let to = self.group_keys(c, ring, new).await?;
+                    for k in &batch {
+                        let dk = keys::unwrap(
+                            &from.wrap,
+                            Wrapping::Data {
+                                group: old,
+                                subject: &k.subject,
+                            },
+                            &k.wrapped,
+                        )?;
+                        let what = Wrapping::Data {
+                            group: new,
+                            subject: &k.subject,
+                        };
+                        let w = keys::wrap(&to.wrap, what, &dk)?;
+                        self.store.move_key(c, k.id, new, &w).await?;
+                        // Blind indexes follow the key that makes them.
+                        for v in self.store.values_of(c, &k.subject).await? {
+                            let blind = reindex(&dk, &to, &v)?;
+                            self.store.set_blind_index(c, &v.reference, &blind).await?;
+                        }
+                    }
+                    let n = batch.len() as u64;
+                    self.store.add_members(c, new, n as i64, GROUP_SIZE).await?;
+                    Ok(n)
+                })
+                .await?;
+            if n == 0 {
+                return Ok(moved);
+            }
+            moved += n;
+        }
+    }
+
+    /// Destroys every master version up to `v`: a new version takes over in
+    /// the key file, every key wrapped under the old ones is re-wrapped, and
+    /// they leave the key file, durably. Returns the versions destroyed.
+    async fn destroy_through(&self, v: u32, marker: &str) -> Result<Vec<u32>> {
+        let file = self.key_file("destroying a master key version")?;
+        let lock = file.lock()?;
+        let mut ring = file.load()?;
+        self.store
+            .read_with(async |c| self.verify(c, &ring).await)
+            .await?;
+        if ring.newest() <= v {
+            ring.rotate()?;
+            file.save(&ring, &lock)?;
+            self.store
+                .write_with(async |c| self.register(c, &ring).await)
+                .await?;
+        }
+        let newest = ring.newest();
+        let doomed: Vec<u32> = ring.versions().into_iter().filter(|x| *x <= v).collect();
+        // Nothing new is wrapped under them from here on.
+        self.store
+            .write_with(async |c| {
+                for row in self.store.masters(c).await? {
+                    if row.version <= v && row.state == MasterState::Active {
+                        self.store
+                            .set_master_state(c, row.version, MasterState::Retiring)
+                            .await?;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        self.set_keyring(ring.clone());
+        loop {
+            self.rewrap_below(&ring, newest).await?;
+            let retired = self
+                .store
+                .write_with(async |c| {
+                    if self.store.usage(c).await?.iter().any(|(x, _, _)| *x <= v) {
+                        return Ok(false);
+                    }
+                    for row in self.store.masters(c).await? {
+                        if row.version <= v && row.state != MasterState::Retired {
+                            self.store
+                                .set_master_state(c, row.version, MasterState::Retired)
+                                .await?;
+                        }
+                    }
+                    Ok(true)
+                })
+                .await?;
+            if retired {
+                break;
+            }
+        }
+        for x in &doomed {
+            ring.forget(*x);
+        }
+        file.save(&ring, &lock)?;
+        self.set_keyring(ring);
+        self.store
+            .write_with(async |c| self.store.clear_meta(c, DESTROY_THROUGH, marker).await)
+            .await?;
+        Ok(doomed)
+    }
+
+    /// A key file that still holds versions the vault has retired (a
+    /// process stopped between the two writes) loses them now.
+    async fn drop_retired_from_file(&self) -> Result<()> {
+        let Some(file) = self.keys().file.clone() else {
+            return Ok(());
+        };
+        let retired: Vec<u32> = self
+            .store
+            .read_with(async |c| self.store.masters(c).await)
+            .await?
+            .into_iter()
+            .filter(|r| r.state == MasterState::Retired)
+            .map(|r| r.version)
+            .collect();
+        if !retired.iter().any(|v| self.keys().keyring.has(*v)) {
+            return Ok(());
+        }
+        let lock = file.lock()?;
+        let mut ring = file.load()?;
+        let mut changed = false;
+        for v in retired {
+            if ring.has(v) && v != ring.newest() {
+                ring.forget(v);
+                changed = true;
+            }
+        }
+        if changed {
+            file.save(&ring, &lock)?;
+        }
+        self.set_keyring(ring);
+        Ok(())
+    }
+}
+
+/// A group for a new subject: the open one, or a new one whose key is
+/// wrapped under `version`.
+pub(crate) async fn group_for_new_subject(
+    store: &Store,
+    c: &mut AnyConnection,
+    ring: &Keyring,
+    version: u32,
+) -> Result<(i64, GroupKeys)> {
+    if let Some(g) = store.open_group(c).await? {
+        return Ok((g.id, unwrap_group(ring, &g)?));
+    }
+    new_group(store, c, ring, version, GroupState::Open).await
+}
+
+/// A new group with a random key wrapped under master `version`. The row is
+/// inserted first: its id is part of the wrapping's associated data.
+async fn new_group(
+    store: &Store,
+    c: &mut AnyConnection,
+    ring: &Keyring,
+    version: u32,
+    state: GroupState,
+) -> Result<(i64, GroupKeys)> {
+    let id = store.insert_group(c, state).await?;
+    let key = SecretKey::random()?;
+    let wrapped = keys::wrap(
+        ring.master(version)?,
+        Wrapping::Group { version, group: id },
+        &key,
+    )?;
+    store.set_group_wrap(c, id, version, &wrapped).await?;
+    Ok((id, GroupKeys::new(&key)))
+}
+
+/// The blind index of a stored value under another group's index key.
+pub(crate) fn reindex(dk: &SecretKey, to: &GroupKeys, v: &ValueRow) -> Result<String> {
+    let kind = IdKind::parse(&v.kind)?;
+    let sealed = SealedValue::parse(&v.sealed)?;
+    let plain = sealed::open(dk, &v.reference, kind.name(), &sealed)?;
+    let text = Zeroizing::new(String::from_utf8(plain.to_vec()).map_err(|_| Error::Tampered)?);
+    let id = KycId::new(kind, &text)?;
+    Ok(kyc::blind_index(&to.index, &id))
 }

@@ -1,4 +1,8 @@
-//! Integration tests of privctl-vault: the format, and the vault on every store.
+//! Integration tests of privctl-vault: the format, the vault on every store,
+//! the forensic reader, and the upgrade of privctl 0.1's vaults.
 
+mod common;
+mod forensic;
 mod format;
+mod migrate;
 mod vault;

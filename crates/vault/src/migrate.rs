@@ -1,0 +1,126 @@
+//! From privctl 0.1's tables (schema version 1) to this release's, in one
+//! transaction under the write lock: all of it or none of it.
+//!
+//! Version 1 wrapped each subject's data key directly under a master key
+//! and keyed every blind index with the index key from the key file. Here
+//! each data key moves under a group key and each blind index is recomputed
+//! under its group's index key; a subject version 1 shredded becomes a
+//! tombstone (later values refused) and its references are remembered as
+//! shredded; epoch keys are re-wrapped with this release's associated data.
+//! Version 1's shred left the wrapped key in the file under a live master
+//! key, so a vault that shredded anyone has every master version destroyed
+//! once the key file is at hand (at once, when the keys come from it).
+//! Unwrapping every key on the way also proves the key file is this
+//! vault's: with the wrong one, nothing is changed.
+
+use sqlx::AnyConnection;
+
+use crate::keys::{self, Keyring, Wrapping};
+use crate::store::Store;
+use crate::vault::{group_for_new_subject, reindex, GROUP_SIZE};
+use crate::{Error, Result};
+
+pub(crate) async fn run(store: &Store, c: &mut AnyConnection, ring: &Keyring) -> Result<()> {
+    store.upgrade_tables(c).await?;
+    for (v, check) in ring.master_checks() {
+        store.add_master(c, v, &check).await?;
+    }
+    store
+        .set_meta(c, "index_check", &ring.index_check())
+        .await?;
+    let version = ring.newest();
+    let wrong = |e: Error| match e {
+        Error::Tampered => Error::WrongKeys {
+            what: "the keys of its version 1 tables".to_owned(),
+        },
+        other => other,
+    };
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut shredded_any = false;
+    for row in store.legacy_keys(c).await? {
+        let live = match (&row.wrapped, row.master_version) {
+            (Some(w), Some(v)) if !row.shredded => Some((w, v)),
+            _ => None,
+        };
+        let Some((wrapped, v)) = live else {
+            // Version 1 left this subject's wrapped key in the file, under a
+            // master key that is still alive: destroy every version now.
+            shredded_any = true;
+            store
+                .add_tombstone(c, &keys::subject_tag(ring.index_key(), &row.subject), at)
+                .await?;
+            for value in store.values_of(c, &row.subject).await? {
+                store
+                    .add_shredded_ref(c, &value.reference, &value.kind, at)
+                    .await?;
+            }
+            store.delete_values_of(c, &row.subject).await?;
+            store.delete_key(c, row.id).await?;
+            continue;
+        };
+        let v = u32::try_from(v).map_err(|_| Error::Corrupt(format!("master key version {v}")))?;
+        let dk = keys::unwrap(
+            ring.master(v)?,
+            Wrapping::LegacyData {
+                version: v,
+                subject: &row.subject,
+            },
+            wrapped,
+        )
+        .map_err(wrong)?;
+        let (group, gk) = group_for_new_subject(store, c, ring, version).await?;
+        let w = keys::wrap(
+            &gk.wrap,
+            Wrapping::Data {
+                group,
+                subject: &row.subject,
+            },
+            &dk,
+        )?;
+        store.move_key(c, row.id, group, &w).await?;
+        store.clear_legacy_version(c, row.id).await?;
+        store.add_members(c, group, 1, GROUP_SIZE).await?;
+        for value in store.values_of(c, &row.subject).await? {
+            let blind = reindex(&dk, &gk, &value).map_err(wrong)?;
+            store.set_blind_index(c, &value.reference, &blind).await?;
+        }
+    }
+    for mut e in store.epochs(c).await? {
+        let label = format!("epoch:{}:{}", e.purpose, e.epoch);
+        let key = keys::unwrap(
+            ring.master(e.master_version)?,
+            Wrapping::LegacyData {
+                version: e.master_version,
+                subject: &label,
+            },
+            &e.wrapped,
+        )
+        .map_err(wrong)?;
+        e.master_version = version;
+        e.wrapped = keys::wrap(
+            ring.master(version)?,
+            Wrapping::Epoch {
+                version,
+                purpose: &e.purpose,
+                epoch: e.epoch,
+            },
+            &key,
+        )?;
+        store.update_epoch(c, &e).await?;
+    }
+    if shredded_any {
+        store
+            .set_meta(c, crate::vault::DESTROY_THROUGH, &version.to_string())
+            .await?;
+    }
+    store
+        .set_meta(
+            c,
+            "schema_version",
+            &crate::store::SCHEMA_VERSION.to_string(),
+        )
+        .await
+}
