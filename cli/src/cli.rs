@@ -44,23 +44,21 @@ pub enum Command {
 /// Where the vault lives and its keys.
 #[derive(Debug, clap::Args)]
 pub struct VaultLocation {
-    /// Database URL: sqlite:PATH (the default, a file under .privctl/) or postgres://...
+    /// Database URL: sqlite:PATH (the default, a file under .privctl/; `vault
+    /// init` creates it) or postgres://...
     #[arg(
         long,
         env = "PRIVCTL_VAULT_DB",
-        default_value = "sqlite:.privctl/vault.db?mode=rwc",
+        default_value = "sqlite:.privctl/vault.db",
         global = true
     )]
     pub db: String,
-    /// Key file (master keys and the index key). The keys can also come from
-    /// the environment variable PRIVCTL_VAULT_KEYS, in the same format.
-    #[arg(
-        long,
-        env = "PRIVCTL_VAULT_KEY_FILE",
-        default_value = ".privctl/vault.keys",
-        global = true
-    )]
-    pub key_file: PathBuf,
+    /// Key file with the master keys and the index key [default:
+    /// .privctl/vault.keys]. The keys can come from the environment variable
+    /// PRIVCTL_VAULT_KEYS instead, in the same format; privctl never writes
+    /// those, so rotate, retire, shred and hash forget need the file.
+    #[arg(long, env = "PRIVCTL_VAULT_KEY_FILE", global = true)]
+    pub key_file: Option<PathBuf>,
     /// Machine-readable output.
     #[arg(long, global = true)]
     pub json: bool,
@@ -113,16 +111,18 @@ pub enum VaultCommand {
         /// The value; read from standard input when absent.
         value: Option<String>,
     },
-    /// Add a new master key version (new data keys use it); with --retire,
-    /// forget an old version that no data key uses any more.
+    /// Add a new master key version (new keys are wrapped under it); with
+    /// --retire, forget an old version that no key uses any more.
     Rotate {
         /// Retire this version instead of adding one.
         #[arg(long, value_name = "VERSION")]
         retire: Option<u32>,
     },
-    /// Re-wrap every data key under the newest master version.
+    /// Re-wrap every group and epoch key under the newest master version.
     Rewrap,
-    /// Destroy a subject's data key: their sealed values become unreadable.
+    /// Crypto-shred a subject: their values and key are destroyed, later
+    /// values for them refused, and the master version that wrapped their
+    /// key replaced, so no copy of the database opens their data again.
     Shred {
         /// Whose key.
         #[arg(long)]
@@ -152,8 +152,9 @@ pub enum HashCommand {
         /// The fingerprint.
         fingerprint: String,
     },
-    /// Destroy the epoch keys of past 90-day windows: hashes made under them
-    /// can no longer be linked to any address or fingerprint.
+    /// Destroy the epoch keys of past 90-day windows, and the master version
+    /// that wrapped them: hashes made under them can no longer be linked to
+    /// any address or fingerprint.
     Forget {
         #[command(flatten)]
         location: VaultLocation,

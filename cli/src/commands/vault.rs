@@ -1,14 +1,21 @@
-//! `privctl vault ...` and `privctl hash ...`.
+//! `privctl vault ...` and `privctl hash ...`: arguments in, library calls,
+//! results out. Every rule about keys lives in `privctl-vault`.
 
-use std::io::Read;
-use std::path::Path;
+use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use privctl_vault::{pseudo, IdKind, Keyring, KycId, Store, Vault};
-use serde_json::json;
+use privctl_fsio::{read_limited, ReadError};
+use privctl_vault::keyfile::MAX_KEY_FILE_BYTES;
+use privctl_vault::{pseudo, IdKind, KeyFile, Keyring, Keys, KycId, Store, Vault};
+use serde_json::{json, Value};
 
 use crate::cli::{HashArgs, HashCommand, IdKindArg, VaultArgs, VaultCommand, VaultLocation};
-use crate::output::Outcome;
+use crate::output::{self, Outcome};
+
+/// The largest value read from standard input: an identifier, an API key or
+/// a fingerprint is far shorter.
+const MAX_STDIN_VALUE: u64 = 4096;
+const DEFAULT_KEY_FILE: &str = ".privctl/vault.keys";
 
 fn kind(k: IdKindArg) -> IdKind {
     match k {
@@ -17,63 +24,54 @@ fn kind(k: IdKindArg) -> IdKind {
     }
 }
 
+/// The value given, or standard input (bounded, trimmed), refusing empty.
 fn value_or_stdin(v: &Option<String>, what: &str) -> anyhow::Result<String> {
-    match v {
-        Some(v) => Ok(v.clone()),
+    let value = match v {
+        Some(v) => v.trim().to_owned(),
         None => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .with_context(|| format!("reading the {what} from standard input"))?;
-            Ok(s.trim().to_owned())
+            let bytes =
+                read_limited(std::io::stdin().lock(), MAX_STDIN_VALUE).map_err(|e| match e {
+                    ReadError::TooLarge { limit } => anyhow::anyhow!(
+                        "standard input holds more than {limit} bytes; a {what} is much shorter"
+                    ),
+                    e => anyhow::Error::new(e)
+                        .context(format!("reading the {what} from standard input")),
+                })?;
+            String::from_utf8(bytes)
+                .with_context(|| format!("the {what} on standard input is not UTF-8 text"))?
+                .trim()
+                .to_owned()
         }
+    };
+    if value.is_empty() {
+        bail!("the {what} is empty");
     }
+    Ok(value)
 }
 
-fn load_keys(loc: &VaultLocation) -> anyhow::Result<Keyring> {
-    if let Ok(text) = std::env::var("PRIVCTL_VAULT_KEYS") {
-        return Keyring::parse(&text).context("PRIVCTL_VAULT_KEYS");
-    }
-    let text = std::fs::read_to_string(&loc.key_file).with_context(|| {
-        format!("cannot read key file {}\nhint: run `privctl vault init` first, or set PRIVCTL_VAULT_KEYS", loc.key_file.display())
-    })?;
-    Keyring::parse(&text).with_context(|| format!("key file {}", loc.key_file.display()))
-}
-
-/// Writes the key file atomically with owner-only permissions.
-fn save_keys(path: &Path, keys: &Keyring) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    std::io::Write::write_all(&mut tmp, keys.to_text().as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
-fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
-    if let Some(rest) = url.strip_prefix("sqlite:") {
-        let path = rest.trim_start_matches("//");
-        let path = path.split('?').next().unwrap_or(path);
-        if let Some(dir) = Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+/// The keys: from PRIVCTL_VAULT_KEYS (never written back) or a key file.
+fn keys(loc: &VaultLocation) -> anyhow::Result<Keys> {
+    match std::env::var_os("PRIVCTL_VAULT_KEYS") {
+        Some(_) if loc.key_file.is_some() => bail!(
+            "the keys are given twice, in PRIVCTL_VAULT_KEYS and as a key file (--key-file or PRIVCTL_VAULT_KEY_FILE)\nhint: use one"
+        ),
+        Some(text) => {
+            let text = text
+                .into_string()
+                .map_err(|_| anyhow::anyhow!("PRIVCTL_VAULT_KEYS is not UTF-8 text"))?;
+            if text.len() as u64 > MAX_KEY_FILE_BYTES {
+                bail!("PRIVCTL_VAULT_KEYS is larger than {} KiB", MAX_KEY_FILE_BYTES >> 10);
+            }
+            Ok(Keys::given(Keyring::parse(&text, "PRIVCTL_VAULT_KEYS")?))
         }
+        None => Ok(Keys::from_file(key_file_path(loc))?),
     }
-    Ok(())
+}
+
+fn key_file_path(loc: &VaultLocation) -> PathBuf {
+    loc.key_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_KEY_FILE))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -83,17 +81,24 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 async fn open(loc: &VaultLocation) -> anyhow::Result<Vault> {
-    let keys = load_keys(loc)?;
-    ensure_sqlite_dir(&loc.db)?;
-    let store = Store::connect(&loc.db).await?;
-    Ok(Vault::new(store, keys))
+    let store = Store::open(&loc.db).await?;
+    let keys = keys(loc)?;
+    Ok(Vault::open(store, keys).await?)
 }
 
-fn print(json_out: bool, value: serde_json::Value, text: String) {
-    if let Err(e) = crate::output::emit(json_out, &value, &text) {
-        crate::output::note(format_args!(
-            "privctl: cannot write to standard output: {e}"
-        ));
+/// Prints the result of a change that is already committed. If standard
+/// output is gone (a closed pipe, a full disk), the result still reaches
+/// stderr and the exit code says something failed: the reference of a value
+/// just stored must not be lost.
+fn committed(json: bool, value: &Value, text: &str) -> Outcome {
+    match output::emit(json, value, text) {
+        Ok(()) => Outcome::Clean,
+        Err(e) => {
+            output::note(format_args!(
+                "privctl: error: the change was committed, but writing the result to standard output failed ({e}); the result: {text}"
+            ));
+            Outcome::InputError
+        }
     }
 }
 
@@ -102,99 +107,133 @@ pub fn run(args: &VaultArgs) -> anyhow::Result<Outcome> {
     runtime()?.block_on(async {
         match &args.command {
             VaultCommand::Init => {
-                if loc.key_file.exists() {
-                    bail!("key file {} already exists; refusing to overwrite keys", loc.key_file.display());
+                if std::env::var_os("PRIVCTL_VAULT_KEYS").is_some() {
+                    bail!("vault init creates a key file, but PRIVCTL_VAULT_KEYS is set\nhint: unset it to create a new vault's key file");
                 }
-                let keys = Keyring::generate()?;
-                ensure_sqlite_dir(&loc.db)?;
-                Store::connect(&loc.db).await?;
-                save_keys(&loc.key_file, &keys)?;
-                print(
+                let path = key_file_path(loc);
+                let store = Store::create(&loc.db).await?;
+                let url = store.url().to_string();
+                Vault::init(store, &KeyFile::new(&path)).await?;
+                let shown = privctl_policy::escape_path(&path);
+                Ok(committed(
                     loc.json,
-                    json!({"key_file": loc.key_file.display().to_string(), "master_version": 1}),
-                    format!("created {} (master key version 1); keep it secret and backed up", loc.key_file.display()),
-                );
+                    &json!({"key_file": shown, "database": url, "master_version": 1}),
+                    &format!("created {shown} (master key version 1) for {url}; keep it secret and backed up"),
+                ))
             }
             VaultCommand::Put { subject, kind: k, value } => {
                 let raw = value_or_stdin(value, "value")?;
                 let id = KycId::new(kind(*k), &raw)?;
                 let vault = open(loc).await?;
                 let stored = vault.put(subject, &id).await?;
-                print(
+                Ok(committed(
                     loc.json,
-                    json!({"reference": stored.reference, "masked": stored.masked, "subject": subject}),
-                    format!("{} {}", stored.reference, stored.masked),
-                );
+                    &json!({"reference": stored.reference, "masked": stored.masked, "subject": subject}),
+                    &format!("{} {}", stored.reference, stored.masked),
+                ))
             }
             VaultCommand::Get { reference, reveal } => {
                 let vault = open(loc).await?;
                 let (k, value) = vault.get(reference).await?;
-                let shown = if *reveal { value.to_string() } else { privctl_vault::kyc::mask(k, &value) };
-                print(loc.json, json!({"reference": reference, "kind": k.name(), "value": shown}), shown.clone());
+                let shown = if *reveal {
+                    value.to_string()
+                } else {
+                    privctl_vault::kyc::mask(k, &value)
+                };
+                output::emit(
+                    loc.json,
+                    &json!({"reference": reference, "kind": k.name(), "value": shown}),
+                    &shown,
+                )?;
+                Ok(Outcome::Clean)
             }
             VaultCommand::Find { kind: k, value } => {
                 let raw = value_or_stdin(value, "value")?;
                 let id = KycId::new(kind(*k), &raw)?;
                 let vault = open(loc).await?;
                 let found = vault.find(&id).await?;
-                let rows: Vec<_> = found.iter().map(|(r, s)| json!({"reference": r, "subject": s})).collect();
-                print(
-                    loc.json,
-                    json!(rows),
-                    found.iter().map(|(r, s)| format!("{r} {s}")).collect::<Vec<_>>().join("\n"),
-                );
-                if found.is_empty() {
-                    return Ok(Outcome::Findings);
+                let rows: Vec<_> = found
+                    .iter()
+                    .map(|f| json!({"reference": f.reference, "subject": f.subject}))
+                    .collect();
+                let text = found
+                    .iter()
+                    .map(|f| format!("{} {}", f.reference, privctl_policy::escape_untrusted(&f.subject)))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                if loc.json || !found.is_empty() {
+                    output::emit(loc.json, &json!(rows), &text)?;
                 }
+                Ok(if found.is_empty() { Outcome::Findings } else { Outcome::Clean })
             }
-            VaultCommand::Rotate { retire } => {
-                let mut vault = open(loc).await?;
-                match retire {
-                    Some(v) => {
-                        let in_use = vault.store().keys_per_version().await?;
-                        if let Some((_, n)) = in_use.iter().find(|(ver, _)| ver == v) {
-                            return Err(privctl_vault::Error::VersionInUse { version: *v, keys: *n }.into());
-                        }
-                        vault.keyring_mut().retire(*v)?;
-                        save_keys(&loc.key_file, vault.keyring_mut())?;
-                        print(loc.json, json!({"retired": v}), format!("retired master key version {v}"));
-                    }
-                    None => {
-                        let v = vault.keyring_mut().rotate()?;
-                        save_keys(&loc.key_file, vault.keyring_mut())?;
-                        print(
-                            loc.json,
-                            json!({"master_version": v}),
-                            format!("added master key version {v}; run `privctl vault rewrap` to move existing data keys to it"),
-                        );
-                    }
-                }
+            VaultCommand::Rotate { retire: Some(v) } => {
+                let vault = open(loc).await?;
+                vault.retire(*v).await?;
+                Ok(committed(
+                    loc.json,
+                    &json!({"retired": v}),
+                    &format!("retired master key version {v}"),
+                ))
+            }
+            VaultCommand::Rotate { retire: None } => {
+                let vault = open(loc).await?;
+                let v = vault.rotate().await?;
+                Ok(committed(
+                    loc.json,
+                    &json!({"master_version": v}),
+                    &format!("added master key version {v}; run `privctl vault rewrap` to move existing keys to it"),
+                ))
             }
             VaultCommand::Rewrap => {
                 let vault = open(loc).await?;
                 let report = vault.rewrap().await?;
-                print(
+                Ok(committed(
                     loc.json,
-                    json!({"rewrapped": report.rewrapped, "master_version": report.newest}),
-                    format!("re-wrapped {} data key(s) under master key version {}", report.rewrapped, report.newest),
-                );
+                    &json!({"rewrapped": report.rewrapped, "master_version": report.newest}),
+                    &format!(
+                        "re-wrapped {} group and epoch key(s) under master key version {}",
+                        report.rewrapped, report.newest
+                    ),
+                ))
             }
             VaultCommand::Shred { subject } => {
                 let vault = open(loc).await?;
-                let shredded = vault.shred(subject).await?;
-                print(
+                let r = vault.shred(subject).await?;
+                let shown = privctl_policy::escape_untrusted(subject);
+                let destroyed = r
+                    .destroyed_versions
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let text = if r.had_key {
+                    format!(
+                        "crypto-shredded {shown}: {} value(s) can no longer be read; {} other subject(s) moved to a new group key; master key version(s) {destroyed} destroyed",
+                        r.values, r.moved
+                    )
+                } else {
+                    format!("{shown} had nothing in the vault; later values for them will be refused")
+                };
+                Ok(committed(
                     loc.json,
-                    json!({"subject": subject, "shredded": shredded}),
-                    if shredded {
-                        format!("destroyed the data key of {subject}; their sealed values can no longer be read")
-                    } else {
-                        format!("{subject} had no live data key")
-                    },
-                );
+                    &json!({
+                        "subject": subject,
+                        "shredded": r.had_key,
+                        "values": r.values,
+                        "moved": r.moved,
+                        "destroyed_master_versions": r.destroyed_versions,
+                    }),
+                    &text,
+                ))
             }
         }
-        Ok(Outcome::Clean)
     })
+}
+
+fn now() -> anyhow::Result<u64> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs())
 }
 
 /// Prints the epoch-keyed hash of `value` for `purpose`.
@@ -202,8 +241,8 @@ fn print_pseudonym(
     location: &VaultLocation,
     purpose: &str,
     value: &str,
-    now: u64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Outcome> {
+    let now = now()?;
     let (epoch, h) = runtime()?.block_on(async {
         open(location)
             .await?
@@ -211,76 +250,96 @@ fn print_pseudonym(
             .await
             .map_err(anyhow::Error::from)
     })?;
-    print(
+    output::emit(
         location.json,
-        json!({"epoch": epoch, "hmac_sha256": h}),
-        h.clone(),
-    );
+        &json!({"epoch": epoch, "hmac_sha256": h}),
+        &h,
+    )?;
+    Ok(Outcome::Clean)
+}
+
+/// A SHA-256 digest as given to `--verify`: 64 hexadecimal digits.
+fn check_digest(digest: &str) -> anyhow::Result<()> {
+    let d = digest.trim();
+    if d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!(
+            "--verify takes a SHA-256 digest, 64 hexadecimal digits; this one has {} characters{}",
+            d.chars().count(),
+            if d.bytes().all(|b| b.is_ascii_hexdigit()) {
+                ""
+            } else {
+                ", not all hexadecimal"
+            }
+        );
+    }
     Ok(())
 }
 
 pub fn hash(args: &HashArgs) -> anyhow::Result<Outcome> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
     match &args.command {
         HashCommand::Ip { location, ip } => {
-            print_pseudonym(location, "ip", &pseudo::canonical_ip(ip)?, now)?;
+            print_pseudonym(location, "ip", &pseudo::canonical_ip(ip)?)
         }
         HashCommand::Device {
             location,
             fingerprint,
         } => {
-            print_pseudonym(location, "device", fingerprint.trim(), now)?;
+            if fingerprint.trim().is_empty() {
+                bail!("the device fingerprint is empty");
+            }
+            print_pseudonym(location, "device", fingerprint.trim())
         }
         HashCommand::Forget {
             location,
             purpose,
             before,
         } => {
-            let before = before.unwrap_or_else(|| pseudo::epoch_of(now));
+            let before = match before {
+                Some(b) => *b,
+                None => pseudo::epoch_of(now()?),
+            };
             let n = runtime()?.block_on(async {
                 open(location)
                     .await?
-                    .store()
-                    .destroy_epochs_before(purpose, before)
+                    .forget_epochs(purpose, before)
                     .await
                     .map_err(anyhow::Error::from)
             })?;
-            print(
+            Ok(committed(
                 location.json,
-                json!({"purpose": purpose, "destroyed": n, "before_epoch": before}),
-                format!("destroyed {n} {purpose} epoch key(s) before epoch {before}"),
-            );
+                &json!({"purpose": purpose, "destroyed": n, "before_epoch": before}),
+                &format!("destroyed {n} {purpose} epoch key(s) before epoch {before}"),
+            ))
         }
         HashCommand::Apikey {
             verify,
             key,
             json: json_out,
         } => {
+            if let Some(digest) = verify {
+                check_digest(digest)?;
+            }
             let key = value_or_stdin(key, "API key")?;
             match verify {
                 Some(digest) => {
                     let ok = pseudo::verify_api_key(&key, digest);
-                    print(
+                    output::emit(
                         *json_out,
-                        json!({"match": ok}),
-                        if ok {
-                            "match".into()
-                        } else {
-                            "no match".into()
-                        },
-                    );
-                    if !ok {
-                        return Ok(Outcome::Findings);
-                    }
+                        &json!({"match": ok}),
+                        if ok { "match" } else { "no match" },
+                    )?;
+                    Ok(if ok {
+                        Outcome::Clean
+                    } else {
+                        Outcome::Findings
+                    })
                 }
                 None => {
                     let d = pseudo::api_key_digest(&key);
-                    print(*json_out, json!({"sha256": d}), d.clone());
+                    output::emit(*json_out, &json!({"sha256": d}), &d)?;
+                    Ok(Outcome::Clean)
                 }
             }
         }
     }
-    Ok(Outcome::Clean)
 }
