@@ -56,9 +56,10 @@ fn keys(loc: &VaultLocation) -> anyhow::Result<Keys> {
             "the keys are given twice, in PRIVCTL_VAULT_KEYS and as a key file (--key-file or PRIVCTL_VAULT_KEY_FILE)\nhint: use one"
         ),
         Some(text) => {
-            let text = text
-                .into_string()
-                .map_err(|_| anyhow::anyhow!("PRIVCTL_VAULT_KEYS is not UTF-8 text"))?;
+            let text = zeroize::Zeroizing::new(
+                text.into_string()
+                    .map_err(|_| anyhow::anyhow!("PRIVCTL_VAULT_KEYS is not UTF-8 text"))?,
+            );
             if text.len() as u64 > MAX_KEY_FILE_BYTES {
                 bail!("PRIVCTL_VAULT_KEYS is larger than {} KiB", MAX_KEY_FILE_BYTES >> 10);
             }
@@ -80,10 +81,29 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// Opens the vault and, with a key file, finishes any crypto-shred a killed
+/// process left half done. If that fails, the command still runs (reading
+/// must not depend on it), and says so.
 async fn open(loc: &VaultLocation) -> anyhow::Result<Vault> {
     let store = Store::open(&loc.db).await?;
     let keys = keys(loc)?;
-    Ok(Vault::open(store, keys).await?)
+    let from_file = keys.key_file().is_some();
+    let vault = Vault::open(store, keys).await?;
+    if from_file {
+        match vault.resume().await {
+            Ok(r) if r.moved > 0 || !r.destroyed_versions.is_empty() => output::note(format_args!(
+                "privctl: finished an interrupted crypto-shred ({} subject(s) moved to a new group key, {} master key version(s) destroyed)",
+                r.moved,
+                r.destroyed_versions.len()
+            )),
+            Ok(_) => {}
+            Err(e) => output::note(format_args!(
+                "privctl: warning: an interrupted crypto-shred could not be finished: {}\nhint: fix the cause and run the shred again",
+                output::safe(&format!("{:#}", anyhow::Error::from(e)))
+            )),
+        }
+    }
+    Ok(vault)
 }
 
 /// Prints the result of a change that is already committed. If standard

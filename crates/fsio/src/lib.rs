@@ -93,7 +93,7 @@ impl AtomicFile {
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        let temp = Self::temp_in(&dir, mode)?;
+        let temp = Self::temp_in(&dir, &temp_prefix(target), mode)?;
         Ok(AtomicFile {
             target: target.to_path_buf(),
             dir,
@@ -102,7 +102,7 @@ impl AtomicFile {
     }
 
     #[cfg(target_os = "linux")]
-    fn temp_in(dir: &Path, mode: Option<u32>) -> io::Result<Temp> {
+    fn temp_in(dir: &Path, prefix: &str, mode: Option<u32>) -> io::Result<Temp> {
         use rustix::fs::{Mode, OFlags, CWD};
         let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
         match rustix::fs::openat(
@@ -126,20 +126,20 @@ impl AtomicFile {
                     || e == rustix::io::Errno::ISDIR
                     || e == rustix::io::Errno::INVAL =>
             {
-                Self::named_in(dir, mode)
+                Self::named_in(dir, prefix, mode)
             }
             Err(e) => Err(e.into()),
         }
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn temp_in(dir: &Path, mode: Option<u32>) -> io::Result<Temp> {
-        Self::named_in(dir, mode)
+    fn temp_in(dir: &Path, prefix: &str, mode: Option<u32>) -> io::Result<Temp> {
+        Self::named_in(dir, prefix, mode)
     }
 
-    fn named_in(dir: &Path, mode: Option<u32>) -> io::Result<Temp> {
+    fn named_in(dir: &Path, prefix: &str, mode: Option<u32>) -> io::Result<Temp> {
         let mut builder = tempfile::Builder::new();
-        builder.prefix(".privctl-").suffix(".tmp");
+        builder.prefix(prefix).suffix(".tmp");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -170,7 +170,7 @@ impl AtomicFile {
                 if durable {
                     file.sync_all()?;
                 }
-                link_and_rename(&file, &dir, &target)?;
+                link_and_rename(&file, &target)?;
             }
             Temp::Named(t) => {
                 if durable {
@@ -224,17 +224,19 @@ impl AtomicFile {
 }
 
 /// Gives the unnamed file a name beside the target, then renames it over
-/// the target. Only a crash between the two steps can leave the named file
-/// (`.privctl-*.tmp`), which the next commit into the same place would not
-/// reuse; the window is two system calls wide.
+/// the target. Only a crash between the two system calls can leave the
+/// named file behind; it is named after the target
+/// (`.TARGET.privctl-*.tmp`), so [`remove_stale_temps`] finds it.
 #[cfg(target_os = "linux")]
-fn link_and_rename(file: &File, dir: &Path, target: &Path) -> io::Result<()> {
+fn link_and_rename(file: &File, target: &Path) -> io::Result<()> {
     use rustix::fs::{AtFlags, CWD};
     use std::os::fd::AsRawFd;
     let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let prefix = temp_prefix(target);
     for attempt in 0..16u32 {
         let name = dir.join(format!(
-            ".privctl-{}-{}-{attempt}.tmp",
+            "{prefix}{}-{}-{attempt}.tmp",
             std::process::id(),
             nanos()
         ));
@@ -260,6 +262,38 @@ fn nanos() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0)
+}
+
+/// The name every temporary file for `target` starts with.
+fn temp_prefix(target: &Path) -> String {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".{name}.privctl-")
+}
+
+/// Removes temporary files that commits into `target` left behind when
+/// their process died at the wrong moment. Only safe while holding a lock
+/// that every writer of `target` takes (a key file's), since another
+/// writer's temporary file looks the same. Returns how many it removed.
+pub fn remove_stale_temps(target: &Path) -> io::Result<usize> {
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let prefix = temp_prefix(target);
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(".tmp") {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Makes a directory's entries durable (a rename is not, until this).
@@ -313,7 +347,8 @@ impl Output {
                 #[cfg(unix)]
                 let mode = {
                     use std::os::unix::fs::PermissionsExt;
-                    Some(meta.permissions().mode() & 0o7777)
+                    // Permission bits only: never set-user-id or set-group-id.
+                    Some(meta.permissions().mode() & 0o777)
                 };
                 #[cfg(not(unix))]
                 let mode = None;
@@ -352,7 +387,9 @@ impl Output {
                         )));
                     }
                 }
-                a.commit(false)
+                // Durable: a crash right after must not leave the target
+                // empty with its old contents gone.
+                a.commit(true)
             }
             Output::InPlace(mut f) => io::Write::flush(&mut f),
         }
@@ -408,6 +445,16 @@ mod tests {
             let mode = std::fs::metadata(&target).map(|m| m.permissions().mode() & 0o777);
             assert_eq!(mode.ok(), Some(0o600));
         }
+    }
+
+    #[test]
+    fn stale_temporary_copies_are_found_by_their_target() {
+        let dir = tempfile::tempdir().expect("dir");
+        let target = dir.path().join("vault.keys");
+        std::fs::write(dir.path().join(".vault.keys.privctl-1-2-0.tmp"), "keys").expect("write");
+        std::fs::write(dir.path().join(".other.privctl-1-2-0.tmp"), "other").expect("write");
+        assert_eq!(remove_stale_temps(&target).expect("clean"), 1);
+        assert_eq!(leftovers(dir.path()), [".other.privctl-1-2-0.tmp"]);
     }
 
     #[test]

@@ -6,12 +6,15 @@
 //! which it never writes anywhere: a keyring is only ever saved to the file
 //! it was read from.
 //!
-//! Writers of a key file take an exclusive lock on `FILE.lock` beside it,
-//! re-read the file under the lock, and replace it whole through an unnamed
-//! temporary file that is flushed to disk before it is renamed into place.
-//! So concurrent rotations never lose a version, a key is durable before
-//! anything is wrapped under it, and a writer killed at any point leaves
-//! neither a torn key file nor a stray copy of the keys.
+//! Writers of a key file take an exclusive lock on `FILE.lock` beside it
+//! (beside the file itself when the path is a symbolic link, so every path
+//! to one file takes one lock), re-read the file under the lock, and
+//! replace it whole through an unnamed temporary file that is flushed to
+//! disk before it is renamed into place. So concurrent rotations never lose
+//! a version, a key is durable before anything is wrapped under it, and a
+//! writer killed at any point leaves neither a torn key file nor, once the
+//! next writer has taken the lock, a stray copy of the keys. A key file
+//! with several hard links is refused: replacing one name would split it.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -71,7 +74,16 @@ impl KeyFile {
         }
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            if meta.nlink() > 1 {
+                return Err(Error::KeyFileRead {
+                    path: self.shown(),
+                    source: std::io::Error::other(format!(
+                        "it has {} hard links; rewriting it would split them (keep one name, or use a symbolic link)",
+                        meta.nlink()
+                    )),
+                });
+            }
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 return Err(Error::KeyFileExposed {
@@ -120,9 +132,17 @@ impl KeyFile {
         })
     }
 
-    /// Takes the writers' lock (blocking until other writers are done).
-    pub(crate) fn lock(&self) -> Result<KeyFileLock> {
-        let mut name = self.path.clone().into_os_string();
+    /// The file itself: through a symbolic link, its target.
+    fn real_path(&self) -> PathBuf {
+        std::fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone())
+    }
+
+    /// Takes the writers' lock, waiting (without blocking the async
+    /// runtime) until other writers are done. Under it, temporary copies of
+    /// the keys that a killed writer left are removed.
+    pub(crate) async fn lock(&self) -> Result<KeyFileLock> {
+        let real = self.real_path();
+        let mut name = real.clone().into_os_string();
         name.push(".lock");
         let lock_path = PathBuf::from(name);
         let mut options = OpenOptions::new();
@@ -137,7 +157,19 @@ impl KeyFile {
             source,
         };
         let file = options.open(&lock_path).map_err(lock_err)?;
-        file.lock().map_err(lock_err)?;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(lock_err(e)),
+            }
+        }
+        privctl_fsio::remove_stale_temps(&real).map_err(|source| Error::KeyFileWrite {
+            path: self.shown(),
+            source,
+        })?;
         Ok(KeyFileLock { _file: file })
     }
 
@@ -154,8 +186,7 @@ impl KeyFile {
     /// A temporary file beside the real one (through a symbolic link, beside
     /// its target, which is what gets replaced).
     fn temp(&self) -> Result<AtomicFile> {
-        let target = std::fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone());
-        AtomicFile::new(&target, Some(0o600)).map_err(|source| Error::KeyFileWrite {
+        AtomicFile::new(&self.real_path(), Some(0o600)).map_err(|source| Error::KeyFileWrite {
             path: self.shown(),
             source,
         })
@@ -244,7 +275,16 @@ mod tests {
             file.create(&other),
             Err(Error::KeyFileExists { .. })
         ));
-        let lock = file.lock().unwrap_or_else(|e| panic!("{e}"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            dir.path().join(".vault.keys.privctl-9-9-0.tmp"),
+            "a killed writer's copy",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let lock = rt.block_on(file.lock()).unwrap_or_else(|e| panic!("{e}"));
         file.save(&other, &lock).unwrap_or_else(|e| panic!("{e}"));
         let names: Vec<String> = std::fs::read_dir(dir.path())
             .map(|d| {
@@ -255,9 +295,33 @@ mod tests {
             .unwrap_or_default();
         let mut names = names;
         names.sort();
-        assert_eq!(names, ["vault.keys", "vault.keys.lock"]);
+        assert_eq!(
+            names,
+            ["vault.keys", "vault.keys.lock"],
+            "the stale copy is gone too"
+        );
         let back = file.load().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back.to_text(), other.to_text());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_hard_linked_key_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = KeyFile::new(dir.path().join("vault.keys"));
+        file.create(&Keyring::generate().unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::hard_link(file.path(), dir.path().join("copy.keys"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = file.load().err().map(|e| {
+            format!(
+                "{e} {}",
+                std::error::Error::source(&e)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            )
+        });
+        assert!(err.unwrap_or_default().contains("2 hard links"));
     }
 
     #[test]

@@ -207,10 +207,18 @@ impl Keyring {
         let mut out = Zeroizing::new(String::from(
             "# privctl vault keys: keep secret, back up, never commit\n",
         ));
+        // Hex goes straight into the zeroed buffer: no temporary copy of a
+        // key outlives this call.
         for (v, k) in &self.masters {
-            out.push_str(&format!("master {v} {}\n", k.to_hex().as_str()));
+            out.push_str("master ");
+            out.push_str(&v.to_string());
+            out.push(' ');
+            out.push_str(&k.to_hex());
+            out.push('\n');
         }
-        out.push_str(&format!("index {}\n", self.index.to_hex().as_str()));
+        out.push_str("index ");
+        out.push_str(&self.index.to_hex());
+        out.push('\n');
         out
     }
 
@@ -240,6 +248,13 @@ impl Keyring {
     /// way: it refuses while anything still uses the version.
     pub(crate) fn forget(&mut self, version: u32) {
         self.masters.remove(&version);
+    }
+
+    /// Replaces the index key with a new random one: what keyed privctl
+    /// 0.1's blind indexes must not outlive its upgrade.
+    pub(crate) fn replace_index_key(&mut self) -> Result<()> {
+        self.index = SecretKey::random()?;
+        Ok(())
     }
 
     /// Whether this keyring holds `version`.

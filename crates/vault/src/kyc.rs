@@ -147,11 +147,16 @@ impl fmt::Debug for KycId {
 /// record is found without decrypting anything; without the key the index
 /// reveals nothing.
 pub fn blind_index(index_key: &SecretKey, id: &KycId) -> String {
+    blind_index_of(index_key, id.kind, &id.value)
+}
+
+/// [`blind_index`] of a stored value in normal form.
+pub(crate) fn blind_index_of(index_key: &SecretKey, kind: IdKind, normal: &str) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, index_key.bytes());
     let mut ctx = hmac::Context::with_key(&key);
-    ctx.update(id.kind.name().as_bytes());
+    ctx.update(kind.name().as_bytes());
     ctx.update(&[0]);
-    ctx.update(id.value.as_bytes());
+    ctx.update(normal.as_bytes());
     hex(ctx.sign().as_ref())
 }
 

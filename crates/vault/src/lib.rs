@@ -48,7 +48,7 @@ pub use keyfile::{KeyFile, Keys};
 pub use keys::Keyring;
 pub use kyc::{IdKind, KycId};
 pub use store::{DbUrl, Dialect, Store};
-pub use vault::{Found, RewrapReport, ShredReport, Stored, Vault, GROUP_SIZE};
+pub use vault::{Found, Resumed, RewrapReport, ShredReport, Stored, Vault, GROUP_SIZE};
 
 use privctl_policy::escape_untrusted;
 

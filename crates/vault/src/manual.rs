@@ -38,18 +38,23 @@
 //!
 //! 1. One transaction deletes S's values, blind indexes and data key,
 //!    remembers S by a keyed tag (so later values for S are refused) and
-//!    their references as shredded, and marks G as retiring.
+//!    their references as shredded, and marks G as retiring, and with it
+//!    G's replacement if a move out of G had already begun.
 //! 2. G's other subjects move to a new group key G′, in batches of 100 per
 //!    transaction: each data key is re-wrapped under G′ and each blind index
-//!    recomputed under G′'s index key. Then G's key is deleted, and the
-//!    master version V that wrapped it is marked for destruction.
-//! 3. Under the key file's lock, a new master version V+1 is written to the
-//!    key file (flushed to disk), every group and epoch key under V or older
-//!    is re-wrapped under V+1, and V and older leave the key file.
+//!    recomputed under G′'s index key. Then G's key is deleted, and a
+//!    master key destruction is marked as due.
+//! 3. Under the key file's lock, a new master version N is written to the
+//!    key file (flushed to disk), every group and epoch key is re-wrapped
+//!    under N, and every older version leaves the key file.
 //!
 //! Any copy of S's wrapped data key left behind (a free page, a dead tuple,
-//! a WAL record, a database backup) is wrapped under G; every copy of G is
-//! wrapped under V or older; those versions exist nowhere any more. The cost
+//! a WAL record, a database backup) is wrapped under G, or, if a move of G's
+//! subjects was rolled back midway, under G's replacement, which goes too;
+//! every copy of those group keys is wrapped under a version older than N;
+//! those versions exist nowhere any more. Every older version goes, not only
+//! the one G's row named: a re-wrap rolled back midway can have left G under
+//! a newer version in PostgreSQL's dead tuples. (Both cases are tests.) The cost
 //! of a shred is bounded by the group size (at most 1,024 data keys and
 //! their values re-wrapped, plus one re-wrap per group) rather than growing
 //! with the vault; a vault of a million subjects has about a thousand groups.
@@ -64,10 +69,18 @@
 //! S's rows with zeros in the file itself, and a checkpoint empties any
 //! write-ahead log after a shred.
 //!
+//! A vault written by privctl 0.1 is upgraded under the key file's lock:
+//! once its keys are shown to open every key in it, the index key (which
+//! keyed 0.1's blind indexes, copies of which stay in free pages) is
+//! replaced in the key file, the data moves in one transaction, and every
+//! master version of 0.1's time is destroyed as in step 3, since 0.1's
+//! `shred` and `hash forget` left wrapped keys in the file under them.
+//!
 //! # What is guaranteed, against whom
 //!
-//! After `shred` returns (or, if it was interrupted, after the next vault
-//! command on that key file completes it):
+//! After `shred` returns (or, if it was interrupted, once it is run again or
+//! [`crate::Vault::resume`] completes it, which every `privctl vault`
+//! command with a key file does):
 //!
 //! * Someone holding the database (live, a copy, a backup taken at any time,
 //!   PostgreSQL's WAL) **and the current key file** cannot recover S's data

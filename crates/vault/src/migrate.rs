@@ -7,9 +7,10 @@
 //! under its group's index key; a subject version 1 shredded becomes a
 //! tombstone (later values refused) and its references are remembered as
 //! shredded; epoch keys are re-wrapped with this release's associated data.
-//! Version 1's shred left the wrapped key in the file under a live master
-//! key, so a vault that shredded anyone has every master version destroyed
-//! once the key file is at hand (at once, when the keys come from it).
+//! Version 1's shred and `hash forget` left wrapped keys in the file under
+//! live master keys, and its blind indexes were keyed by the key file's
+//! index key: [`crate::Vault`] replaces the index key before this runs, and
+//! every master version of that time is marked for destruction.
 //! Unwrapping every key on the way also proves the key file is this
 //! vault's: with the wrong one, nothing is changed.
 
@@ -39,16 +40,12 @@ pub(crate) async fn run(store: &Store, c: &mut AnyConnection, ring: &Keyring) ->
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let mut shredded_any = false;
     for row in store.legacy_keys(c).await? {
         let live = match (&row.wrapped, row.master_version) {
             (Some(w), Some(v)) if !row.shredded => Some((w, v)),
             _ => None,
         };
         let Some((wrapped, v)) = live else {
-            // Version 1 left this subject's wrapped key in the file, under a
-            // master key that is still alive: destroy every version now.
-            shredded_any = true;
             store
                 .add_tombstone(c, &keys::subject_tag(ring.index_key(), &row.subject), at)
                 .await?;
@@ -111,11 +108,11 @@ pub(crate) async fn run(store: &Store, c: &mut AnyConnection, ring: &Keyring) ->
         )?;
         store.update_epoch(c, &e).await?;
     }
-    if shredded_any {
-        store
-            .set_meta(c, crate::vault::DESTROY_THROUGH, &version.to_string())
-            .await?;
-    }
+    // 0.1's shred and `hash forget` left wrapped keys in the file under
+    // master keys that are still alive: every version of its time goes.
+    store
+        .set_meta(c, crate::vault::DESTROY_THROUGH, &version.to_string())
+        .await?;
     store
         .set_meta(
             c,
@@ -123,4 +120,35 @@ pub(crate) async fn run(store: &Store, c: &mut AnyConnection, ring: &Keyring) ->
             &crate::store::SCHEMA_VERSION.to_string(),
         )
         .await
+}
+
+/// Proves `ring` opens every key of a version 1 vault, before anything of
+/// it (or of the key file) changes.
+pub(crate) async fn check_keys(store: &Store, c: &mut AnyConnection, ring: &Keyring) -> Result<()> {
+    let wrong = |e: Error| match e {
+        Error::Tampered => Error::WrongKeys {
+            what: "the keys of its version 1 tables".to_owned(),
+        },
+        other => other,
+    };
+    for row in store.legacy_keys(c).await? {
+        if let (Some(w), Some(v), false) = (&row.wrapped, row.master_version, row.shredded) {
+            let v =
+                u32::try_from(v).map_err(|_| Error::Corrupt(format!("master key version {v}")))?;
+            let what = Wrapping::LegacyData {
+                version: v,
+                subject: &row.subject,
+            };
+            keys::unwrap(ring.master(v)?, what, w).map_err(wrong)?;
+        }
+    }
+    for e in store.epochs(c).await? {
+        let label = format!("epoch:{}:{}", e.purpose, e.epoch);
+        let what = Wrapping::LegacyData {
+            version: e.master_version,
+            subject: &label,
+        };
+        keys::unwrap(ring.master(e.master_version)?, what, &e.wrapped).map_err(wrong)?;
+    }
+    Ok(())
 }

@@ -57,38 +57,37 @@ impl DbUrl {
 
     fn masked(&self) -> String {
         let url = &self.0;
-        let Some(scheme_end) = url.find("://") else {
-            return escape_untrusted(url).into_owned();
-        };
-        let rest = &url[scheme_end + 3..];
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        let shown = match authority.rfind('@') {
-            Some(at) => {
-                let userinfo = &authority[..at];
-                let user = userinfo.split(':').next().unwrap_or("");
-                let masked = if userinfo.contains(':') {
-                    format!("{user}:***")
-                } else {
-                    user.to_owned()
-                };
-                format!(
-                    "{}://{masked}@{}{}",
-                    &url[..scheme_end],
-                    &authority[at + 1..],
-                    &rest[authority_end..]
-                )
+        let mut shown = match url.find("://") {
+            // Whatever stands before the last `@` is userinfo: a password
+            // may hold `/`, `?` or `#` unencoded, and is masked whole.
+            Some(scheme_end) => {
+                let rest = &url[scheme_end + 3..];
+                match rest.rfind('@') {
+                    Some(at) => {
+                        let userinfo = &rest[..at];
+                        let user = userinfo.split(':').next().unwrap_or("");
+                        let masked = if userinfo.contains(':') {
+                            format!("{user}:***")
+                        } else {
+                            user.to_owned()
+                        };
+                        format!("{}://{masked}@{}", &url[..scheme_end], &rest[at + 1..])
+                    }
+                    None => url.clone(),
+                }
             }
             None => url.clone(),
         };
-        // A password can also ride in the query string.
-        let shown = match shown.find("password=") {
-            Some(i) => {
-                let end = shown[i..].find('&').map_or(shown.len(), |e| i + e);
-                format!("{}password=***{}", &shown[..i], &shown[end..])
-            }
-            None => shown,
-        };
+        // Passwords can also ride in the query string, more than once.
+        let mut from = 0;
+        while let Some(i) = shown[from..]
+            .find("password=")
+            .map(|i| from + i + "password=".len())
+        {
+            let end = shown[i..].find('&').map_or(shown.len(), |e| i + e);
+            shown.replace_range(i..end, "***");
+            from = i + 3;
+        }
         escape_untrusted(&shown).into_owned()
     }
 }
@@ -871,7 +870,7 @@ impl Store {
 
     pub(crate) async fn legacy_keys(&self, c: &mut AnyConnection) -> Result<Vec<LegacyKeyRow>> {
         let op = "reading version 1 data keys";
-        let rows = sqlx::query("SELECT id, subject, master_version, wrapped, shredded FROM privctl_vault_keys WHERE group_id IS NULL ORDER BY id")
+        let rows = sqlx::query("SELECT id, subject, master_version, wrapped, shredded FROM privctl_vault_keys ORDER BY id")
             .fetch_all(&mut *c)
             .await
             .map_err(db(op))?;
@@ -1276,6 +1275,11 @@ mod tests {
             ("postgres://:pw@h", "postgres://:***@h"),
             ("sqlite:.privctl/vault.db", "sqlite:.privctl/vault.db"),
             ("postgres://u:p@ss@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:pa/ss@h/db", "postgres://u:***@h/db"),
+            (
+                "postgres://h/db?password=a&password=b",
+                "postgres://h/db?password=***&password=***",
+            ),
         ] {
             assert_eq!(DbUrl::new(url).to_string(), shown);
         }

@@ -66,6 +66,15 @@ pub struct RewrapReport {
     pub newest: u32,
 }
 
+/// What `resume` finished.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resumed {
+    /// Subjects moved to a new group key.
+    pub moved: u64,
+    /// Master key versions destroyed.
+    pub destroyed_versions: Vec<u32>,
+}
+
 /// What `shred` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShredReport {
@@ -118,20 +127,30 @@ fn key_id(id: i64) -> Result<u32> {
 
 impl Vault {
     /// Opens the vault on `store` with `keys`: creates its tables in an
-    /// empty database, upgrades privctl 0.1's tables, and refuses keys that
-    /// are not this vault's (a key file from another vault is reported as
-    /// that, not later as tampering). With a key file, finishes any shred
-    /// or rotation a killed process left half done.
+    /// empty database, upgrades privctl 0.1's tables (which needs the key
+    /// file), and refuses keys that are not this vault's (a key file from
+    /// another vault is reported as that, not later as tampering). Call
+    /// [`Vault::resume`] to finish a shred a killed process left half done.
     pub async fn open(store: Store, keys: Keys) -> Result<Self> {
         let vault = Vault {
             store,
             keys: RwLock::new(Arc::new(keys)),
         };
         vault.prepare().await?;
-        if vault.keys().file.is_some() {
-            vault.complete_pending().await?;
-        }
         Ok(vault)
+    }
+
+    /// Finishes what an interrupted shred or `forget_epochs` left undone
+    /// (moving a group to a new key, destroying master versions). Shredding
+    /// and forgetting do this themselves; call it once after opening with a
+    /// key file so an interrupted erasure does not wait for the next one.
+    /// Needs the key file when there is anything to destroy.
+    pub async fn resume(&self) -> Result<Resumed> {
+        let (moved, destroyed_versions) = self.complete_pending().await?;
+        Ok(Resumed {
+            moved,
+            destroyed_versions,
+        })
     }
 
     /// Creates a vault: a new key file (owner-only, refused if one exists)
@@ -234,6 +253,13 @@ impl Vault {
     // --- Opening -----------------------------------------------------------
 
     async fn prepare(&self) -> Result<()> {
+        let layout = self
+            .store
+            .read_with(async |c| self.store.layout(c).await)
+            .await?;
+        if layout == Layout::V1 {
+            self.upgrade_v1().await?;
+        }
         let keys = self.keys();
         let ring = &keys.keyring;
         self.store
@@ -242,13 +268,50 @@ impl Vault {
                     self.store.create_tables(c).await?;
                     self.register(c, ring).await
                 }
-                Layout::V1 => migrate::run(&self.store, c, ring).await,
+                // Upgraded by another process meanwhile, or not at all:
+                // either way not under this transaction.
+                Layout::V1 => Err(Error::Corrupt(
+                    "version 1 tables remain after their upgrade".to_owned(),
+                )),
                 Layout::Current => {
                     self.verify(c, ring).await?;
                     self.register(c, ring).await
                 }
             })
             .await
+    }
+
+    /// Upgrades privctl 0.1's tables, under the key file's lock: once the
+    /// keys are shown to open every key of the vault, the index key (which
+    /// keyed 0.1's blind indexes, copies of which stay in free pages) is
+    /// replaced in the key file, the data moves in one transaction, and
+    /// every master version of 0.1's time is marked for destruction.
+    async fn upgrade_v1(&self) -> Result<()> {
+        let file = self.key_file("upgrading a vault written by privctl 0.1")?;
+        let lock = file.lock().await?;
+        let mut ring = file.load()?;
+        let still_v1 = self
+            .store
+            .read_with(async |c| {
+                if self.store.layout(c).await? != Layout::V1 {
+                    return Ok(false);
+                }
+                migrate::check_keys(&self.store, c, &ring).await?;
+                Ok(true)
+            })
+            .await?;
+        if still_v1 {
+            ring.replace_index_key()?;
+            file.save(&ring, &lock)?;
+            self.store
+                .write_with(async |c| match self.store.layout(c).await? {
+                    Layout::V1 => migrate::run(&self.store, c, &ring).await,
+                    _ => Ok(()),
+                })
+                .await?;
+        }
+        self.set_keyring(ring);
+        Ok(())
     }
 
     /// Refuses keys that are not this vault's.
@@ -574,7 +637,7 @@ impl Vault {
     /// the vault uses it; returns it. Needs the key file.
     pub async fn rotate(&self) -> Result<u32> {
         let file = self.key_file("rotating the master key")?;
-        let lock = file.lock()?;
+        let lock = file.lock().await?;
         let mut ring = file.load()?;
         self.store
             .read_with(async |c| self.verify(c, &ring).await)
@@ -663,7 +726,7 @@ impl Vault {
     /// [`Vault::rewrap`] first). Needs the key file.
     pub async fn retire(&self, version: u32) -> Result<()> {
         let file = self.key_file("retiring a master key version")?;
-        let lock = file.lock()?;
+        let lock = file.lock().await?;
         let mut ring = file.load()?;
         if !ring.has(version) {
             return Err(Error::UnknownMasterVersion(version));
@@ -698,18 +761,29 @@ impl Vault {
 
     /// Crypto-shreds a subject: their values, blind indexes and data key are
     /// deleted, later values for them are refused, the other subjects of
-    /// their group move to a new group key, and the master version that
-    /// wrapped the old group key is destroyed (a new one replaces it in the
-    /// key file). Afterwards nothing in the database, its free pages, dead
-    /// tuples or logs, opened with the key file, recovers their data key;
-    /// ciphertexts copied elsewhere are unreadable. Needs the key file.
-    /// Interrupted, it completes when run again (or at the next open).
+    /// their group move to a new group key, and every master version is
+    /// replaced by a new one in the key file. Afterwards nothing in the
+    /// database, its free pages, dead tuples or logs, opened with the key
+    /// file, recovers their data key; ciphertexts copied elsewhere are
+    /// unreadable ([`crate::manual`] says why, and what is not covered).
+    /// Needs the key file. Interrupted, it completes when run again or on
+    /// [`Vault::resume`].
     pub async fn shred(&self, subject: &str) -> Result<ShredReport> {
         check_subject(subject)?;
         self.key_file("crypto-shredding")?;
+        let mut report = self.shred_first_step(subject).await?;
+        let (moved, destroyed) = self.complete_pending().await?;
+        report.moved = moved;
+        report.destroyed_versions = destroyed;
+        Ok(report)
+    }
+
+    /// One transaction: the subject's values, blind indexes and data key
+    /// deleted, the subject remembered by its tag, their group (and its
+    /// replacement, if a move has begun) retiring.
+    async fn shred_first_step(&self, subject: &str) -> Result<ShredReport> {
         let keys = self.keys();
-        let mut report = self
-            .store
+        self.store
             .write_with(async |c| {
                 let mut report = ShredReport::default();
                 let at = now();
@@ -728,14 +802,20 @@ impl Vault {
                     self.store
                         .set_group_state(c, row.group, GroupState::Retiring)
                         .await?;
+                    // A move out of their group may have started: a batch
+                    // that was rolled back can still hold their key,
+                    // wrapped under the replacement, in PostgreSQL's dead
+                    // tuples and log. The replacement goes too.
+                    let group = self.store.group(c, row.group).await?;
+                    if let Some(next) = group.and_then(|g| g.replaced_by) {
+                        self.store
+                            .set_group_state(c, next, GroupState::Retiring)
+                            .await?;
+                    }
                 }
                 Ok(report)
             })
-            .await?;
-        let (moved, destroyed) = self.complete_pending().await?;
-        report.moved = moved;
-        report.destroyed_versions = destroyed;
-        Ok(report)
+            .await
     }
 
     async fn mark_for_destruction(&self, c: &mut AnyConnection, version: u32) -> Result<()> {
@@ -766,10 +846,7 @@ impl Vault {
                 .read_with(async |c| self.store.meta(c, DESTROY_THROUGH).await)
                 .await?;
             let Some(through) = through else { break };
-            let v: u32 = through
-                .parse()
-                .map_err(|_| Error::Corrupt(format!("{DESTROY_THROUGH} {through:?}")))?;
-            destroyed.extend(self.destroy_through(v, &through).await?);
+            destroyed.extend(self.destroy_all_but_new(&through).await?);
         }
         self.drop_retired_from_file().await?;
         if moved > 0 || !destroyed.is_empty() {
@@ -865,30 +942,28 @@ impl Vault {
         }
     }
 
-    /// Destroys every master version up to `v`: a new version takes over in
-    /// the key file, every key wrapped under the old ones is re-wrapped, and
-    /// they leave the key file, durably. Returns the versions destroyed.
-    async fn destroy_through(&self, v: u32, marker: &str) -> Result<Vec<u32>> {
+    /// Destroys every master version there is: a new one takes over in the
+    /// key file, every key wrapped under the others is re-wrapped, and they
+    /// leave the key file, durably. (All of them, not only those up to the
+    /// marker: a re-wrap that was rolled back can have left a group key
+    /// under a newer version in PostgreSQL's dead tuples.) Returns the
+    /// versions destroyed.
+    async fn destroy_all_but_new(&self, marker: &str) -> Result<Vec<u32>> {
         let file = self.key_file("destroying a master key version")?;
-        let lock = file.lock()?;
+        let lock = file.lock().await?;
         let mut ring = file.load()?;
         self.store
             .read_with(async |c| self.verify(c, &ring).await)
             .await?;
-        if ring.newest() <= v {
-            ring.rotate()?;
-            file.save(&ring, &lock)?;
-            self.store
-                .write_with(async |c| self.register(c, &ring).await)
-                .await?;
-        }
-        let newest = ring.newest();
-        let doomed: Vec<u32> = ring.versions().into_iter().filter(|x| *x <= v).collect();
-        // Nothing new is wrapped under them from here on.
+        let doomed = ring.versions();
+        let newest = ring.rotate()?;
+        file.save(&ring, &lock)?;
         self.store
             .write_with(async |c| {
+                self.register(c, &ring).await?;
+                // Nothing new is wrapped under the old ones from here on.
                 for row in self.store.masters(c).await? {
-                    if row.version <= v && row.state == MasterState::Active {
+                    if row.version < newest && row.state == MasterState::Active {
                         self.store
                             .set_master_state(c, row.version, MasterState::Retiring)
                             .await?;
@@ -903,11 +978,17 @@ impl Vault {
             let retired = self
                 .store
                 .write_with(async |c| {
-                    if self.store.usage(c).await?.iter().any(|(x, _, _)| *x <= v) {
+                    if self
+                        .store
+                        .usage(c)
+                        .await?
+                        .iter()
+                        .any(|(x, _, _)| *x < newest)
+                    {
                         return Ok(false);
                     }
                     for row in self.store.masters(c).await? {
-                        if row.version <= v && row.state != MasterState::Retired {
+                        if row.version < newest && row.state != MasterState::Retired {
                             self.store
                                 .set_master_state(c, row.version, MasterState::Retired)
                                 .await?;
@@ -948,7 +1029,7 @@ impl Vault {
         if !retired.iter().any(|v| self.keys().keyring.has(*v)) {
             return Ok(());
         }
-        let lock = file.lock()?;
+        let lock = file.lock().await?;
         let mut ring = file.load()?;
         let mut changed = false;
         for v in retired {
@@ -961,6 +1042,107 @@ impl Vault {
             file.save(&ring, &lock)?;
         }
         self.set_keyring(ring);
+        Ok(())
+    }
+}
+
+/// States a process killed at the wrong moment leaves, for tests that check
+/// the vault recovers from them without leaking anything.
+#[cfg(feature = "testing")]
+impl Vault {
+    /// Runs only the first step of a shred, as a process killed right after
+    /// it would.
+    pub async fn shred_first_step_for_test(&self, subject: &str) -> Result<()> {
+        self.shred_first_step(subject).await.map(drop)
+    }
+
+    /// Starts moving `subject` to the replacement of their group (creating
+    /// it), then rolls the move back, as a process killed before its commit
+    /// would: on PostgreSQL the moved key stays in a dead tuple.
+    pub async fn aborted_move_for_test(&self, subject: &str) -> Result<()> {
+        let keys = self.keys();
+        let ring = &keys.keyring;
+        let row = self
+            .store
+            .read_with(async |c| self.store.key_of(c, subject).await)
+            .await?
+            .ok_or_else(|| Error::Corrupt(format!("no key for {subject}")))?;
+        let new = self
+            .store
+            .write_with(async |c| {
+                let g = self.store.group(c, row.group).await?;
+                if let Some(id) = g.and_then(|g| g.replaced_by) {
+                    return Ok(id);
+                }
+                let version = self.wrapping_version(c, ring).await?;
+                let (id, _) = new_group(&self.store, c, ring, version, GroupState::Open).await?;
+                self.store.set_replaced_by(c, row.group, id).await?;
+                Ok(id)
+            })
+            .await?;
+        let rolled_back = self
+            .store
+            .write_with(async |c| {
+                let from = self.group_keys(c, ring, row.group).await?;
+                let to = self.group_keys(c, ring, new).await?;
+                let what = Wrapping::Data {
+                    group: row.group,
+                    subject,
+                };
+                let dk = keys::unwrap(&from.wrap, what, &row.wrapped)?;
+                let w = keys::wrap(
+                    &to.wrap,
+                    Wrapping::Data {
+                        group: new,
+                        subject,
+                    },
+                    &dk,
+                )?;
+                self.store.move_key(c, row.id, new, &w).await?;
+                Err::<(), _>(Error::Corrupt("killed before the commit".to_owned()))
+            })
+            .await;
+        debug_assert!(rolled_back.is_err());
+        Ok(())
+    }
+
+    /// Re-wraps `subject`'s group key under the newest master version, then
+    /// rolls it back, as a `rewrap` killed before its commit would.
+    pub async fn aborted_rewrap_for_test(&self, subject: &str) -> Result<()> {
+        let keys = self.keys();
+        let ring = &keys.keyring;
+        let rolled_back = self
+            .store
+            .write_with(async |c| {
+                let row = self
+                    .store
+                    .key_of(c, subject)
+                    .await?
+                    .ok_or_else(|| Error::Corrupt(format!("no key for {subject}")))?;
+                let g = self
+                    .store
+                    .group(c, row.group)
+                    .await?
+                    .ok_or_else(|| Error::Corrupt("no group".to_owned()))?;
+                let key = keys::unwrap(
+                    ring.master(g.master_version)?,
+                    Wrapping::Group {
+                        version: g.master_version,
+                        group: g.id,
+                    },
+                    &g.wrapped,
+                )?;
+                let newest = ring.newest();
+                let what = Wrapping::Group {
+                    version: newest,
+                    group: g.id,
+                };
+                let w = keys::wrap(ring.master(newest)?, what, &key)?;
+                self.store.set_group_wrap(c, g.id, newest, &w).await?;
+                Err::<(), _>(Error::Corrupt("killed before the commit".to_owned()))
+            })
+            .await;
+        debug_assert!(rolled_back.is_err());
         Ok(())
     }
 }
@@ -1004,7 +1186,8 @@ pub(crate) fn reindex(dk: &SecretKey, to: &GroupKeys, v: &ValueRow) -> Result<St
     let kind = IdKind::parse(&v.kind)?;
     let sealed = SealedValue::parse(&v.sealed)?;
     let plain = sealed::open(dk, &v.reference, kind.name(), &sealed)?;
+    // The value was validated when it was stored; it is indexed as it is,
+    // so a later, stricter rule can never stop a shred halfway.
     let text = Zeroizing::new(String::from_utf8(plain.to_vec()).map_err(|_| Error::Tampered)?);
-    let id = KycId::new(kind, &text)?;
-    Ok(kyc::blind_index(&to.index, &id))
+    Ok(kyc::blind_index_of(&to.index, kind, &text))
 }

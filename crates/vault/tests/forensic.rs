@@ -392,6 +392,103 @@ fn a_shredded_subject_is_unrecoverable_from_the_raw_files_with_the_key_file() {
     });
 }
 
+/// Puts three subjects in one group, lets `interrupt` leave the state a
+/// killed process would, shreds `victim`, and checks the raw files with the
+/// current key file: the victim's value is gone, the others' recovered.
+async fn shred_after(db: &Db, interrupt: impl AsyncFnOnce(&Vault, &str, &str)) {
+    let vault: Vault = db.vault().await;
+    let (first, victim, bystander) = (unique("first"), unique("victim"), unique("bystander"));
+    let mut copies = Vec::new();
+    for (subject, value) in [
+        (&first, "ABCPE1111F"),
+        (&victim, "ABCPE2222F"),
+        (&bystander, "ABCPE3333F"),
+    ] {
+        let r = vault
+            .put(subject, &pan(value))
+            .await
+            .expect("put")
+            .reference;
+        let sealed = vault
+            .store()
+            .sealed_bytes(&r)
+            .await
+            .expect("read")
+            .expect("row");
+        copies.push((subject.clone(), r, value, sealed));
+    }
+    interrupt(&vault, &first, &victim).await;
+    vault.shred(&victim).await.expect("shred");
+    let raw = raw_files(db).await;
+    let key_file = std::fs::read_to_string(db.key_path()).expect("key file");
+    let subjects = [first.as_str(), victim.as_str(), bystander.as_str()];
+    let rec = read_v2(
+        &raw,
+        db.pg_database.is_some(),
+        &key_file,
+        12,
+        &subjects,
+        &[],
+    );
+    let (_, r, _, sealed) = &copies[1];
+    assert_eq!(
+        opens(&rec, &victim, r, "pan", sealed),
+        None,
+        "{}: the victim's value was recovered",
+        db.name
+    );
+    let (_, r, value, sealed) = &copies[2];
+    assert_eq!(
+        opens(&rec, &bystander, r, "pan", sealed).as_deref(),
+        Some(*value),
+        "{}: the reader must recover the bystander",
+        db.name
+    );
+}
+
+/// Review of issue 7: a move of the group's members to a new key that was
+/// rolled back (a process killed before its commit) leaves the victim's key
+/// wrapped under the replacement in PostgreSQL's dead tuples; shredding
+/// them must destroy the replacement too.
+#[test]
+fn a_rolled_back_group_move_leaves_nothing_of_a_subject_shredded_next() {
+    rt().block_on(async {
+        for db in databases().await {
+            shred_after(&db, async |vault: &Vault, first: &str, victim: &str| {
+                vault
+                    .shred_first_step_for_test(first)
+                    .await
+                    .expect("first step");
+                vault
+                    .aborted_move_for_test(victim)
+                    .await
+                    .expect("aborted move");
+            })
+            .await;
+        }
+    });
+}
+
+/// Review of issue 7: a re-wrap under a newer master version that was
+/// rolled back leaves the group key under that version in PostgreSQL's dead
+/// tuples; the destruction after a shred must take every version, not only
+/// the one the group's committed row names.
+#[test]
+fn a_rolled_back_rewrap_leaves_nothing_of_a_subject_shredded_next() {
+    rt().block_on(async {
+        for db in databases().await {
+            shred_after(&db, async |vault: &Vault, _: &str, victim: &str| {
+                vault.rotate().await.expect("rotate");
+                vault
+                    .aborted_rewrap_for_test(victim)
+                    .await
+                    .expect("aborted rewrap");
+            })
+            .await;
+        }
+    });
+}
+
 /// The defect itself, in a file privctl 0.1 wrote: with that release's
 /// key file, the reader recovers the Aadhaar number of user-3, whom it
 /// "shredded". After the upgrade (which destroys every master version of a
@@ -447,9 +544,10 @@ fn privctl_0_1_left_a_shredded_aadhaar_recoverable_and_the_upgrade_ends_it() {
         }
         let url = format!("sqlite:{}", dir.path().join("vault.db").display());
         let store = privctl_vault::Store::open(&url).await.expect("store");
-        Vault::open(store, privctl_vault::Keys::from_file(&keys).expect("keys"))
+        let vault = Vault::open(store, privctl_vault::Keys::from_file(&keys).expect("keys"))
             .await
             .expect("upgrade");
+        vault.resume().await.expect("destroy 0.1's master versions");
         let now_keys = std::fs::read_to_string(&keys).expect("keys");
         assert!(
             !now_keys.contains("master 1 ") && !now_keys.contains("master 2 "),
@@ -465,6 +563,30 @@ fn privctl_0_1_left_a_shredded_aadhaar_recoverable_and_the_upgrade_ends_it() {
         assert!(
             scan(&windows, &tries).is_empty(),
             "the current key file opens no 0.1 remnant"
+        );
+        // 0.1 keyed its blind indexes with the key file's index key, and
+        // copies of user-3's stay in free pages: with the old index key
+        // they link the person to the number; the upgrade replaced it.
+        let blind = |key_file: &str| {
+            let hex = key_file
+                .lines()
+                .find_map(|l| l.strip_prefix("index "))
+                .expect("index key")
+                .trim()
+                .to_owned();
+            let key: [u8; 32] = unhex(&hex).try_into().expect("32 bytes");
+            hash_with(&key, "aadhaar", "999988887779")
+        };
+        let upgraded = std::fs::read(dir.path().join("vault.db")).expect("db");
+        let contains =
+            |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(
+            contains(&upgraded, &blind(&v1_keys)),
+            "the 0.1 remnant is in the file (the check can fail)"
+        );
+        assert!(
+            !contains(&upgraded, &blind(&now_keys)),
+            "the current index key links user-3 to the number"
         );
     });
 }

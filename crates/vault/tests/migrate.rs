@@ -40,12 +40,30 @@ fn refs() -> Vec<(String, String, String)> {
 fn a_version_1_vault_upgrades_in_place() {
     rt().block_on(async {
         let (_dir, url, keys) = fixture();
+        let v1_keys = std::fs::read_to_string(&keys).expect("keys");
         let vault = Vault::open(
             Store::open(&url).await.expect("store"),
             Keys::from_file(&keys).expect("keys"),
         )
         .await
         .expect("upgrade");
+        let resumed = vault.resume().await.expect("resume");
+        assert_eq!(
+            resumed.destroyed_versions,
+            [1, 2],
+            "every 0.1 master version is destroyed"
+        );
+        let now_keys = std::fs::read_to_string(&keys).expect("keys");
+        let index = |t: &str| {
+            t.lines()
+                .find(|l| l.starts_with("index "))
+                .map(str::to_owned)
+        };
+        assert_ne!(
+            index(&v1_keys),
+            index(&now_keys),
+            "the index key of 0.1 is replaced"
+        );
         let expected = [
             ("user-1", "234567890124"),
             ("user-1", "ABCPE1234F"),
@@ -113,13 +131,26 @@ fn a_version_1_vault_upgrades_in_place() {
 }
 
 #[test]
-fn the_wrong_key_file_leaves_a_version_1_vault_untouched() {
+fn the_wrong_keys_leave_a_version_1_vault_and_its_key_file_untouched() {
     rt().block_on(async {
-        let (dir, url, _keys) = fixture();
+        let (dir, url, keys) = fixture();
         let before = std::fs::read(dir.path().join("vault.db")).expect("db");
+        // Keys in memory: the upgrade replaces the index key in the key
+        // file, so it needs one.
+        let given = privctl_vault::KeyFile::new(&keys).load().expect("keys");
+        let err = Vault::open(Store::open(&url).await.expect("store"), Keys::given(given))
+            .await
+            .err();
+        assert!(matches!(err, Some(Error::KeysReadOnly { .. })), "{err:?}");
+        // Another vault's key file: refused before anything changes.
+        let other = dir.path().join("other.keys");
+        privctl_vault::KeyFile::new(&other)
+            .create(&Keyring::generate().expect("keys"))
+            .expect("other key file");
+        let other_before = std::fs::read(&other).expect("other");
         let err = Vault::open(
             Store::open(&url).await.expect("store"),
-            Keys::given(Keyring::generate().expect("keys")),
+            Keys::from_file(&other).expect("keys"),
         )
         .await
         .err();
@@ -129,6 +160,11 @@ fn the_wrong_key_file_leaves_a_version_1_vault_untouched() {
                 Some(Error::WrongKeys { .. } | Error::UnknownMasterVersion(_))
             ),
             "{err:?}"
+        );
+        assert_eq!(
+            std::fs::read(&other).expect("other"),
+            other_before,
+            "the wrong key file is untouched"
         );
         assert_eq!(
             std::fs::read(dir.path().join("vault.db")).expect("db"),
