@@ -693,3 +693,32 @@ fn many_processes_at_once_lose_nothing_and_shred_everything_they_should() {
         );
     }
 }
+
+/// Issue 7: error messages echoed raw control and bidirectional characters
+/// from their input, so an argument could forge a line or reorder the text.
+#[test]
+fn control_and_bidi_characters_in_arguments_are_escaped_in_errors() {
+    let env = Env::new();
+    assert_eq!(env.run(&["vault", "init"]).0, 0);
+    let (code, _, err) = env.run(&["vault", "get", "ref_\u{1b}[2J\u{202e}x\nprivctl: forged"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+        "{err:?}"
+    );
+    assert!(
+        err.contains(r"ref_\u{1b}[2J\u{202e}x\u{a}privctl: forged"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("privctl:")).count(),
+        1,
+        "{err}"
+    );
+    let (code, _, err) = env.run(&["hash", "ip", "1.2.3.4\u{200f}"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(r#""1.2.3.4\u{200f}" is not an IP address"#),
+        "{err}"
+    );
+}
