@@ -163,6 +163,17 @@ impl AtomicFile {
     /// directory entry reach the disk before this returns (for keys: nothing
     /// may be sealed under a key that a crash could still lose).
     pub fn commit(self, durable: bool) -> io::Result<()> {
+        self.finish(durable, true)
+    }
+
+    /// Like [`AtomicFile::commit`], but only if `target` does not exist yet:
+    /// two processes creating the same file cannot both succeed, and an
+    /// existing file is never replaced (`ErrorKind::AlreadyExists`).
+    pub fn commit_new(self, durable: bool) -> io::Result<()> {
+        self.finish(durable, false)
+    }
+
+    fn finish(self, durable: bool, replace: bool) -> io::Result<()> {
         let AtomicFile { target, dir, temp } = self;
         match temp {
             #[cfg(target_os = "linux")]
@@ -170,13 +181,21 @@ impl AtomicFile {
                 if durable {
                     file.sync_all()?;
                 }
-                link_and_rename(&file, &target)?;
+                if replace {
+                    link_and_rename(&file, &target)?;
+                } else {
+                    link(&file, &target)?;
+                }
             }
             Temp::Named(t) => {
                 if durable {
                     t.as_file().sync_all()?;
                 }
-                t.persist(&target).map_err(|e| e.error)?;
+                if replace {
+                    t.persist(&target).map_err(|e| e.error)?;
+                } else {
+                    t.persist_noclobber(&target).map_err(|e| e.error)?;
+                }
             }
         }
         if durable {
@@ -186,41 +205,14 @@ impl AtomicFile {
     }
 }
 
-impl AtomicFile {
-    /// Like [`AtomicFile::commit`], but only if `target` does not exist yet:
-    /// two processes creating the same file cannot both succeed, and an
-    /// existing file is never replaced (`ErrorKind::AlreadyExists`).
-    pub fn commit_new(self, durable: bool) -> io::Result<()> {
-        let AtomicFile { target, dir, temp } = self;
-        match temp {
-            #[cfg(target_os = "linux")]
-            Temp::Unnamed(file) => {
-                use rustix::fs::{AtFlags, CWD};
-                use std::os::fd::AsRawFd;
-                if durable {
-                    file.sync_all()?;
-                }
-                let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
-                rustix::fs::linkat(
-                    CWD,
-                    proc_path.as_str(),
-                    CWD,
-                    &target,
-                    AtFlags::SYMLINK_FOLLOW,
-                )?;
-            }
-            Temp::Named(t) => {
-                if durable {
-                    t.as_file().sync_all()?;
-                }
-                t.persist_noclobber(&target).map_err(|e| e.error)?;
-            }
-        }
-        if durable {
-            sync_dir(&dir)?;
-        }
-        Ok(())
-    }
+/// Gives the unnamed file the name `path`; fails if it exists.
+#[cfg(target_os = "linux")]
+fn link(file: &File, path: &Path) -> io::Result<()> {
+    use rustix::fs::{AtFlags, CWD};
+    use std::os::fd::AsRawFd;
+    let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    rustix::fs::linkat(CWD, proc_path.as_str(), CWD, path, AtFlags::SYMLINK_FOLLOW)?;
+    Ok(())
 }
 
 /// Gives the unnamed file a name beside the target, then renames it over
@@ -229,9 +221,6 @@ impl AtomicFile {
 /// (`.TARGET.privctl-*.tmp`), so [`remove_stale_temps`] finds it.
 #[cfg(target_os = "linux")]
 fn link_and_rename(file: &File, target: &Path) -> io::Result<()> {
-    use rustix::fs::{AtFlags, CWD};
-    use std::os::fd::AsRawFd;
-    let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
     let dir = target.parent().unwrap_or(Path::new("."));
     let prefix = temp_prefix(target);
     for attempt in 0..16u32 {
@@ -240,14 +229,14 @@ fn link_and_rename(file: &File, target: &Path) -> io::Result<()> {
             std::process::id(),
             nanos()
         ));
-        match rustix::fs::linkat(CWD, proc_path.as_str(), CWD, &name, AtFlags::SYMLINK_FOLLOW) {
+        match link(file, &name) {
             Ok(()) => {
                 return std::fs::rename(&name, target).inspect_err(|_| {
                     let _ = std::fs::remove_file(&name);
                 });
             }
-            Err(e) if e == rustix::io::Errno::EXIST => continue,
-            Err(e) => return Err(e.into()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
         }
     }
     Err(io::Error::new(

@@ -273,6 +273,27 @@ async fn raw_files(db: &Db) -> Vec<u8> {
     }
 }
 
+/// Stores `value` for `subject` and keeps a copy of its ciphertext, as a
+/// backup or an export would: (subject, reference, value, sealed bytes).
+async fn put_keeping_a_copy<'a>(
+    vault: &Vault,
+    subject: &str,
+    value: &'a str,
+) -> (String, String, &'a str, Vec<u8>) {
+    let r = vault
+        .put(subject, &pan(value))
+        .await
+        .expect("put")
+        .reference;
+    let sealed = vault
+        .store()
+        .sealed_bytes(&r)
+        .await
+        .expect("read")
+        .expect("row");
+    (subject.to_owned(), r, value, sealed)
+}
+
 fn pan(v: &str) -> KycId {
     KycId::new(IdKind::Pan, v).expect("valid")
 }
@@ -296,18 +317,7 @@ fn a_shredded_subject_is_unrecoverable_from_the_raw_files_with_the_key_file() {
                 (&gone, "AAAPL1234C"),
                 (&later, "ABCPE5555F"),
             ] {
-                let r = vault
-                    .put(subject, &pan(value))
-                    .await
-                    .expect("put")
-                    .reference;
-                let sealed = vault
-                    .store()
-                    .sealed_bytes(&r)
-                    .await
-                    .expect("read")
-                    .expect("row");
-                copies.push((subject.clone(), r, value, sealed));
+                copies.push(put_keeping_a_copy(&vault, subject, value).await);
             }
             let (now_epoch, now_hash) = vault
                 .pseudonym("ip", "203.0.113.7", t_now)
@@ -404,18 +414,7 @@ async fn shred_after(db: &Db, interrupt: impl AsyncFnOnce(&Vault, &str, &str)) {
         (&victim, "ABCPE2222F"),
         (&bystander, "ABCPE3333F"),
     ] {
-        let r = vault
-            .put(subject, &pan(value))
-            .await
-            .expect("put")
-            .reference;
-        let sealed = vault
-            .store()
-            .sealed_bytes(&r)
-            .await
-            .expect("read")
-            .expect("row");
-        copies.push((subject.clone(), r, value, sealed));
+        copies.push(put_keeping_a_copy(&vault, subject, value).await);
     }
     interrupt(&vault, &first, &victim).await;
     vault.shred(&victim).await.expect("shred");
