@@ -16,9 +16,9 @@
 
 use sqlx::AnyConnection;
 
-use crate::keys::{self, Keyring, Wrapping};
-use crate::store::Store;
-use crate::vault::{group_for_new_subject, reindex, GROUP_SIZE};
+use crate::keys::{self, Keyring, SecretKey, Wrapping};
+use crate::store::{EpochRow, LegacyKeyRow, Store};
+use crate::vault::{group_for_new_subject, now, reindex, GROUP_SIZE};
 use crate::{Error, Result};
 
 pub(crate) async fn run(store: &Store, c: &mut AnyConnection, ring: &Keyring) -> Result<()> {
@@ -30,22 +30,9 @@ pub(crate) async fn run(store: &Store, c: &mut AnyConnection, ring: &Keyring) ->
         .set_meta(c, "index_check", &ring.index_check())
         .await?;
     let version = ring.newest();
-    let wrong = |e: Error| match e {
-        Error::Tampered => Error::WrongKeys {
-            what: "the keys of its version 1 tables".to_owned(),
-        },
-        other => other,
-    };
-    let at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let at = now();
     for row in store.legacy_keys(c).await? {
-        let live = match (&row.wrapped, row.master_version) {
-            (Some(w), Some(v)) if !row.shredded => Some((w, v)),
-            _ => None,
-        };
-        let Some((wrapped, v)) = live else {
+        let Some(dk) = legacy_data_key(ring, &row)? else {
             store
                 .add_tombstone(c, &keys::subject_tag(ring.index_key(), &row.subject), at)
                 .await?;
@@ -58,16 +45,6 @@ pub(crate) async fn run(store: &Store, c: &mut AnyConnection, ring: &Keyring) ->
             store.delete_key(c, row.id).await?;
             continue;
         };
-        let v = u32::try_from(v).map_err(|_| Error::Corrupt(format!("master key version {v}")))?;
-        let dk = keys::unwrap(
-            ring.master(v)?,
-            Wrapping::LegacyData {
-                version: v,
-                subject: &row.subject,
-            },
-            wrapped,
-        )
-        .map_err(wrong)?;
         let (group, gk) = group_for_new_subject(store, c, ring, version).await?;
         let w = keys::wrap(
             &gk.wrap,
@@ -81,21 +58,12 @@ pub(crate) async fn run(store: &Store, c: &mut AnyConnection, ring: &Keyring) ->
         store.clear_legacy_version(c, row.id).await?;
         store.add_members(c, group, 1, GROUP_SIZE).await?;
         for value in store.values_of(c, &row.subject).await? {
-            let blind = reindex(&dk, &gk, &value).map_err(wrong)?;
+            let blind = reindex(&dk, &gk, &value).map_err(wrong_keys)?;
             store.set_blind_index(c, &value.reference, &blind).await?;
         }
     }
     for mut e in store.epochs(c).await? {
-        let label = format!("epoch:{}:{}", e.purpose, e.epoch);
-        let key = keys::unwrap(
-            ring.master(e.master_version)?,
-            Wrapping::LegacyData {
-                version: e.master_version,
-                subject: &label,
-            },
-            &e.wrapped,
-        )
-        .map_err(wrong)?;
+        let key = legacy_epoch_key(ring, &e)?;
         e.master_version = version;
         e.wrapped = keys::wrap(
             ring.master(version)?,
@@ -125,30 +93,48 @@ pub(crate) async fn run(store: &Store, c: &mut AnyConnection, ring: &Keyring) ->
 /// Proves `ring` opens every key of a version 1 vault, before anything of
 /// it (or of the key file) changes.
 pub(crate) async fn check_keys(store: &Store, c: &mut AnyConnection, ring: &Keyring) -> Result<()> {
-    let wrong = |e: Error| match e {
+    for row in store.legacy_keys(c).await? {
+        legacy_data_key(ring, &row)?;
+    }
+    for e in store.epochs(c).await? {
+        legacy_epoch_key(ring, &e)?;
+    }
+    Ok(())
+}
+
+/// A version 1 key that does not open with these keys means they are
+/// another vault's, not that the vault was tampered with.
+fn wrong_keys(e: Error) -> Error {
+    match e {
         Error::Tampered => Error::WrongKeys {
             what: "the keys of its version 1 tables".to_owned(),
         },
         other => other,
+    }
+}
+
+/// A version 1 subject's data key, wrapped under a master version directly;
+/// `None` for a subject version 1 shredded.
+fn legacy_data_key(ring: &Keyring, row: &LegacyKeyRow) -> Result<Option<SecretKey>> {
+    let (Some(wrapped), Some(v), false) = (&row.wrapped, row.master_version, row.shredded) else {
+        return Ok(None);
     };
-    for row in store.legacy_keys(c).await? {
-        if let (Some(w), Some(v), false) = (&row.wrapped, row.master_version, row.shredded) {
-            let v =
-                u32::try_from(v).map_err(|_| Error::Corrupt(format!("master key version {v}")))?;
-            let what = Wrapping::LegacyData {
-                version: v,
-                subject: &row.subject,
-            };
-            keys::unwrap(ring.master(v)?, what, w).map_err(wrong)?;
-        }
-    }
-    for e in store.epochs(c).await? {
-        let label = format!("epoch:{}:{}", e.purpose, e.epoch);
-        let what = Wrapping::LegacyData {
-            version: e.master_version,
-            subject: &label,
-        };
-        keys::unwrap(ring.master(e.master_version)?, what, &e.wrapped).map_err(wrong)?;
-    }
-    Ok(())
+    let v = u32::try_from(v).map_err(|_| Error::Corrupt(format!("master key version {v}")))?;
+    let what = Wrapping::LegacyData {
+        version: v,
+        subject: &row.subject,
+    };
+    keys::unwrap(ring.master(v)?, what, wrapped)
+        .map(Some)
+        .map_err(wrong_keys)
+}
+
+/// A version 1 epoch key, wrapped as if for the subject `epoch:PURPOSE:N`.
+fn legacy_epoch_key(ring: &Keyring, e: &EpochRow) -> Result<SecretKey> {
+    let label = format!("epoch:{}:{}", e.purpose, e.epoch);
+    let what = Wrapping::LegacyData {
+        version: e.master_version,
+        subject: &label,
+    };
+    keys::unwrap(ring.master(e.master_version)?, what, &e.wrapped).map_err(wrong_keys)
 }

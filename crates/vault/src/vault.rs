@@ -88,7 +88,7 @@ pub struct ShredReport {
     pub destroyed_versions: Vec<u32>,
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
