@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::util::{privctl, repo_root, run};
+use crate::util::{names_in, privctl, repo_root, run};
 
 fn with_stdin(args: &[&str], input: &[u8], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = privctl();
@@ -175,15 +175,6 @@ fn output_file_appears_only_when_everything_was_redacted() {
         .contains("[EMAIL]"));
     let leftovers = std::fs::read_dir(dir.path()).expect("dir").count();
     assert_eq!(leftovers, 3, "no temporary files left behind");
-}
-
-fn names_in(dir: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Issue 7: `redact -o PATH` renamed over whatever was at PATH; as root,

@@ -2,12 +2,12 @@
 //! and the concurrency test on PostgreSQL as well under scripts/with-postgres.
 //! Tests that pin a defect of issue 7 say so.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::util::{privctl, run};
+use crate::util::{names_in, privctl, run};
 
 struct Env {
     dir: tempfile::TempDir,
@@ -62,15 +62,6 @@ impl Env {
             .filter_map(|l| l.split(' ').next()?.parse().ok())
             .collect()
     }
-}
-
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]
