@@ -253,10 +253,23 @@ impl Vault {
     // --- Opening -----------------------------------------------------------
 
     async fn prepare(&self) -> Result<()> {
-        let layout = self
+        // Most opens only need to check the keys: in a read snapshot, so
+        // that readers do not queue behind writers for the write lock.
+        let (layout, settled) = self
             .store
-            .read_with(async |c| self.store.layout(c).await)
+            .read_with(async |c| {
+                let layout = self.store.layout(c).await?;
+                if layout != Layout::Current {
+                    return Ok((layout, false));
+                }
+                let ring = &self.keys().keyring;
+                self.verify(c, ring).await?;
+                Ok((layout, !self.unregistered(c, ring).await?))
+            })
             .await?;
+        if settled {
+            return Ok(());
+        }
         if layout == Layout::V1 {
             self.upgrade_v1().await?;
         }
@@ -344,20 +357,25 @@ impl Vault {
                 .set_meta(c, "index_check", &ring.index_check())
                 .await?;
         }
-        let newest_known = self
-            .store
-            .masters(c)
-            .await?
-            .iter()
-            .map(|r| r.version)
-            .max()
-            .unwrap_or(0);
+        let newest_known = self.newest_known(c).await?;
         for (v, check) in ring.master_checks() {
             if v > newest_known {
                 self.store.add_master(c, v, &check).await?;
             }
         }
         Ok(())
+    }
+
+    /// Whether [`Vault::register`] has anything to record for `ring`.
+    async fn unregistered(&self, c: &mut AnyConnection, ring: &Keyring) -> Result<bool> {
+        Ok(self.store.meta(c, "index_check").await?.is_none()
+            || ring.newest() > self.newest_known(c).await?)
+    }
+
+    /// The newest master version the vault has recorded, in any state.
+    async fn newest_known(&self, c: &mut AnyConnection) -> Result<u32> {
+        let masters = self.store.masters(c).await?;
+        Ok(masters.iter().map(|r| r.version).max().unwrap_or(0))
     }
 
     /// The master version new keys are wrapped under: the keyring's newest,
