@@ -103,12 +103,12 @@ fn toml_files(dir: &Path) -> anyhow::Result<Vec<Entry>> {
             }
         }
     }
-    files.sort_by(|a, b| {
-        let key = |e: &Entry| match e {
-            Ok(p) | Err((p, _)) => p.clone(),
-        };
-        key(a).cmp(&key(b))
-    });
+    fn path(e: &Entry) -> &Path {
+        match e {
+            Ok(p) | Err((p, _)) => p,
+        }
+    }
+    files.sort_by(|a, b| path(a).cmp(path(b)));
     Ok(files)
 }
 
