@@ -413,7 +413,7 @@ fn a_new_sqlite_file_is_created_by_init_and_other_commands_say_how() {
     ]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("cannot connect to postgres://u:***@127.0.0.1:1/v"),
+        err.contains("cannot connect to store vault at postgres://u:***@127.0.0.1:1/v"),
         "{err}"
     );
     assert!(

@@ -47,7 +47,8 @@ mod vault;
 pub use keyfile::{KeyFile, Keys};
 pub use keys::Keyring;
 pub use kyc::{IdKind, KycId};
-pub use store::{DbUrl, Dialect, Store};
+pub use privctl_store::{DbUrl, Dialect};
+pub use store::Store;
 pub use vault::{Found, Resumed, RewrapReport, ShredReport, Stored, Vault, GROUP_SIZE};
 
 use privctl_policy::escape_untrusted;
@@ -188,28 +189,9 @@ pub enum Error {
         /// The file.
         path: String,
     },
-    /// A URL that is neither SQLite nor PostgreSQL.
-    #[error("{url}: the vault database URL must start with sqlite: or postgres://")]
-    UnsupportedUrl {
-        /// The URL, password masked.
-        url: DbUrl,
-    },
-    /// Connecting failed.
-    #[error("cannot connect to {url}")]
-    Connect {
-        /// The URL, password masked.
-        url: DbUrl,
-        /// The driver's error.
-        source: sqlx::Error,
-    },
-    /// Connecting took too long.
-    #[error("cannot connect to {url}: no answer within {seconds} s")]
-    ConnectTimeout {
-        /// The URL, password masked.
-        url: DbUrl,
-        /// How long it waited.
-        seconds: u64,
-    },
+    /// Opening the database failed (the store layer says why).
+    #[error(transparent)]
+    Store(#[from] privctl_store::Error),
     /// A statement failed.
     #[error("the vault database failed while {operation}")]
     Database {

@@ -3,113 +3,30 @@
 //! definitions and the write lock differ. Every statement is constant text
 //! (a list of `$n` placeholders at most); values are always bound.
 //!
-//! Writers serialise on one database lock (SQLite's write lock through
-//! `BEGIN IMMEDIATE`, a PostgreSQL transaction-level advisory lock), held
-//! for one short transaction: a put, a batch of 100 re-wrapped keys, the
-//! first half of a shred. Readers take a snapshot transaction.
+//! Connections, locks and errors come from the shared store layer
+//! (`privctl-store`). Writers serialise on one database lock (SQLite's write
+//! lock through `BEGIN IMMEDIATE`, a PostgreSQL transaction-level advisory
+//! lock), held for one short transaction: a put, a batch of 100 re-wrapped
+//! keys, the first half of a shred. Readers take a snapshot transaction.
 //!
 //! SQLite connections run with `secure_delete`, so a deleted key or blind
 //! index is overwritten with zeros in the database file instead of staying
 //! in a free page; [`crate::manual`] says what that does and does not cover.
 
-use std::fmt;
-use std::time::Duration;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyConnection, AnyPool, Connection, Row, Transaction};
-
-use privctl_policy::escape_untrusted;
+use privctl_store::{Db, Dialect, Lock, Open};
 
 use crate::{Error, Result};
-
-/// How long connecting may take before the server counts as unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The schema version this release writes.
 pub(crate) const SCHEMA_VERSION: i64 = 2;
 
-/// Which database a store is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Dialect {
-    /// SQLite, a file (the embedded default).
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-}
-
-/// A database URL whose password never reaches `Display` or `Debug`.
-///
-/// ```
-/// use privctl_vault::store::DbUrl;
-/// let url = DbUrl::new("postgres://app:s3cr3t@db.internal:5432/vault");
-/// assert_eq!(url.to_string(), "postgres://app:***@db.internal:5432/vault");
-/// assert!(!format!("{url:?}").contains("s3cr3t"));
-/// ```
-#[derive(Clone)]
-pub struct DbUrl(String);
-
-impl DbUrl {
-    /// Wraps a URL.
-    pub fn new(url: &str) -> Self {
-        DbUrl(url.to_owned())
-    }
-
-    fn masked(&self) -> String {
-        let url = &self.0;
-        let mut shown = match url.find("://") {
-            // Whatever stands before the last `@` is userinfo: a password
-            // may hold `/`, `?` or `#` unencoded, and is masked whole.
-            Some(scheme_end) => {
-                let rest = &url[scheme_end + 3..];
-                match rest.rfind('@') {
-                    Some(at) => {
-                        let userinfo = &rest[..at];
-                        let user = userinfo.split(':').next().unwrap_or("");
-                        let masked = if userinfo.contains(':') {
-                            format!("{user}:***")
-                        } else {
-                            user.to_owned()
-                        };
-                        format!("{}://{masked}@{}", &url[..scheme_end], &rest[at + 1..])
-                    }
-                    None => url.clone(),
-                }
-            }
-            None => url.clone(),
-        };
-        // Passwords can also ride in the query string, more than once.
-        let mut from = 0;
-        while let Some(i) = shown[from..]
-            .find("password=")
-            .map(|i| from + i + "password=".len())
-        {
-            let end = shown[i..].find('&').map_or(shown.len(), |e| i + e);
-            shown.replace_range(i..end, "***");
-            from = i + 3;
-        }
-        escape_untrusted(&shown).into_owned()
-    }
-}
-
-impl fmt::Display for DbUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.masked())
-    }
-}
-
-impl fmt::Debug for DbUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DbUrl({})", self.masked())
-    }
-}
-
-/// A vault's database.
+/// A vault's database, on the shared store layer.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: AnyPool,
-    dialect: Dialect,
-    url: DbUrl,
+    db: Db,
 }
 
 /// The state of a group of subjects, as Rust sets it. (A group that reaches
@@ -232,157 +149,59 @@ fn version(v: i64, what: &str) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::Corrupt(format!("{what} master key version {v}")))
 }
 
-/// A transaction on one of the pool's connections.
-type WriteTx = Transaction<'static, sqlx::Any>;
-
 impl Store {
     /// Opens an existing vault database: `sqlite:PATH` (the file must exist)
     /// or `postgres://...`.
     pub async fn open(url: &str) -> Result<Self> {
-        Self::connect(url, false).await
+        Self::connect(url, Open::Existing).await
     }
 
     /// Opens a vault database, creating a SQLite file (and its directory)
     /// when there is none.
     pub async fn create(url: &str) -> Result<Self> {
-        Self::connect(url, true).await
+        Self::connect(url, Open::Create).await
     }
 
-    async fn connect(url: &str, create: bool) -> Result<Self> {
-        sqlx::any::install_default_drivers();
-        let shown = DbUrl::new(url);
-        let (dialect, real) = if let Some(rest) = url.strip_prefix("sqlite:") {
-            (Dialect::Sqlite, sqlite_url(rest, create, &shown)?)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (Dialect::Postgres, url.to_owned())
-        } else {
-            return Err(Error::UnsupportedUrl { url: shown });
-        };
-        let connect_err = |source| Error::Connect {
-            url: shown.clone(),
-            source,
-        };
-        // One direct connection first: a refused or unreachable server is
-        // reported at once, with its own error, not as a pool timeout.
-        let probe = tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect(&real))
-            .await
-            .map_err(|_| Error::ConnectTimeout {
-                url: shown.clone(),
-                seconds: CONNECT_TIMEOUT.as_secs(),
-            })?
-            .map_err(connect_err)?;
-        let _ = probe.close().await;
-        let sqlite = dialect == Dialect::Sqlite;
-        let pool = AnyPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(60))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if sqlite {
-                        // Deleted keys are overwritten, not left in free
-                        // pages; writers wait for each other instead of
-                        // failing at once.
-                        sqlx::query("PRAGMA secure_delete = ON")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA busy_timeout = 60000")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&real)
-            .await
-            .map_err(connect_err)?;
-        Ok(Store {
-            pool,
-            dialect,
-            url: shown,
-        })
+    async fn connect(url: &str, mode: Open) -> Result<Self> {
+        match Db::open("vault", url, mode).await {
+            Ok(db) => Ok(Store { db }),
+            Err(privctl_store::Error::NoDatabase { path }) => Err(Error::NoDatabase { path }),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Which database this is.
     pub fn dialect(&self) -> Dialect {
-        self.dialect
+        self.db.dialect()
     }
 
     /// Where it is (password masked when printed).
-    pub fn url(&self) -> &DbUrl {
-        &self.url
+    pub fn url(&self) -> &privctl_store::DbUrl {
+        self.db.url()
     }
 
     /// Runs `f` in a transaction holding the vault's write lock: committed
     /// when `f` returns `Ok`, rolled back at once when it returns `Err`.
-    /// (A transaction merely dropped is rolled back only when its connection
-    /// is next used, and on PostgreSQL it would hold the lock until then:
-    /// the same process, retrying, would wait for itself.)
     pub(crate) async fn write_with<T>(
         &self,
         f: impl AsyncFnOnce(&mut AnyConnection) -> Result<T>,
     ) -> Result<T> {
-        let mut tx = self.write().await?;
-        match f(&mut tx).await {
-            Ok(v) => {
-                tx.commit().await.map_err(db("committing"))?;
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }
+        self.db.write_with(Lock::Vault, f).await
     }
 
-    /// Runs `f` in a read-only snapshot, ended at once whatever it returns.
+    /// Runs `f` in a read-only snapshot, ended at once whatever it returns:
+    /// reads in it agree with each other even while keys move between groups.
     pub(crate) async fn read_with<T>(
         &self,
         f: impl AsyncFnOnce(&mut AnyConnection) -> Result<T>,
     ) -> Result<T> {
-        let mut tx = self.read().await?;
-        let out = f(&mut tx).await;
-        let _ = tx.rollback().await;
-        out
-    }
-
-    /// A transaction holding the vault's write lock.
-    async fn write(&self) -> Result<WriteTx> {
-        let op = "taking the vault's write lock";
-        match self.dialect {
-            Dialect::Sqlite => self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(db(op)),
-            Dialect::Postgres => {
-                let mut tx = self.pool.begin().await.map_err(db(op))?;
-                sqlx::query("SELECT pg_advisory_xact_lock(7274813)")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db(op))?;
-                Ok(tx)
-            }
-        }
-    }
-
-    /// A read-only snapshot: reads in it agree with each other even while
-    /// keys move between groups.
-    async fn read(&self) -> Result<WriteTx> {
-        let op = "reading the vault";
-        match self.dialect {
-            Dialect::Sqlite => self.pool.begin().await.map_err(db(op)),
-            Dialect::Postgres => self
-                .pool
-                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                .await
-                .map_err(db(op)),
-        }
+        self.db.read_with(f).await
     }
 
     // --- Layout ----------------------------------------------------------
 
     pub(crate) async fn layout(&self, c: &mut AnyConnection) -> Result<Layout> {
-        let q = match self.dialect {
+        let q = match self.dialect() {
             Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'privctl_vault_%'",
             Dialect::Postgres => "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name LIKE 'privctl_vault_%'",
         };
@@ -413,7 +232,7 @@ impl Store {
     }
 
     fn types(&self) -> (&'static str, &'static str) {
-        match self.dialect {
+        match self.dialect() {
             Dialect::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"),
             Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "BYTEA"),
         }
@@ -1172,9 +991,9 @@ impl Store {
     /// SQLite: runs a checkpoint so a write-ahead log, if the database uses
     /// one, no longer holds pages from before a shred.
     pub(crate) async fn flush_log(&self) -> Result<()> {
-        if self.dialect == Dialect::Sqlite {
+        if self.dialect() == Dialect::Sqlite {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&self.pool)
+                .execute(self.db.pool())
                 .await
                 .map_err(db("checkpointing the database"))?;
         }
@@ -1188,7 +1007,7 @@ impl Store {
         sqlx::query("UPDATE privctl_vault_values SET sealed = $1 WHERE reference = $2")
             .bind(sealed.to_vec())
             .bind(reference)
-            .execute(&self.pool)
+            .execute(self.db.pool())
             .await
             .map_err(db("writing a sealed value"))?;
         Ok(())
@@ -1199,7 +1018,8 @@ impl Store {
     #[cfg(feature = "testing")]
     pub async fn sealed_bytes(&self, reference: &str) -> Result<Option<Vec<u8>>> {
         let mut c = self
-            .pool
+            .db
+            .pool()
             .acquire()
             .await
             .map_err(db("reading a sealed value"))?;
@@ -1210,7 +1030,7 @@ impl Store {
     #[cfg(feature = "testing")]
     pub async fn execute_for_test(&self, sql: &'static str) -> Result<()> {
         sqlx::query(sql)
-            .execute(&self.pool)
+            .execute(self.db.pool())
             .await
             .map_err(db("running a test statement"))?;
         Ok(())
@@ -1219,86 +1039,4 @@ impl Store {
 
 fn epoch_i64(epoch: u64) -> Result<i64> {
     i64::try_from(epoch).map_err(|_| Error::Corrupt(format!("epoch {epoch}")))
-}
-
-/// The real SQLite URL for `rest` (what follows `sqlite:`): a missing file
-/// is refused (with how to create it) unless `create`, which also makes its
-/// directory.
-fn sqlite_url(rest: &str, create: bool, shown: &DbUrl) -> Result<String> {
-    let (path, params) = match rest.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (rest, None),
-    };
-    let path = path.strip_prefix("//").unwrap_or(path);
-    if path.is_empty() || path == ":memory:" {
-        return Ok(format!("sqlite:{rest}"));
-    }
-    let file = std::path::Path::new(path);
-    let explicit_mode = params.is_some_and(|q| q.split('&').any(|p| p.starts_with("mode=")));
-    if create {
-        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Connect {
-                url: shown.clone(),
-                source: sqlx::Error::Io(source),
-            })?;
-        }
-    } else if !explicit_mode && !file.exists() {
-        return Err(Error::NoDatabase {
-            path: privctl_policy::escape_path(file),
-        });
-    }
-    let mut url = format!("sqlite://{path}");
-    let mut params: Vec<&str> = params.map(|q| q.split('&').collect()).unwrap_or_default();
-    if create && !explicit_mode {
-        params.push("mode=rwc");
-    }
-    if !params.is_empty() {
-        url.push('?');
-        url.push_str(&params.join("&"));
-    }
-    Ok(url)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_mask_passwords_everywhere() {
-        for (url, shown) in [
-            ("postgres://u:pw@h/db", "postgres://u:***@h/db"),
-            ("postgresql://u@h:5432/db", "postgresql://u@h:5432/db"),
-            (
-                "postgres://h/db?user=u&password=pw&x=1",
-                "postgres://h/db?user=u&password=***&x=1",
-            ),
-            ("postgres://:pw@h", "postgres://:***@h"),
-            ("sqlite:.privctl/vault.db", "sqlite:.privctl/vault.db"),
-            ("postgres://u:p@ss@h/db", "postgres://u:***@h/db"),
-            ("postgres://u:pa/ss@h/db", "postgres://u:***@h/db"),
-            (
-                "postgres://h/db?password=a&password=b",
-                "postgres://h/db?password=***&password=***",
-            ),
-        ] {
-            assert_eq!(DbUrl::new(url).to_string(), shown);
-        }
-    }
-
-    #[test]
-    fn a_missing_sqlite_file_says_how_to_create_it() {
-        let shown = DbUrl::new("sqlite:/nonexistent/dir/v.db");
-        let err = sqlite_url("/nonexistent/dir/v.db", false, &shown)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(err.contains("does not exist"), "{err}");
-        assert!(err.contains("privctl vault init"), "{err}");
-        assert_eq!(
-            sqlite_url("rel/v.db?mode=ro", false, &shown)
-                .ok()
-                .as_deref(),
-            Some("sqlite://rel/v.db?mode=ro")
-        );
-    }
 }

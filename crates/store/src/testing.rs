@@ -1,0 +1,88 @@
+//! Fresh databases for tests: a SQLite file always, and a PostgreSQL
+//! database when `PRIVCTL_TEST_POSTGRES_URL` names a server (as
+//! `scripts/with-postgres` does). Under CI (`PRIVCTL_REQUIRE_SERVERS` set) a
+//! missing server is a failure, never a silent skip.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::Dialect;
+
+/// One empty database for one test.
+#[derive(Debug)]
+pub struct TestDb {
+    /// Which database it is.
+    pub dialect: Dialect,
+    /// Its URL.
+    pub url: String,
+    /// A directory of its own (the SQLite file lives in it), removed when
+    /// the value is dropped.
+    pub dir: tempfile::TempDir,
+}
+
+/// A name no other test in any process uses.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let k = N.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}_{}_{nanos}_{k}", std::process::id())
+}
+
+/// The PostgreSQL server's admin URL, if the tests have one. Panics when
+/// `PRIVCTL_REQUIRE_SERVERS` is set and there is none.
+pub fn postgres_admin() -> Option<String> {
+    match std::env::var("PRIVCTL_TEST_POSTGRES_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                std::env::var_os("PRIVCTL_REQUIRE_SERVERS").is_none(),
+                "PRIVCTL_REQUIRE_SERVERS is set but PRIVCTL_TEST_POSTGRES_URL is not: run the tests under scripts/with-postgres"
+            );
+            None
+        }
+    }
+}
+
+/// A fresh, empty SQLite database file (not yet created).
+pub fn fresh_sqlite() -> TestDb {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}"));
+    let url = format!("sqlite:{}", dir.path().join("test.db").display());
+    TestDb {
+        dialect: Dialect::Sqlite,
+        url,
+        dir,
+    }
+}
+
+/// A fresh, empty PostgreSQL database on the test server, if there is one.
+pub async fn fresh_postgres(prefix: &str) -> Option<TestDb> {
+    let admin = postgres_admin()?;
+    sqlx::any::install_default_drivers();
+    let name = unique(prefix).to_ascii_lowercase();
+    let pool = sqlx::AnyPool::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to the test server: {e}"));
+    // `name` is made of a prefix chosen by the test and digits.
+    assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("creating a test database: {e}"));
+    pool.close().await;
+    let base = &admin[..admin.rfind('/').unwrap_or(admin.len())];
+    Some(TestDb {
+        dialect: Dialect::Postgres,
+        url: format!("{base}/{name}"),
+        dir: tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}")),
+    })
+}
+
+/// A fresh database on every store this run has: SQLite, and PostgreSQL
+/// where a server is given.
+pub async fn fresh_databases(prefix: &str) -> Vec<TestDb> {
+    let mut out = vec![fresh_sqlite()];
+    out.extend(fresh_postgres(prefix).await);
+    out
+}
