@@ -40,6 +40,7 @@ pub mod model;
 pub mod render;
 mod rules;
 pub mod source;
+pub mod subject;
 
 use std::path::{Path, PathBuf};
 
@@ -51,6 +52,7 @@ pub use escape::{escape_path, escape_untrusted, is_unsafe_char};
 pub use ident::{ColumnRef, InvalidColumnRef, InvalidIdent, SqlIdent};
 pub use model::Policy;
 pub use source::Location;
+pub use subject::{Hop, SubjectPath};
 
 /// The largest policy file read: a real policy is a few tens of kilobytes,
 /// and a limit keeps `check /dev/zero` from eating memory.

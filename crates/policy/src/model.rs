@@ -121,6 +121,82 @@ pub struct Subject {
     /// joined to an identifier directly or through foreign keys.
     #[serde(default)]
     pub links: Vec<SubjectLink>,
+    /// Where the events that retention periods count from are recorded.
+    #[serde(default)]
+    pub events: SubjectEvents,
+}
+
+/// Where a subject's life events are recorded: the sources of the
+/// `last_activity`, `account_closed` and `deletion_requested` anchors. Each
+/// column is reached from a data type's rows through the subject map, so
+/// every row counts from its own subject's event; a subject whose event has
+/// not happened (a NULL) is not expired by it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct SubjectEvents {
+    /// Column holding the subject's last activity (e.g. `users.last_active_at`).
+    pub last_activity: Option<ColumnRef>,
+    /// Column holding when the account was closed (e.g. `users.closed_at`).
+    pub account_closed: Option<ColumnRef>,
+    /// Where deletion requests are recorded: `"privctl"` for privctl's own
+    /// request records (`privctl request add`), or a column the application
+    /// sets (e.g. `users.deletion_requested_at`).
+    pub deletion_requested: Option<EventSource>,
+}
+
+/// Where an event is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum EventSource {
+    /// privctl's own records (`privctl_requests`, in the store holding the
+    /// subject's identifiers).
+    Privctl,
+    /// A column the application sets.
+    Column(ColumnRef),
+}
+
+impl EventSource {
+    /// The column, when the application records the event.
+    pub fn column(&self) -> Option<&ColumnRef> {
+        match self {
+            EventSource::Privctl => None,
+            EventSource::Column(c) => Some(c),
+        }
+    }
+}
+
+impl TryFrom<String> for EventSource {
+    type Error = crate::InvalidColumnRef;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        if s == "privctl" {
+            Ok(EventSource::Privctl)
+        } else {
+            s.parse().map(EventSource::Column)
+        }
+    }
+}
+
+impl From<EventSource> for String {
+    fn from(e: EventSource) -> String {
+        match e {
+            EventSource::Privctl => "privctl".to_owned(),
+            EventSource::Column(c) => c.to_string(),
+        }
+    }
+}
+
+impl JsonSchema for EventSource {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EventSource".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "\"privctl\" for privctl's own request records, or a column written table.column.",
+            "pattern": "^(privctl|[A-Za-z_][A-Za-z0-9_]{0,62}\\.[A-Za-z_][A-Za-z0-9_]{0,62})$"
+        })
+    }
 }
 
 /// One way of identifying a person.
@@ -197,6 +273,10 @@ pub struct DataType {
     /// a column missing here.
     #[serde(default)]
     pub columns: BTreeMap<SqlIdent, Category>,
+    /// Column where privctl records when it anonymised a row (by retention
+    /// or erasure): rows with a value are not anonymised again, and a
+    /// retention `from = "anonymised"` counts from it.
+    pub anonymised_at: Option<SqlIdent>,
     /// How long it is kept and what happens then.
     pub retention: Option<Retention>,
     /// What an erasure request does to it.
@@ -272,6 +352,9 @@ pub struct Retention {
     pub min: Option<RetentionPeriod>,
     /// Longest period a customer may choose.
     pub max: Option<RetentionPeriod>,
+    /// Where each customer's chosen period is recorded, when customers may
+    /// choose one (`configurable`).
+    pub customer: Option<CustomerChoice>,
     /// Rows matching a condition kept for a different period (as ClickHouse
     /// `TTL ... WHERE`), first match wins.
     #[serde(default)]
@@ -330,6 +413,19 @@ impl ExpiryAction {
     pub fn destroys(self) -> bool {
         matches!(self, ExpiryAction::Delete | ExpiryAction::CryptoShred)
     }
+}
+
+/// Where a customer's own retention choice is recorded. Both columns are
+/// reached from the data type's rows through the subject map. A choice
+/// outside `min`..`max`, unreadable, or made by a tier not allowed to choose
+/// is refused: the default period applies, and the sweep reports it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct CustomerChoice {
+    /// Column holding the chosen period as text (`"180d"`); NULL for none.
+    pub period: ColumnRef,
+    /// Column holding the customer's tier, checked against `tiers`.
+    pub tier: Option<ColumnRef>,
 }
 
 /// How one column is anonymised.

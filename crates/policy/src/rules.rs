@@ -23,6 +23,7 @@ pub(crate) fn check(policy: &Policy, map: &SourceMap) -> Vec<Finding> {
     cx.stores();
     cx.subject();
     cx.data_types();
+    cx.anchors();
     cx.floors();
     cx.tiers();
     cx.erasure();
@@ -433,6 +434,185 @@ impl<'a> Context<'a> {
             }
             self.erasure_rule(name, dt, &at);
             self.raw_identifiers(name, dt, &at);
+        }
+    }
+
+    /// Every anchor a period counts from must have a source the policy
+    /// names, and every row must be able to reach it: an event column
+    /// through the subject map, an anonymisation through the data type's
+    /// own `anonymised_at`.
+    fn anchors(&mut self) {
+        let events = &self.policy.subject.events;
+        for (label, column) in [
+            ("last_activity", events.last_activity.as_ref()),
+            ("account_closed", events.account_closed.as_ref()),
+            (
+                "deletion_requested",
+                events.deletion_requested.as_ref().and_then(|e| e.column()),
+            ),
+        ] {
+            if let Some(c) = column {
+                self.event_column(label, c);
+            }
+        }
+        let mut uses: Vec<(String, Anchor, KeyPath)> = Vec::new();
+        for (name, dt) in &self.policy.data_types {
+            let at = path!["data_types", name];
+            if let Some(r) = &dt.retention {
+                uses.push((name.clone(), r.from, at.key("retention").key("from")));
+                if r.action == ExpiryAction::Anonymise && dt.anonymised_at.is_none() {
+                    self.error_hint(
+                        Rule::MissingKey,
+                        at.clone(),
+                        format!("data type \"{name}\" is anonymised on expiry but has no anonymised_at column to record when"),
+                        "add anonymised_at = \"COLUMN\" naming a timestamp column privctl sets; a row with one is not anonymised again",
+                    );
+                }
+                if let Some(choice) = &r.customer {
+                    if !r.configurable {
+                        self.error(
+                            Rule::Contradiction,
+                            at.key("retention").key("customer"),
+                            format!("retention of \"{name}\" says where customers record their choice, but is not configurable"),
+                        );
+                    }
+                    for c in std::iter::once(&choice.period).chain(choice.tier.as_ref()) {
+                        self.reaches(
+                            name,
+                            dt,
+                            c,
+                            "the customer's choice",
+                            at.key("retention").key("customer"),
+                        );
+                    }
+                }
+            }
+            if let Some(col) = &dt.anonymised_at {
+                self.known_column(name, dt, col, at.key("anonymised_at"));
+            }
+        }
+        for (floor_name, floor) in &self.policy.legal_floors {
+            for dt in &floor.applies_to {
+                uses.push((
+                    dt.clone(),
+                    floor.from,
+                    path!["legal_floors", floor_name, "from"],
+                ));
+            }
+        }
+        for (name, anchor, at) in uses {
+            let Some(dt) = self.policy.data_types.get(&name) else {
+                continue;
+            };
+            let tabular = self
+                .policy
+                .stores
+                .get(&dt.store)
+                .is_some_and(|s| s.kind.is_tabular());
+            if !tabular {
+                if anchor != Anchor::Created {
+                    self.error(
+                        Rule::Contradiction,
+                        at,
+                        format!("data type \"{name}\" is in a files store, whose files count from their modification time; it cannot count from {}", name_of(&anchor)),
+                    );
+                }
+                continue;
+            }
+            match anchor {
+                Anchor::Created => {}
+                Anchor::Anonymised => {
+                    if dt.anonymised_at.is_none() {
+                        self.error_hint(
+                            Rule::MissingKey,
+                            at,
+                            format!("data type \"{name}\" counts from its anonymisation, but has no anonymised_at column recording when"),
+                            "add anonymised_at = \"COLUMN\" to the data type",
+                        );
+                    }
+                }
+                Anchor::LastActivity | Anchor::AccountClosed | Anchor::DeletionRequested => {
+                    let source = match anchor {
+                        Anchor::LastActivity => {
+                            events.last_activity.clone().map(EventSource::Column)
+                        }
+                        Anchor::AccountClosed => {
+                            events.account_closed.clone().map(EventSource::Column)
+                        }
+                        _ => events.deletion_requested.clone(),
+                    };
+                    let label = name_of(&anchor);
+                    match source {
+                        None => self.error_hint(
+                            Rule::MissingKey,
+                            at,
+                            format!("data type \"{name}\" counts from {label}, but [subject.events] does not say where that is recorded"),
+                            &format!("add {label} = \"TABLE.COLUMN\" to [subject.events]{}", if anchor == Anchor::DeletionRequested { " (or \"privctl\" for privctl's own request records)" } else { "" }),
+                        ),
+                        Some(EventSource::Column(c)) => self.reaches(&name, dt, &c, &label, at),
+                        Some(EventSource::Privctl) => {
+                            if let Some(t) = &dt.table {
+                                if self.policy.subject_path(&dt.store, t).is_none() {
+                                    self.error(
+                                        Rule::UnknownReference,
+                                        at,
+                                        format!("data type \"{name}\" counts from the subject's deletion request, but table \"{t}\" does not reach the subject through [[subject.links]] in its store"),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// An event column must be a classified column of a table some data
+    /// type covers in the subject's home store.
+    fn event_column(&mut self, label: &str, c: &ColumnRef) {
+        let at = path!["subject", "events", label];
+        let Some(home) = self.policy.subject_home() else {
+            return;
+        };
+        let covering = self
+            .policy
+            .data_types
+            .values()
+            .find(|dt| dt.store == home.store && dt.table.as_ref() == Some(&c.table));
+        match covering {
+            None => self.error(
+                Rule::UnknownReference,
+                at,
+                format!("{label} is recorded in table \"{}\", which no data type in store \"{}\" covers", c.table, home.store),
+            ),
+            Some(dt) if !dt.columns.is_empty() && !dt.columns.contains_key(c.column.as_str()) => {
+                self.error(
+                    Rule::UnknownReference,
+                    at,
+                    format!("{label} is recorded in column \"{c}\", which is not among that table's columns"),
+                )
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Rows of `dt` must reach the table of `column` through the subject
+    /// map, in one store.
+    fn reaches(&mut self, name: &str, dt: &DataType, column: &ColumnRef, what: &str, at: KeyPath) {
+        let Some(table) = &dt.table else {
+            return;
+        };
+        let reached = self
+            .policy
+            .subject_path(&dt.store, table)
+            .is_some_and(|p| p.hops_to(table, &column.table).is_some());
+        if !reached {
+            self.error_hint(
+                Rule::UnknownReference,
+                at,
+                format!("data type \"{name}\" needs {what} from \"{column}\", but its table \"{table}\" does not reach \"{}\" through [[subject.links]] in store \"{}\"", column.table, dt.store),
+                "link the table towards the subject's home table, or record the event in a table on that path",
+            );
         }
     }
 
@@ -1439,6 +1619,8 @@ references = "orders.id"
 [[subject.links]]
 store = "files"
 path = "{user_id}/"
+[subject.events]
+account_closed = "users.closed_at"
 [data_types.users]
 description = "u"
 store = "db"
@@ -1507,6 +1689,69 @@ data_types = ["users", "orders", "order_items", "uploads"]
     #[test]
     fn base_is_clean() {
         assert_eq!(messages(BASE), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_anchor_needs_a_source_the_policy_names() {
+        assert_eq!(
+            broken("[subject.events]\naccount_closed = \"users.closed_at\"\n", ""),
+            ["error: data type \"users\" counts from account_closed, but [subject.events] does not say where that is recorded"]
+        );
+        assert_eq!(
+            broken(
+                "period = \"7y\", from = \"created\", action = \"delete\" }\n[data_types.uploads]",
+                "period = \"7y\", from = \"deletion_requested\", action = \"delete\" }\n[data_types.uploads]"
+            ),
+            ["error: data type \"order_items\" counts from deletion_requested, but [subject.events] does not say where that is recorded"]
+        );
+        // Order items reach users through orders: the closure is found.
+        assert_eq!(
+            broken(
+                "period = \"7y\", from = \"created\", action = \"delete\" }\n[data_types.uploads]",
+                "period = \"8y\", from = \"account_closed\", action = \"delete\" }\n[data_types.uploads]"
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            broken("account_closed = \"users.closed_at\"", "account_closed = \"accounts.closed_at\""),
+            [
+                "error: account_closed is recorded in table \"accounts\", which no data type in store \"db\" covers",
+                "error: data type \"users\" needs account_closed from \"accounts.closed_at\", but its table \"users\" does not reach \"accounts\" through [[subject.links]] in store \"db\"",
+            ]
+        );
+        assert_eq!(
+            broken(
+                "retention = { period = \"24h\", from = \"created\"",
+                "retention = { period = \"24h\", from = \"account_closed\""
+            ),
+            ["error: data type \"uploads\" is in a files store, whose files count from their modification time; it cannot count from account_closed"]
+        );
+    }
+
+    #[test]
+    fn anonymisation_is_recorded_in_a_column_of_the_data_type() {
+        let anonymised = "period = \"7y\", from = \"created\", action = \"anonymise\", anonymise = { order_id = \"null\" } }\n[data_types.uploads]";
+        assert_eq!(
+            broken(
+                "period = \"7y\", from = \"created\", action = \"delete\" }\n[data_types.uploads]",
+                anonymised
+            ),
+            ["error: data type \"order_items\" is anonymised on expiry but has no anonymised_at column to record when"]
+        );
+        assert_eq!(
+            broken(
+                "categories = [\"account\"]",
+                "categories = [\"account\"]\nanonymised_at = \"gone_at\"\ncolumns = { id = \"identifier\", created_at = \"metadata\", closed_at = \"metadata\" }"
+            ),
+            ["error: column \"gone_at\" is not among the columns of data type \"users\""]
+        );
+        assert_eq!(
+            broken(
+                "rules = [{ column = \"status\", equals = [\"disputed\"], period = \"8y\" }]",
+                "rules = [{ column = \"status\", equals = [\"disputed\"], period = \"8y\" }]\ncustomer = { period = \"users.log_retention\" }"
+            ),
+            ["error: retention of \"orders\" says where customers record their choice, but is not configurable"]
+        );
     }
 
     #[test]
