@@ -37,6 +37,21 @@ pub enum Command {
     /// The KYC vault: PAN and Aadhaar sealed per subject, found by blind
     /// index, referenced by opaque keys, rotated, rewrapped, crypto-shredded.
     Vault(VaultArgs),
+    /// Apply the policy's retention to its stores: delete, anonymise or roll
+    /// up what has expired, in short batches, never crossing a legal floor or
+    /// hold.
+    ///
+    /// --dry-run prints per data type what expires and what would happen, and
+    /// changes nothing. Exits 0 when done, 1 when the policy has errors, 2 on
+    /// a store that cannot be opened or read.
+    Sweep(SweepArgs),
+    /// Legal holds: a held subject or data type survives every sweep.
+    Hold(HoldArgs),
+    /// Record a data-subject request by hand (the erasure workflow records
+    /// them itself once it exists).
+    Request(RequestArgs),
+    /// The run log: what each sweep did, per data type.
+    Runs(RunsArgs),
     /// Keyed pseudonyms of IPs and device fingerprints, and API key digests.
     Hash(HashArgs),
 }
@@ -290,4 +305,112 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0, for code-scanning UIs.
     Sarif,
+}
+
+/// A policy and the database to act on.
+#[derive(Debug, clap::Args)]
+pub struct PolicyDb {
+    /// The policy file.
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// Database URL for a policy with one database store (sqlite:PATH or
+    /// postgres://...); otherwise each store's URL comes from its url_env
+    /// variable.
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub target: PolicyDb,
+    /// Print what would happen; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Act as of this instant (RFC 3339, e.g. 2026-11-23T00:00:00Z) instead of now.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Only this data type.
+    #[arg(long)]
+    pub data_type: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HoldArgs {
+    #[command(subcommand)]
+    pub command: HoldCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HoldCommand {
+    /// Place a hold on a subject (by user id) or a data type.
+    Add {
+        #[command(flatten)]
+        target: PolicyDb,
+        /// The subject's user id.
+        #[arg(
+            long,
+            conflicts_with = "data_type",
+            required_unless_present = "data_type"
+        )]
+        subject: Option<String>,
+        /// A data type of the policy.
+        #[arg(long)]
+        data_type: Option<String>,
+        /// Why: the case, the letter, the regulator.
+        #[arg(long)]
+        reason: String,
+    },
+    /// List holds in force (with --all, released ones too).
+    List {
+        #[command(flatten)]
+        target: PolicyDb,
+        /// Include released holds.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Release a hold by id.
+    Release {
+        #[command(flatten)]
+        target: PolicyDb,
+        /// The hold's id.
+        id: i64,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RequestArgs {
+    #[command(subcommand)]
+    pub command: RequestCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestCommand {
+    /// Record a deletion request: retention counting from
+    /// `deletion_requested` starts at it.
+    Add {
+        #[command(flatten)]
+        target: PolicyDb,
+        /// The subject's user id.
+        #[arg(long)]
+        subject: String,
+        /// When it was made (RFC 3339) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        /// A note (the ticket, the channel).
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunsArgs {
+    #[command(flatten)]
+    pub target: PolicyDb,
+    /// How many of the latest runs.
+    #[arg(long, default_value_t = 5)]
+    pub last: i64,
 }

@@ -3,6 +3,7 @@
 mod check;
 mod detectors;
 mod redact;
+mod retention;
 mod scan;
 mod schema;
 mod vault;
@@ -19,5 +20,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Redact(args) => redact::run(&args),
         Command::Vault(args) => vault::run(&args),
         Command::Hash(args) => vault::hash(&args),
+        Command::Sweep(args) => retention::sweep(&args),
+        Command::Hold(args) => retention::hold(&args),
+        Command::Request(args) => retention::request(&args),
+        Command::Runs(args) => retention::runs(&args),
     }
 }

@@ -134,8 +134,7 @@ fn database_errors_name_store_table_and_operation_and_keep_the_source() {
                         .map_err(db.err("deleting expired rows", Some("missing_table")))
                 })
                 .await
-                .err()
-                .expect("an error");
+                .expect_err("an error");
             let text = err.to_string();
             assert_eq!(
                 text,

@@ -1,0 +1,364 @@
+//! `privctl sweep`, `hold`, `request` and `runs`: arguments in, calls into
+//! `privctl-retention`, results out.
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use privctl_policy::{check_str, escape_path, escape_untrusted};
+use privctl_retention::own::{self, HoldScope};
+use privctl_retention::{Options, Progress, Report, Session};
+use privctl_store::Open;
+use serde_json::json;
+
+use crate::cli::{
+    HoldArgs, HoldCommand, PolicyDb, RequestArgs, RequestCommand, RunsArgs, SweepArgs,
+};
+use crate::output::{self, Outcome};
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// The policy, checked, or the outcome that ends the command: exit 1 with
+/// its errors when it has any.
+fn load(target: &PolicyDb) -> anyhow::Result<Result<(privctl_policy::Policy, String), Outcome>> {
+    let path = &target.policy;
+    let text = privctl_policy::read_source(path)?;
+    let report = check_str(&text);
+    match report.policy {
+        Some(policy) if !report.has_errors() => Ok(Ok((policy, text))),
+        _ => {
+            let shown = escape_path(path);
+            for d in report
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == privctl_policy::Severity::Error)
+            {
+                output::note(d.display(&shown));
+            }
+            output::note(format_args!(
+                "privctl: policy {shown} has errors; nothing was changed\nhint: run `privctl check {shown}`"
+            ));
+            Ok(Err(Outcome::Findings))
+        }
+    }
+}
+
+async fn session(target: &PolicyDb, mode: Open) -> anyhow::Result<Result<Session, Outcome>> {
+    let (policy, text) = match load(target)? {
+        Ok(p) => p,
+        Err(o) => return Ok(Err(o)),
+    };
+    Ok(Ok(
+        Session::open(policy, &text, target.db.as_deref(), mode).await?
+    ))
+}
+
+fn instant(s: &str, what: &str) -> anyhow::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .with_context(|| {
+            format!(
+                "{what} \"{}\" is not an RFC 3339 instant (e.g. 2026-11-23T00:00:00Z)",
+                escape_untrusted(s)
+            )
+        })
+}
+
+pub fn sweep(args: &SweepArgs) -> anyhow::Result<Outcome> {
+    let as_of = match &args.as_of {
+        Some(s) => instant(s, "--as-of")?,
+        None => Utc::now(),
+    };
+    runtime()?.block_on(async {
+        let s = match session(&args.target, Open::Existing).await? {
+            Ok(s) => s,
+            Err(o) => return Ok(o),
+        };
+        let bar = if std::io::stderr().is_terminal() && !args.dry_run {
+            ProgressBar::new(0)
+        } else {
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{msg:24} [{bar:30}] {pos}/{len} rows, {per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        let progress = |p: Progress| match p {
+            Progress::Start { data_type, total } => {
+                bar.set_message(data_type);
+                bar.set_length(total);
+                bar.set_position(0);
+            }
+            Progress::Advance { n } => bar.inc(n),
+        };
+        let report = s
+            .sweep(
+                as_of,
+                args.data_type.as_deref(),
+                args.dry_run,
+                &Options::default(),
+                &progress,
+            )
+            .await?;
+        bar.finish_and_clear();
+        let value = serde_json::to_value(&report)?;
+        Ok(match output::emit(args.target.json, &value, &summary(&report)) {
+            Ok(()) => Outcome::Clean,
+            Err(e) if args.dry_run => return Err(e.into()),
+            Err(e) => {
+                output::note(format_args!(
+                    "privctl: error: the sweep finished (run {}), but writing its summary failed ({e})",
+                    report.run.unwrap_or_default()
+                ));
+                Outcome::InputError
+            }
+        })
+    })
+}
+
+fn summary(r: &Report) -> String {
+    let mut out = String::new();
+    let head = if r.dry_run {
+        "dry run, nothing changed"
+    } else {
+        "sweep done"
+    };
+    out.push_str(&format!(
+        "{head}: as of {}, policy sha256 {}{}\n",
+        r.as_of.to_rfc3339(),
+        &r.policy_digest[..12.min(r.policy_digest.len())],
+        r.run.map(|id| format!(", run {id}")).unwrap_or_default()
+    ));
+    for d in &r.data_types {
+        let action = d
+            .action
+            .map(|a| {
+                serde_json::to_value(a)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        let from = d
+            .from
+            .map(|a| {
+                serde_json::to_value(a)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {:<22} {:>5} from {:<18} ",
+            d.data_type, d.period, from
+        ));
+        if let Some(note) = &d.note {
+            out.push_str(&format!("{note}\n"));
+            continue;
+        }
+        let will = d.expired - d.kept_by_floor - d.kept_by_hold - d.kept_referenced;
+        if r.dry_run {
+            out.push_str(&format!("{will} expired to {action}"));
+        } else {
+            let done = d.deleted + d.anonymised + d.rolled_up;
+            out.push_str(&format!("{done} {}", past(&action)));
+        }
+        if d.kept_by_floor > 0 {
+            out.push_str(&format!(", {} kept by a legal floor", d.kept_by_floor));
+        }
+        if d.kept_by_hold > 0 {
+            out.push_str(&format!(", {} kept by a hold", d.kept_by_hold));
+        }
+        if d.kept_referenced > 0 {
+            out.push_str(&format!(
+                ", {} kept while other rows refer to them",
+                d.kept_referenced
+            ));
+        }
+        out.push('\n');
+    }
+    out.trim_end().to_owned()
+}
+
+fn past(action: &str) -> &'static str {
+    match action {
+        "delete" => "deleted",
+        "anonymise" => "anonymised",
+        "roll_up" => "rolled up",
+        _ => "changed",
+    }
+}
+
+pub fn hold(args: &HoldArgs) -> anyhow::Result<Outcome> {
+    let target = match &args.command {
+        HoldCommand::Add { target, .. }
+        | HoldCommand::List { target, .. }
+        | HoldCommand::Release { target, .. } => target,
+    };
+    runtime()?.block_on(async {
+        let s = match session(target, Open::Existing).await? {
+            Ok(s) => s,
+            Err(o) => return Ok(o),
+        };
+        let db = s.home_db()?;
+        let json = target.json;
+        match &args.command {
+            HoldCommand::Add {
+                subject,
+                data_type,
+                reason,
+                ..
+            } => {
+                let (scope, target) = match (subject, data_type) {
+                    (Some(s), _) => (HoldScope::Subject, s.clone()),
+                    (None, Some(d)) => {
+                        if !s.policy.data_types.contains_key(d) {
+                            anyhow::bail!(
+                                "data type \"{}\" is not defined in the policy",
+                                escape_untrusted(d)
+                            );
+                        }
+                        (HoldScope::DataType, d.clone())
+                    }
+                    (None, None) => anyhow::bail!("name a --subject or a --data-type to hold"),
+                };
+                if reason.trim().is_empty() {
+                    anyhow::bail!("a hold needs a --reason");
+                }
+                let id = own::add_hold(db, scope, &target, reason, Utc::now()).await?;
+                output::emit(
+                    json,
+                    &json!({ "hold": id }),
+                    &format!(
+                        "hold {id} placed on {} {}",
+                        if scope == HoldScope::Subject {
+                            "subject"
+                        } else {
+                            "data type"
+                        },
+                        escape_untrusted(&target)
+                    ),
+                )?;
+                Ok(Outcome::Clean)
+            }
+            HoldCommand::List { all, .. } => {
+                let holds = own::holds(db, *all).await?;
+                let mut text = String::new();
+                for h in &holds {
+                    text.push_str(&format!(
+                        "{:>4}  {:<9} {:<24} {}  {}{}\n",
+                        h.id,
+                        if h.scope == HoldScope::Subject {
+                            "subject"
+                        } else {
+                            "data_type"
+                        },
+                        escape_untrusted(&h.target),
+                        h.created_at.to_rfc3339(),
+                        escape_untrusted(&h.reason),
+                        h.released_at
+                            .map(|t| format!(" (released {})", t.to_rfc3339()))
+                            .unwrap_or_default()
+                    ));
+                }
+                if holds.is_empty() {
+                    text.push_str("no holds");
+                }
+                output::emit(json, &serde_json::to_value(&holds)?, text.trim_end())?;
+                Ok(Outcome::Clean)
+            }
+            HoldCommand::Release { id, .. } => {
+                if own::release_hold(db, *id, Utc::now()).await? {
+                    output::emit(
+                        json,
+                        &json!({ "released": id }),
+                        &format!("hold {id} released"),
+                    )?;
+                    Ok(Outcome::Clean)
+                } else {
+                    anyhow::bail!("no hold in force has id {id}")
+                }
+            }
+        }
+    })
+}
+
+pub fn request(args: &RequestArgs) -> anyhow::Result<Outcome> {
+    let RequestCommand::Add {
+        target,
+        subject,
+        at,
+        note,
+    } = &args.command;
+    runtime()?.block_on(async {
+        let s = match session(target, Open::Existing).await? {
+            Ok(s) => s,
+            Err(o) => return Ok(o),
+        };
+        let db = s.home_db()?;
+        {
+            {
+                let at = match at {
+                    Some(a) => instant(a, "--at")?,
+                    None => Utc::now(),
+                };
+                if subject.trim().is_empty() {
+                    anyhow::bail!("the subject is empty");
+                }
+                let id = own::add_deletion_request(db, subject, note.as_deref(), at).await?;
+                output::emit(
+                    target.json,
+                    &json!({ "request": id, "subject": subject, "requested_at": at }),
+                    &format!(
+                        "deletion request {id} recorded for subject {} at {}",
+                        escape_untrusted(subject),
+                        at.to_rfc3339()
+                    ),
+                )?;
+                Ok(Outcome::Clean)
+            }
+        }
+    })
+}
+
+pub fn runs(args: &RunsArgs) -> anyhow::Result<Outcome> {
+    runtime()?.block_on(async {
+        let s = match session(&args.target, Open::Existing).await? {
+            Ok(s) => s,
+            Err(o) => return Ok(o),
+        };
+        let runs = own::runs(s.home_db()?, args.last.max(1)).await?;
+        let mut text = String::new();
+        for r in &runs {
+            text.push_str(&format!(
+                "run {}: as of {}, policy sha256 {}, {}; longest batch {:.1} ms\n",
+                r.id,
+                r.as_of.to_rfc3339(),
+                &r.policy_digest[..12.min(r.policy_digest.len())],
+                match r.finished_at {
+                    Some(t) => format!("finished {}", t.to_rfc3339()),
+                    None => "interrupted (its batches below were committed)".to_owned(),
+                },
+                r.longest_batch_micros as f64 / 1000.0
+            ));
+            for (dt, action, n) in &r.batches {
+                text.push_str(&format!("  {dt:<22} {action:<12} {n}\n"));
+            }
+        }
+        if runs.is_empty() {
+            text.push_str("no sweeps recorded");
+        }
+        output::emit(
+            args.target.json,
+            &serde_json::to_value(&runs)?,
+            text.trim_end(),
+        )?;
+        Ok(Outcome::Clean)
+    })
+}

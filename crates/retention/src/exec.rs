@@ -1,0 +1,587 @@
+//! The executor: applies a plan in short batches, each its own transaction,
+//! paging through a table on its primary key. Every batch re-checks expiry,
+//! floors and holds in the statement that changes rows, so a hold placed
+//! mid-sweep is honoured and a rerun after a kill picks up exactly where
+//! the last committed batch ended.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use privctl_policy::model::{Anchor, ExpiryAction};
+use privctl_store::{Db, Dialect, Lock, Row};
+use serde::Serialize;
+
+use crate::own;
+use crate::plan::{FileWork, Plan, RowOp, RowWork, Work};
+use crate::sql::{Sql, Value};
+use crate::{Error, Result};
+
+/// How batches are sized and how long they wait for locks.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Each batch transaction aims to take about this long; the batch size
+    /// adapts to it.
+    pub target_batch: Duration,
+    /// Rows in the first batch.
+    pub first_batch: i64,
+    /// Never more rows than this in one batch.
+    pub max_batch: i64,
+    /// PostgreSQL: a batch waits this long for a row lock, then gives way
+    /// and is tried again.
+    pub lock_timeout: Duration,
+    /// Attempts per batch before the sweep stops with an error.
+    pub attempts: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            target_batch: Duration::from_millis(40),
+            first_batch: 1_000,
+            max_batch: 50_000,
+            lock_timeout: Duration::from_secs(2),
+            attempts: 5,
+        }
+    }
+}
+
+/// Progress of a sweep, for a progress bar.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// A data type starts, with how many rows or files it will change.
+    Start {
+        /// The data type.
+        data_type: String,
+        /// Rows or files to change.
+        total: u64,
+    },
+    /// Some were changed.
+    Advance {
+        /// How many.
+        n: u64,
+    },
+}
+
+/// What a sweep did (or, dry, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The run log's id for this run (`None` for a dry run).
+    pub run: Option<i64>,
+    /// Whether nothing was changed.
+    pub dry_run: bool,
+    /// The instant it acted as of.
+    pub as_of: DateTime<Utc>,
+    /// SHA-256 of the policy file.
+    pub policy_digest: String,
+    /// Per data type.
+    pub data_types: Vec<DataTypeReport>,
+}
+
+/// One data type's part.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DataTypeReport {
+    /// The data type.
+    pub data_type: String,
+    /// Its store.
+    pub store: String,
+    /// Its period.
+    pub period: String,
+    /// What it counts from.
+    pub from: Option<Anchor>,
+    /// Its action.
+    pub action: Option<ExpiryAction>,
+    /// The default period's cutoff.
+    pub cutoff: Option<DateTime<Utc>>,
+    /// Rows or files whose retention has ended (and that the action has not
+    /// yet reached).
+    pub expired: u64,
+    /// Of those, kept because a legal floor has not passed.
+    pub kept_by_floor: u64,
+    /// Of those, kept because of a legal hold.
+    pub kept_by_hold: u64,
+    /// Of those, kept because other rows still refer to them (they go once
+    /// those do).
+    pub kept_referenced: u64,
+    /// Rows or files deleted.
+    pub deleted: u64,
+    /// Rows anonymised.
+    pub anonymised: u64,
+    /// Rows rolled up into the aggregate (and deleted).
+    pub rolled_up: u64,
+    /// Why nothing happens, when nothing can.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Applies `plan` (or with `dry_run`, only counts what it would do). `dbs`
+/// holds every database store the plan names, `home` the one holding
+/// privctl's own tables.
+pub async fn sweep(
+    plan: &Plan,
+    dbs: &BTreeMap<String, Db>,
+    home: &Db,
+    policy_digest: &str,
+    options: &Options,
+    dry_run: bool,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Report> {
+    let run = if dry_run {
+        None
+    } else {
+        own::ensure(home).await?;
+        Some(own::start_run(home, policy_digest, plan.as_of, Utc::now()).await?)
+    };
+    let mut report = Report {
+        run,
+        dry_run,
+        as_of: plan.as_of,
+        policy_digest: policy_digest.to_owned(),
+        data_types: Vec::new(),
+    };
+    for step in &plan.steps {
+        let mut r = DataTypeReport {
+            data_type: step.data_type.clone(),
+            store: step.store.clone(),
+            period: step.period.clone(),
+            from: Some(step.from),
+            action: Some(step.action),
+            cutoff: step.cutoff,
+            ..DataTypeReport::default()
+        };
+        match &step.work {
+            Work::Nothing { reason } => r.note = Some(reason.clone()),
+            Work::Held { reason } => {
+                r.note = Some(format!(
+                    "the whole data type is under a legal hold: {reason}"
+                ));
+            }
+            Work::Rows(work) => {
+                let db = dbs
+                    .get(&step.store)
+                    .ok_or_else(|| Error::UnknownStore(step.store.clone()))?;
+                count_rows(db, work, &mut r).await?;
+                if !dry_run {
+                    let to_do = r.expired - r.kept_by_floor - r.kept_by_hold - r.kept_referenced;
+                    progress(Progress::Start {
+                        data_type: step.data_type.clone(),
+                        total: to_do,
+                    });
+                    let same = db.url() == home.url();
+                    let log = run.map(|id| (home, id, same));
+                    let done = run_rows(db, work, &step.data_type, options, log, progress).await?;
+                    match work.op {
+                        RowOp::Delete => r.deleted = done,
+                        RowOp::Anonymise { .. } => r.anonymised = done,
+                        RowOp::RollUp { .. } => r.rolled_up = done,
+                    }
+                }
+            }
+            Work::Files(work) => {
+                let (expired, held) = files(work, &step.store, true)?;
+                r.expired = expired;
+                r.kept_by_hold = held;
+                if !dry_run {
+                    progress(Progress::Start {
+                        data_type: step.data_type.clone(),
+                        total: expired - held,
+                    });
+                    let (deleted, _) = files(work, &step.store, false)?;
+                    progress(Progress::Advance { n: deleted });
+                    r.deleted = deleted;
+                    if let Some(id) = run {
+                        home.write_with(Lock::Rows, async |c| {
+                            own::record_batch(
+                                home,
+                                c,
+                                id,
+                                &step.data_type,
+                                "delete_files",
+                                deleted,
+                                0,
+                            )
+                            .await
+                        })
+                        .await?;
+                    }
+                }
+            }
+        }
+        report.data_types.push(r);
+    }
+    if let Some(id) = run {
+        let text = serde_json::to_string(&report).unwrap_or_default();
+        own::finish_run(home, id, &text, Utc::now()).await?;
+    }
+    Ok(report)
+}
+
+fn eligible(work: &RowWork) -> Sql {
+    let mut sql = Sql::new();
+    sql.append(&work.expired)
+        .push(" AND ")
+        .append(&work.released)
+        .push(" AND NOT ")
+        .append(&work.held)
+        .push(" AND ")
+        .append(&work.pending)
+        .push(" AND NOT ")
+        .append(&work.referenced);
+    sql
+}
+
+async fn count_rows(db: &Db, work: &RowWork, r: &mut DataTypeReport) -> Result<()> {
+    let mut sql = Sql::new();
+    sql.push("SELECT CAST(COUNT(*) AS BIGINT) AS expired, CAST(COALESCE(SUM(CASE WHEN ")
+        .append(&work.released)
+        .push(" THEN 0 ELSE 1 END), 0) AS BIGINT) AS by_floor, CAST(COALESCE(SUM(CASE WHEN ")
+        .append(&work.released)
+        .push(" AND ")
+        .append(&work.held)
+        .push(" THEN 1 ELSE 0 END), 0) AS BIGINT) AS by_hold, CAST(COALESCE(SUM(CASE WHEN ")
+        .append(&work.released)
+        .push(" AND NOT ")
+        .append(&work.held)
+        .push(" AND ")
+        .append(&work.referenced)
+        .push(" THEN 1 ELSE 0 END), 0) AS BIGINT) AS referenced FROM ")
+        .ident(&work.table)
+        .push(" WHERE ")
+        .append(&work.expired)
+        .push(" AND ")
+        .append(&work.pending);
+    let err = db.err("counting expired rows", Some(work.table.as_str()));
+    let row = sql.query().fetch_one(db.pool()).await.map_err(&err)?;
+    let get = |name: &str| -> Result<u64> {
+        let n: i64 = row.try_get(name).map_err(&err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    };
+    r.expired = get("expired")?;
+    r.kept_by_floor = get("by_floor")?;
+    r.kept_by_hold = get("by_hold")?;
+    r.kept_referenced = get("referenced")?;
+    Ok(())
+}
+
+/// The keyset position: after which key the next batch starts.
+fn key_range(work: &RowWork, sql: &mut Sql, lo: &Option<Value>, hi: Option<&Value>) {
+    sql.push("(1 = 1");
+    if let Some(lo) = lo {
+        sql.push(" AND ")
+            .column(&work.table, &work.key)
+            .push(" > ")
+            .bind(lo.clone());
+    }
+    if let Some(hi) = hi {
+        sql.push(" AND ")
+            .column(&work.table, &work.key)
+            .push(" <= ")
+            .bind(hi.clone());
+    }
+    sql.push(")");
+}
+
+async fn run_rows(
+    db: &Db,
+    work: &RowWork,
+    data_type: &str,
+    options: &Options,
+    log: Option<(&Db, i64, bool)>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<u64> {
+    let eligible = eligible(work);
+    let table = work.table.as_str();
+    let action = match work.op {
+        RowOp::Delete => "delete",
+        RowOp::Anonymise { .. } => "anonymise",
+        RowOp::RollUp { .. } => "roll_up",
+    };
+    let mut lo: Option<Value> = None;
+    let mut size = options.first_batch.max(1);
+    let mut total = 0u64;
+    loop {
+        // The batch's last key: read outside the transaction, so the write
+        // holds its locks only for the change itself.
+        let mut select = Sql::new();
+        select
+            .push("SELECT ")
+            .column(&work.table, &work.key)
+            .push(" AS k FROM ")
+            .ident(&work.table)
+            .push(" WHERE ");
+        key_range(work, &mut select, &lo, None);
+        select
+            .push(" AND ")
+            .append(&eligible)
+            .push(" ORDER BY ")
+            .column(&work.table, &work.key)
+            .push(" LIMIT ")
+            .bind(Value::Int(size));
+        let rows = select
+            .query()
+            .fetch_all(db.pool())
+            .await
+            .map_err(db.err("finding expired rows", Some(table)))?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        let hi = if work.integer_key {
+            Value::Int(
+                last.try_get("k")
+                    .map_err(db.err("finding expired rows", Some(table)))?,
+            )
+        } else {
+            Value::Text(
+                last.try_get("k")
+                    .map_err(db.err("finding expired rows", Some(table)))?,
+            )
+        };
+        let mut range = Sql::new();
+        key_range(work, &mut range, &lo, Some(&hi));
+        range.push(" AND ").append(&eligible);
+        let statement = change(db.dialect(), work, &range);
+        let mut attempt = 0;
+        let (changed, micros) = loop {
+            attempt += 1;
+            let started = Instant::now();
+            let result = db
+                .write_with(Lock::Rows, async |c| {
+                    if db.dialect() == Dialect::Postgres {
+                        let ms = options.lock_timeout.as_millis().clamp(1, 600_000);
+                        // A whole number of milliseconds: no input reaches it.
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "SET LOCAL lock_timeout = {ms}"
+                        )))
+                        .execute(&mut *c)
+                        .await
+                        .map_err(db.err("setting the lock timeout", Some(table)))?;
+                    }
+                    let mut changed = 0u64;
+                    for (sql, counts) in &statement {
+                        let err = db.err("changing expired rows", Some(table));
+                        if *counts == Counted::Rows {
+                            let row = sql.query().fetch_one(&mut *c).await.map_err(&err)?;
+                            let n: i64 = row.try_get("n").map_err(&err)?;
+                            changed = u64::try_from(n).unwrap_or(0);
+                        } else {
+                            let done = sql.query().execute(&mut *c).await.map_err(&err)?;
+                            if *counts == Counted::Affected {
+                                changed = done.rows_affected();
+                            }
+                        }
+                    }
+                    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    if let Some((home, run, true)) = log {
+                        own::record_batch(home, c, run, data_type, action, changed, micros).await?;
+                    }
+                    Ok::<_, Error>((changed, micros))
+                })
+                .await;
+            match result {
+                Ok(v) => break v,
+                Err(e) if attempt < options.attempts && is_lock_timeout(&e) => {
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                }
+                Err(e) if is_lock_timeout(&e) => {
+                    return Err(Error::Locked {
+                        store: db.name().to_owned(),
+                        table: table.to_owned(),
+                        tries: attempt,
+                    })
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        if let Some((home, run, false)) = log {
+            home.write_with(Lock::Rows, async |c| {
+                own::record_batch(home, c, run, data_type, action, changed, micros).await
+            })
+            .await?;
+        }
+        total += changed;
+        progress(Progress::Advance { n: changed });
+        let took = Duration::from_micros(micros);
+        if took < options.target_batch / 2 {
+            size = (size * 2).min(options.max_batch);
+        } else if took > options.target_batch {
+            size = (size / 2).max(100);
+        }
+        lo = Some(hi);
+    }
+    Ok(total)
+}
+
+/// How a statement's count is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    /// Not counted.
+    No,
+    /// Rows it affected.
+    Affected,
+    /// The `n` column of the one row it returns.
+    Rows,
+}
+
+/// The statements that change one batch (`range` selects its rows).
+fn change(dialect: Dialect, work: &RowWork, range: &Sql) -> Vec<(Sql, Counted)> {
+    let mut out = Vec::new();
+    match &work.op {
+        RowOp::Delete => {
+            let mut s = Sql::new();
+            s.push("DELETE FROM ")
+                .ident(&work.table)
+                .push(" WHERE ")
+                .append(range);
+            out.push((s, Counted::Affected));
+        }
+        RowOp::Anonymise { assignments, .. } => {
+            let mut s = Sql::new();
+            s.push("UPDATE ")
+                .ident(&work.table)
+                .push(" SET ")
+                .append(assignments)
+                .push(" WHERE ")
+                .append(range);
+            out.push((s, Counted::Affected));
+        }
+        RowOp::RollUp { insert, tail, .. } => match dialect {
+            // One statement: exactly the rows deleted are summed.
+            Dialect::Postgres => {
+                let mut s = Sql::new();
+                s.push("WITH ")
+                    .ident(&work.table)
+                    .push(" AS (DELETE FROM ")
+                    .ident(&work.table)
+                    .push(" WHERE ")
+                    .append(range)
+                    .push(" RETURNING *), privctl_summed AS (")
+                    .append(insert)
+                    .push(" FROM ")
+                    .ident(&work.table)
+                    .append(tail)
+                    .push(" RETURNING 1) SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ")
+                    .ident(&work.table);
+                out.push((s, Counted::Rows));
+            }
+            // SQLite: the write lock is held from the first statement, so
+            // both see the same rows.
+            Dialect::Sqlite => {
+                let mut s = Sql::new();
+                s.append(insert)
+                    .push(" FROM ")
+                    .ident(&work.table)
+                    .push(" WHERE ")
+                    .append(range)
+                    .append(tail);
+                out.push((s, Counted::No));
+                let mut d = Sql::new();
+                d.push("DELETE FROM ")
+                    .ident(&work.table)
+                    .push(" WHERE ")
+                    .append(range);
+                out.push((d, Counted::Affected));
+            }
+        },
+    }
+    out
+}
+
+fn is_lock_timeout(e: &Error) -> bool {
+    let Error::Store(privctl_store::Error::Database { source, .. }) = e else {
+        return false;
+    };
+    source
+        .as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "55P03")
+}
+
+/// Walks a files store's directory without following symbolic links:
+/// counts (when `dry`) or deletes regular files modified at or before the
+/// cutoff, keeping held subjects' directories. Returns (expired or deleted,
+/// kept by hold).
+fn files(work: &FileWork, store: &str, dry: bool) -> Result<(u64, u64)> {
+    let root = &work.dir;
+    // The root may itself be a link (to a mounted volume); nothing below it
+    // is followed.
+    let meta = std::fs::metadata(root).map_err(|e| Error::FilesRoot {
+        store: store.to_owned(),
+        path: privctl_policy::escape_path(root),
+        reason: e.to_string(),
+    })?;
+    if !meta.is_dir() {
+        return Err(Error::FilesRoot {
+            store: store.to_owned(),
+            path: privctl_policy::escape_path(root),
+            reason: "not a directory".to_owned(),
+        });
+    }
+    let mut done = 0;
+    let mut held = 0;
+    walk(work, store, root, root, dry, &mut done, &mut held)?;
+    Ok((done, held))
+}
+
+fn walk(
+    work: &FileWork,
+    store: &str,
+    root: &Path,
+    dir: &Path,
+    dry: bool,
+    done: &mut u64,
+    held: &mut u64,
+) -> Result<()> {
+    let io = |path: &Path| {
+        let path = privctl_policy::escape_path(path);
+        let store = store.to_owned();
+        move |source| Error::Files {
+            store,
+            path,
+            source,
+        }
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .collect::<std::io::Result<_>>()
+        .map_err(io(dir))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let meta = std::fs::symlink_metadata(&path).map_err(io(&path))?;
+        if meta.is_dir() {
+            walk(work, store, root, &path, dry, done, held)?;
+            continue;
+        }
+        if !meta.is_file() {
+            // Symbolic links and special files are never followed or removed.
+            continue;
+        }
+        let modified: DateTime<Utc> = meta.modified().map_err(io(&path))?.into();
+        if modified > work.cutoff {
+            continue;
+        }
+        let rel = path.strip_prefix(root).unwrap_or(&path);
+        let subject = rel.components().next().and_then(|c| c.as_os_str().to_str());
+        let is_held = work.all_held
+            || (rel.components().count() > 1
+                && subject.is_some_and(|s| work.held_dirs.iter().any(|h| h == s)));
+        if is_held {
+            *held += 1;
+            if dry {
+                *done += 1;
+            }
+            continue;
+        }
+        if !dry {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                // Another sweep removed it first: the same end state.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&path)(e)),
+            }
+        }
+        *done += 1;
+    }
+    Ok(())
+}

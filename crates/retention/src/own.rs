@@ -1,0 +1,354 @@
+//! privctl's own tables for retention: legal holds, deletion requests
+//! recorded by hand (the data-subject-request work writes them later), and
+//! the run log with one row per batch. Times are whole seconds since 1970
+//! UTC in both dialects.
+
+use chrono::{DateTime, Utc};
+use privctl_store::{AnyConnection, Component, Db, Dialect, Lock, Row};
+use serde::Serialize;
+
+use crate::Result;
+
+fn retention_tables(d: Dialect) -> &'static [&'static [&'static str]] {
+    match d {
+        Dialect::Sqlite => &[&[
+            "CREATE TABLE privctl_holds (id INTEGER PRIMARY KEY AUTOINCREMENT, scope TEXT NOT NULL, target TEXT NOT NULL, reason TEXT NOT NULL, created_at BIGINT NOT NULL, released_at BIGINT)",
+            "CREATE INDEX privctl_holds_target ON privctl_holds (scope, target)",
+            "CREATE TABLE privctl_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, policy_digest TEXT NOT NULL, as_of BIGINT NOT NULL, started_at BIGINT NOT NULL, finished_at BIGINT, report TEXT)",
+            "CREATE TABLE privctl_run_batches (run_id BIGINT NOT NULL, data_type TEXT NOT NULL, action TEXT NOT NULL, rows_changed BIGINT NOT NULL, micros BIGINT NOT NULL, at BIGINT NOT NULL)",
+            "CREATE INDEX privctl_run_batches_run ON privctl_run_batches (run_id)",
+        ]],
+        Dialect::Postgres => &[&[
+            "CREATE TABLE privctl_holds (id BIGSERIAL PRIMARY KEY, scope TEXT NOT NULL, target TEXT NOT NULL, reason TEXT NOT NULL, created_at BIGINT NOT NULL, released_at BIGINT)",
+            "CREATE INDEX privctl_holds_target ON privctl_holds (scope, target)",
+            "CREATE TABLE privctl_runs (id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, policy_digest TEXT NOT NULL, as_of BIGINT NOT NULL, started_at BIGINT NOT NULL, finished_at BIGINT, report TEXT)",
+            "CREATE TABLE privctl_run_batches (run_id BIGINT NOT NULL, data_type TEXT NOT NULL, action TEXT NOT NULL, rows_changed BIGINT NOT NULL, micros BIGINT NOT NULL, at BIGINT NOT NULL)",
+            "CREATE INDEX privctl_run_batches_run ON privctl_run_batches (run_id)",
+        ]],
+    }
+}
+
+fn request_tables(d: Dialect) -> &'static [&'static [&'static str]] {
+    match d {
+        Dialect::Sqlite => &[&[
+            "CREATE TABLE privctl_requests (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, subject TEXT NOT NULL, requested_at BIGINT NOT NULL, cancelled_at BIGINT, note TEXT)",
+            "CREATE INDEX privctl_requests_subject ON privctl_requests (subject, kind)",
+        ]],
+        Dialect::Postgres => &[&[
+            "CREATE TABLE privctl_requests (id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, requested_at BIGINT NOT NULL, cancelled_at BIGINT, note TEXT)",
+            "CREATE INDEX privctl_requests_subject ON privctl_requests (subject, kind)",
+        ]],
+    }
+}
+
+/// Holds and the run log.
+pub const RETENTION: Component = Component {
+    name: "retention",
+    migrations: retention_tables,
+};
+
+/// Data-subject requests.
+pub const REQUESTS: Component = Component {
+    name: "requests",
+    migrations: request_tables,
+};
+
+/// Creates or upgrades every table retention reads.
+pub async fn ensure(db: &Db) -> Result<()> {
+    db.ensure(&RETENTION).await?;
+    db.ensure(&REQUESTS).await?;
+    Ok(())
+}
+
+/// Whether retention's tables exist at this release's version (a dry run
+/// on a new database finds none, and creates none).
+pub async fn ready(db: &Db) -> Result<bool> {
+    Ok(
+        db.component_version(&RETENTION).await? == Some(RETENTION.version(db.dialect()))
+            && db.component_version(&REQUESTS).await? == Some(REQUESTS.version(db.dialect())),
+    )
+}
+
+/// What a hold covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldScope {
+    /// One person, by their user id.
+    Subject,
+    /// A whole data type.
+    DataType,
+}
+
+impl HoldScope {
+    fn as_str(self) -> &'static str {
+        match self {
+            HoldScope::Subject => "subject",
+            HoldScope::DataType => "data_type",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "subject" => Some(HoldScope::Subject),
+            "data_type" => Some(HoldScope::DataType),
+            _ => None,
+        }
+    }
+}
+
+/// A legal hold.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hold {
+    /// Its id.
+    pub id: i64,
+    /// What it covers.
+    pub scope: HoldScope,
+    /// The subject's user id or the data type's name.
+    pub target: String,
+    /// Why (a case, a regulator's letter).
+    pub reason: String,
+    /// When it was placed.
+    pub created_at: DateTime<Utc>,
+    /// When it was released, if it was.
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+/// Places a hold; returns its id.
+pub async fn add_hold(
+    db: &Db,
+    scope: HoldScope,
+    target: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    ensure(db).await?;
+    let id = db
+        .write_with(Lock::Privctl, async |c| {
+            let r = sqlx::query("INSERT INTO privctl_holds (scope, target, reason, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+                .bind(scope.as_str())
+                .bind(target)
+                .bind(reason)
+                .bind(now.timestamp())
+                .fetch_one(&mut *c)
+                .await
+                .map_err(db.err("placing a hold", Some("privctl_holds")))?;
+            r.try_get::<i64, _>("id")
+                .map_err(db.err("placing a hold", Some("privctl_holds")))
+        })
+        .await?;
+    Ok(id)
+}
+
+/// Releases a hold; returns whether an active hold had that id.
+pub async fn release_hold(db: &Db, id: i64, now: DateTime<Utc>) -> Result<bool> {
+    ensure(db).await?;
+    let n = db
+        .write_with(Lock::Privctl, async |c| {
+            sqlx::query(
+                "UPDATE privctl_holds SET released_at = $1 WHERE id = $2 AND released_at IS NULL",
+            )
+            .bind(now.timestamp())
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(db.err("releasing a hold", Some("privctl_holds")))
+        })
+        .await?;
+    Ok(n > 0)
+}
+
+/// Every hold, active ones first; none when the tables do not exist yet.
+pub async fn holds(db: &Db, include_released: bool) -> Result<Vec<Hold>> {
+    if !ready(db).await? {
+        return Ok(Vec::new());
+    }
+    let op = "reading holds";
+    let rows = sqlx::query("SELECT id, scope, target, reason, created_at, released_at FROM privctl_holds ORDER BY released_at IS NOT NULL, id")
+        .fetch_all(db.pool())
+        .await
+        .map_err(db.err(op, Some("privctl_holds")))?;
+    let mut out = Vec::new();
+    for r in rows {
+        let get = || -> Result<Hold, sqlx::Error> {
+            let scope: String = r.try_get("scope")?;
+            Ok(Hold {
+                id: r.try_get("id")?,
+                scope: HoldScope::parse(&scope).unwrap_or(HoldScope::Subject),
+                target: r.try_get("target")?,
+                reason: r.try_get("reason")?,
+                created_at: at(r.try_get("created_at")?),
+                released_at: r.try_get::<Option<i64>, _>("released_at")?.map(at),
+            })
+        };
+        let hold = get().map_err(db.err(op, Some("privctl_holds")))?;
+        if include_released || hold.released_at.is_none() {
+            out.push(hold);
+        }
+    }
+    Ok(out)
+}
+
+/// Records a deletion request for a subject (by user id); returns its id.
+pub async fn add_deletion_request(
+    db: &Db,
+    subject: &str,
+    note: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<i64> {
+    ensure(db).await?;
+    let id = db
+        .write_with(Lock::Privctl, async |c| {
+            let r = sqlx::query("INSERT INTO privctl_requests (kind, subject, requested_at, note) VALUES ('erasure', $1, $2, $3) RETURNING id")
+                .bind(subject)
+                .bind(at.timestamp())
+                .bind(note)
+                .fetch_one(&mut *c)
+                .await
+                .map_err(db.err("recording a request", Some("privctl_requests")))?;
+            r.try_get::<i64, _>("id")
+                .map_err(db.err("recording a request", Some("privctl_requests")))
+        })
+        .await?;
+    Ok(id)
+}
+
+/// Opens a run record; returns its id.
+pub(crate) async fn start_run(
+    db: &Db,
+    digest: &str,
+    as_of: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let id = db
+        .write_with(Lock::Privctl, async |c| {
+            let r = sqlx::query("INSERT INTO privctl_runs (kind, policy_digest, as_of, started_at) VALUES ('sweep', $1, $2, $3) RETURNING id")
+                .bind(digest)
+                .bind(as_of.timestamp())
+                .bind(now.timestamp())
+                .fetch_one(&mut *c)
+                .await
+                .map_err(db.err("opening the run log", Some("privctl_runs")))?;
+            r.try_get::<i64, _>("id")
+                .map_err(db.err("opening the run log", Some("privctl_runs")))
+        })
+        .await?;
+    Ok(id)
+}
+
+/// Records one batch, inside the batch's own transaction.
+pub(crate) async fn record_batch(
+    db: &Db,
+    c: &mut AnyConnection,
+    run: i64,
+    data_type: &str,
+    action: &str,
+    rows: u64,
+    micros: u64,
+) -> Result<()> {
+    sqlx::query("INSERT INTO privctl_run_batches (run_id, data_type, action, rows_changed, micros, at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(run)
+        .bind(data_type)
+        .bind(action)
+        .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+        .bind(i64::try_from(micros).unwrap_or(i64::MAX))
+        .bind(Utc::now().timestamp())
+        .execute(&mut *c)
+        .await
+        .map_err(db.err("writing the run log", Some("privctl_run_batches")))?;
+    Ok(())
+}
+
+/// Closes a run record with its report.
+pub(crate) async fn finish_run(db: &Db, run: i64, report: &str, now: DateTime<Utc>) -> Result<()> {
+    db.write_with(Lock::Privctl, async |c| {
+        sqlx::query("UPDATE privctl_runs SET finished_at = $1, report = $2 WHERE id = $3")
+            .bind(now.timestamp())
+            .bind(report)
+            .bind(run)
+            .execute(&mut *c)
+            .await
+            .map_err(db.err("closing the run log", Some("privctl_runs")))?;
+        Ok(())
+    })
+    .await
+}
+
+/// One run of the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    /// Its id.
+    pub id: i64,
+    /// The policy's SHA-256.
+    pub policy_digest: String,
+    /// The instant it acted as of.
+    pub as_of: DateTime<Utc>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished; `None` for a run that was interrupted.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Its report (JSON), once finished.
+    pub report: Option<serde_json::Value>,
+    /// Rows changed per data type and action, from its batches.
+    pub batches: Vec<(String, String, i64)>,
+    /// The longest batch transaction, in microseconds.
+    pub longest_batch_micros: i64,
+}
+
+/// The last `n` runs, newest first.
+pub async fn runs(db: &Db, n: i64) -> Result<Vec<RunRecord>> {
+    if !ready(db).await? {
+        return Ok(Vec::new());
+    }
+    let op = "reading the run log";
+    let rows = sqlx::query("SELECT id, policy_digest, as_of, started_at, finished_at, report FROM privctl_runs ORDER BY id DESC LIMIT $1")
+        .bind(n)
+        .fetch_all(db.pool())
+        .await
+        .map_err(db.err(op, Some("privctl_runs")))?;
+    let mut out = Vec::new();
+    for r in rows {
+        let id: i64 = r.try_get("id").map_err(db.err(op, Some("privctl_runs")))?;
+        let report: Option<String> = r
+            .try_get("report")
+            .map_err(db.err(op, Some("privctl_runs")))?;
+        let batches = sqlx::query("SELECT data_type, action, CAST(SUM(rows_changed) AS BIGINT) AS n FROM privctl_run_batches WHERE run_id = $1 GROUP BY data_type, action ORDER BY data_type, action")
+            .bind(id)
+            .fetch_all(db.pool())
+            .await
+            .map_err(db.err(op, Some("privctl_run_batches")))?
+            .iter()
+            .map(|b| Ok((b.try_get("data_type")?, b.try_get("action")?, b.try_get("n")?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(db.err(op, Some("privctl_run_batches")))?;
+        let longest: i64 = sqlx::query("SELECT CAST(COALESCE(MAX(micros), 0) AS BIGINT) AS m FROM privctl_run_batches WHERE run_id = $1")
+            .bind(id)
+            .fetch_one(db.pool())
+            .await
+            .and_then(|r| r.try_get("m"))
+            .map_err(db.err(op, Some("privctl_run_batches")))?;
+        let get = |name: &str| -> Result<i64, privctl_store::Error> {
+            r.try_get(name).map_err(db.err(op, Some("privctl_runs")))
+        };
+        out.push(RunRecord {
+            id,
+            policy_digest: r
+                .try_get("policy_digest")
+                .map_err(db.err(op, Some("privctl_runs")))?,
+            as_of: at(get("as_of")?),
+            started_at: at(get("started_at")?),
+            finished_at: r
+                .try_get::<Option<i64>, _>("finished_at")
+                .map_err(db.err(op, Some("privctl_runs")))?
+                .map(at),
+            report: report.and_then(|s| serde_json::from_str(&s).ok()),
+            batches,
+            longest_batch_micros: longest,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,953 @@
+//! The planner: (policy, live schema, now) → a plan, with no database access
+//! of its own. A dry run prints the plan; the executor applies it; tests
+//! assert on it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Months, Utc};
+use privctl_policy::model::{
+    Anchor, AnonymiseMethod, DataType, EventSource, ExpiryAction, Policy, StoreKind,
+};
+use privctl_policy::{ColumnRef, Hop, RetentionPeriod, SqlIdent};
+use privctl_store::{Dialect, Schema, Table, TimeKind};
+use serde::Serialize;
+
+use crate::sql::{time_of, time_to_store, time_value, Sql, Value};
+use crate::Error;
+
+/// What the planner knows about one store.
+#[derive(Debug, Clone)]
+pub enum StoreInfo {
+    /// A database, with its live schema.
+    Database {
+        /// Its dialect.
+        dialect: Dialect,
+        /// Its tables.
+        schema: Schema,
+    },
+    /// A directory of files.
+    Files {
+        /// Its root.
+        root: std::path::PathBuf,
+    },
+}
+
+/// Everything the planner reads.
+#[derive(Debug)]
+pub struct Inputs<'a> {
+    /// The policy.
+    pub policy: &'a Policy,
+    /// Its stores, by name.
+    pub stores: &'a BTreeMap<String, StoreInfo>,
+    /// The store holding privctl's own tables (holds, requests, run log).
+    pub home: &'a str,
+    /// Whether those tables exist yet (a dry run on a new database: no holds
+    /// and no requests).
+    pub own_tables: bool,
+    /// The instant the sweep acts as of.
+    pub as_of: DateTime<Utc>,
+    /// Only this data type, when given.
+    pub only: Option<&'a str>,
+    /// Data types under a legal hold, with the hold's reason.
+    pub held_data_types: &'a BTreeMap<String, String>,
+    /// User ids of subjects under a hold.
+    pub held_subjects: &'a [String],
+}
+
+/// A whole sweep, as planned.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The instant it acts as of.
+    pub as_of: DateTime<Utc>,
+    /// One step per data type, in the policy's order.
+    pub steps: Vec<Step>,
+}
+
+/// What happens to one data type.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// The data type.
+    pub data_type: String,
+    /// Its store.
+    pub store: String,
+    /// Its period, as the policy writes it.
+    pub period: String,
+    /// What the period counts from.
+    pub from: Anchor,
+    /// What happens on expiry.
+    pub action: ExpiryAction,
+    /// Rows whose anchor is at or before this instant have expired (under
+    /// the default period; conditional rules have their own).
+    pub cutoff: Option<DateTime<Utc>>,
+    /// Legal floors that protect it, by name.
+    pub floors: Vec<String>,
+    /// The work.
+    pub work: Work,
+}
+
+/// The work a step does.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Work {
+    /// Nothing expires (an indefinite period).
+    Nothing {
+        /// Why.
+        reason: String,
+    },
+    /// The whole data type is under a legal hold.
+    Held {
+        /// The hold's reason.
+        reason: String,
+    },
+    /// Rows of a table.
+    Rows(Box<RowWork>),
+    /// Files under a directory.
+    Files(FileWork),
+}
+
+/// Expiry of rows in one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowWork {
+    /// The table.
+    pub table: SqlIdent,
+    /// Its single-column primary key, the batches' keyset.
+    pub key: SqlIdent,
+    /// Whether the key is an integer (else text).
+    pub integer_key: bool,
+    /// What is done to each row.
+    pub op: RowOp,
+    /// Rows whose retention has ended.
+    #[serde(skip)]
+    pub expired: Sql,
+    /// Rows every floor has released (`1 = 1` when none applies).
+    #[serde(skip)]
+    pub released: Sql,
+    /// Rows of a held subject (`1 = 0` when none can be).
+    #[serde(skip)]
+    pub held: Sql,
+    /// Rows the action still has to reach (`1 = 1`, or for anonymisation
+    /// those not yet anonymised).
+    #[serde(skip)]
+    pub pending: Sql,
+    /// Rows other rows still refer to by foreign key (`1 = 0` when none
+    /// can be): never deleted, so a cascade cannot reach rows a floor or a
+    /// hold protects.
+    #[serde(skip)]
+    pub referenced: Sql,
+}
+
+/// The action on rows.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RowOp {
+    /// Rows are deleted.
+    Delete,
+    /// Columns are overwritten and the time recorded.
+    Anonymise {
+        /// Columns and methods.
+        columns: BTreeMap<String, AnonymiseMethod>,
+        /// `SET` list, the time of anonymisation included.
+        #[serde(skip)]
+        assignments: Sql,
+    },
+    /// Rows are summed into buckets of an aggregate table, then deleted, in
+    /// one transaction per batch.
+    RollUp {
+        /// The aggregate table.
+        into: SqlIdent,
+        /// `INSERT ... SELECT` list up to `FROM`.
+        #[serde(skip)]
+        insert: Sql,
+        /// `GROUP BY ... ON CONFLICT ... DO UPDATE` tail.
+        #[serde(skip)]
+        tail: Sql,
+    },
+}
+
+/// Expiry of files in a directory.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileWork {
+    /// The directory swept (the store's root joined with the data type's path).
+    pub dir: std::path::PathBuf,
+    /// Files modified at or before this instant are deleted.
+    pub cutoff: DateTime<Utc>,
+    /// Subject directories under a hold, relative to `dir` (from the
+    /// policy's `{user_id}/` links); every file when a subject is held and
+    /// the directory has no per-subject layout.
+    pub held_dirs: Vec<String>,
+    /// Whether every file is kept because a subject is held and files
+    /// cannot be told apart by subject.
+    pub all_held: bool,
+}
+
+/// The instant before `as_of` by `period`: an anchor at or before it has
+/// expired. Month arithmetic clamps to the end of shorter months.
+pub fn cutoff(period: RetentionPeriod, as_of: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match period {
+        RetentionPeriod::Hours(n) => as_of.checked_sub_signed(chrono::Duration::hours(n.into())),
+        RetentionPeriod::Days(n) => as_of.checked_sub_signed(chrono::Duration::days(n.into())),
+        RetentionPeriod::Months(n) => as_of.checked_sub_months(Months::new(n)),
+        RetentionPeriod::Years(n) => as_of.checked_sub_months(Months::new(n.checked_mul(12)?)),
+        RetentionPeriod::Indefinite => None,
+    }
+}
+
+/// Plans a sweep.
+pub fn plan(inputs: &Inputs<'_>) -> Result<Plan, Error> {
+    let policy = inputs.policy;
+    if let Some(only) = inputs.only {
+        if !policy.data_types.contains_key(only) {
+            return Err(Error::UnknownDataType(only.to_owned()));
+        }
+    }
+    let mut steps = Vec::new();
+    for (name, dt) in &policy.data_types {
+        if inputs.only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let Some(retention) = &dt.retention else {
+            continue;
+        };
+        let floors: Vec<String> = policy
+            .legal_floors
+            .iter()
+            .filter(|(_, f)| f.applies_to.iter().any(|a| a == name))
+            .map(|(n, _)| n.clone())
+            .collect();
+        let cut = cutoff(retention.period, inputs.as_of);
+        let mut step = Step {
+            data_type: name.clone(),
+            store: dt.store.clone(),
+            period: retention.period.to_string(),
+            from: retention.from,
+            action: retention.action,
+            cutoff: cut,
+            floors,
+            work: Work::Nothing {
+                reason: "kept indefinitely".to_owned(),
+            },
+        };
+        let conditional_ends = retention.rules.iter().any(|r| !r.period.is_indefinite());
+        if cut.is_none() && !conditional_ends {
+            steps.push(step);
+            continue;
+        }
+        if let Some(reason) = inputs.held_data_types.get(name) {
+            step.work = Work::Held {
+                reason: reason.clone(),
+            };
+            steps.push(step);
+            continue;
+        }
+        let store = inputs
+            .stores
+            .get(&dt.store)
+            .ok_or_else(|| Error::UnknownStore(dt.store.clone()))?;
+        step.work = match store {
+            StoreInfo::Files { root } => Work::Files(plan_files(inputs, name, dt, root, cut)?),
+            StoreInfo::Database { dialect, schema } => {
+                let mut p = Planner {
+                    inputs,
+                    name,
+                    dt,
+                    dialect: *dialect,
+                    schema,
+                };
+                Work::Rows(Box::new(p.rows()?))
+            }
+        };
+        steps.push(step);
+    }
+    // Rows that refer to others go first, so a parent whose children
+    // expire in the same sweep can go too.
+    steps.sort_by_key(|s| std::cmp::Reverse(depth(inputs, s)));
+    Ok(Plan {
+        as_of: inputs.as_of,
+        steps,
+    })
+}
+
+/// How many foreign keys deep a step's table sits (0 for a table that
+/// refers to none).
+fn depth(inputs: &Inputs<'_>, step: &Step) -> usize {
+    let Work::Rows(work) = &step.work else {
+        return 0;
+    };
+    let Some(StoreInfo::Database { schema, .. }) = inputs.stores.get(&step.store) else {
+        return 0;
+    };
+    let mut seen = vec![work.table.to_string()];
+    fn go(schema: &Schema, table: &str, seen: &mut Vec<String>) -> usize {
+        let Some(t) = schema.tables.get(table) else {
+            return 0;
+        };
+        let mut best = 0;
+        for fk in &t.foreign_keys {
+            if seen.contains(&fk.references_table) || seen.len() > 32 {
+                continue;
+            }
+            seen.push(fk.references_table.clone());
+            best = best.max(1 + go(schema, &fk.references_table, seen));
+            seen.pop();
+        }
+        best
+    }
+    go(schema, work.table.as_str(), &mut seen)
+}
+
+fn plan_files(
+    inputs: &Inputs<'_>,
+    name: &str,
+    dt: &DataType,
+    root: &std::path::Path,
+    cut: Option<DateTime<Utc>>,
+) -> Result<FileWork, Error> {
+    let cutoff = cut.ok_or_else(|| Error::Unsupported {
+        data_type: name.to_owned(),
+        what: "conditional periods on files".to_owned(),
+    })?;
+    let path = dt.path.as_deref().unwrap_or(".");
+    let per_subject = inputs.policy.subject.links.iter().any(|l| {
+        l.store == dt.store
+            && l.path
+                .as_deref()
+                .is_some_and(|p| p.starts_with("{user_id}"))
+    });
+    Ok(FileWork {
+        dir: root.join(path),
+        cutoff,
+        held_dirs: if per_subject {
+            inputs.held_subjects.to_vec()
+        } else {
+            Vec::new()
+        },
+        all_held: !inputs.held_subjects.is_empty() && !per_subject,
+    })
+}
+
+struct Planner<'a, 'b> {
+    inputs: &'a Inputs<'b>,
+    name: &'a str,
+    dt: &'a DataType,
+    dialect: Dialect,
+    schema: &'a Schema,
+}
+
+impl Planner<'_, '_> {
+    fn table(&self, t: &SqlIdent) -> Result<&Table, Error> {
+        self.schema
+            .tables
+            .get(t.as_str())
+            .ok_or_else(|| Error::MissingTable {
+                store: self.dt.store.clone(),
+                table: t.to_string(),
+                data_type: self.name.to_owned(),
+            })
+    }
+
+    fn time_kind(&self, t: &SqlIdent, c: &SqlIdent) -> Result<TimeKind, Error> {
+        let table = self.table(t)?;
+        let column = table
+            .column(c.as_str())
+            .ok_or_else(|| Error::MissingColumn {
+                store: self.dt.store.clone(),
+                column: format!("{t}.{c}"),
+                data_type: self.name.to_owned(),
+            })?;
+        column
+            .time_kind(self.dialect)
+            .ok_or_else(|| Error::NotATime {
+                column: format!("{t}.{c}"),
+                declared: column.declared_type.clone(),
+            })
+    }
+
+    fn rows(&mut self) -> Result<RowWork, Error> {
+        let dt = self.dt;
+        let retention = dt.retention.as_ref().ok_or(Error::Internal("retention"))?;
+        let table_name = dt.table.as_ref().ok_or_else(|| Error::Unsupported {
+            data_type: self.name.to_owned(),
+            what: "a tabular data type without a table".to_owned(),
+        })?;
+        let table = self.table(table_name)?;
+        let key = match table.primary_key.as_slice() {
+            [k] => SqlIdent::new(k).map_err(|e| Error::UnsafeName(e.to_string()))?,
+            _ => {
+                return Err(Error::NoKey {
+                    table: table_name.to_string(),
+                    data_type: self.name.to_owned(),
+                })
+            }
+        };
+        let integer_key = table
+            .column(key.as_str())
+            .is_some_and(|c| c.declared_type.contains("int"));
+
+        // Expired: first matching conditional rule, else the default period.
+        let anchor = self.anchor(retention.from)?;
+        let mut expired = Sql::new();
+        let mut earlier: Vec<Sql> = Vec::new();
+        let mut parts = 0;
+        expired.push("(");
+        for rule in &retention.rules {
+            let cond = self.condition(table_name, &rule.column, &rule.equals)?;
+            if let Some(c) = cutoff(rule.period, self.inputs.as_of) {
+                if parts > 0 {
+                    expired.push(" OR ");
+                }
+                expired.push("(").append(&cond);
+                for e in &earlier {
+                    expired.push(" AND NOT ").append(e);
+                }
+                expired.push(" AND ");
+                self.before(&mut expired, &anchor, c);
+                expired.push(")");
+                parts += 1;
+            }
+            earlier.push(cond);
+        }
+        if let Some(c) = cutoff(retention.period, self.inputs.as_of) {
+            if parts > 0 {
+                expired.push(" OR ");
+            }
+            expired.push("(1 = 1");
+            for e in &earlier {
+                expired.push(" AND NOT ").append(e);
+            }
+            expired.push(" AND ");
+            self.before(&mut expired, &anchor, c);
+            expired.push(")");
+            parts += 1;
+        }
+        if parts == 0 {
+            expired.push("1 = 0");
+        }
+        expired.push(")");
+
+        // Released by every floor that applies.
+        let mut released = Sql::new();
+        released.push("(1 = 1");
+        for floor in self
+            .inputs
+            .policy
+            .legal_floors
+            .values()
+            .filter(|f| f.applies_to.iter().any(|a| a == self.name))
+        {
+            released.push(" AND ");
+            match cutoff(floor.period, self.inputs.as_of) {
+                None => {
+                    released.push("1 = 0");
+                }
+                Some(c) => {
+                    let a = self.anchor(floor.from)?;
+                    self.before(&mut released, &a, c);
+                }
+            }
+        }
+        released.push(")");
+
+        let held = self.held(table_name)?;
+        let mut pending = Sql::new();
+        let op = match retention.action {
+            ExpiryAction::Delete => {
+                pending.push("1 = 1");
+                RowOp::Delete
+            }
+            ExpiryAction::Anonymise => {
+                let marker = dt.anonymised_at.as_ref().ok_or_else(|| Error::Unsupported {
+                    data_type: self.name.to_owned(),
+                    what: "anonymisation without an anonymised_at column".to_owned(),
+                })?;
+                let kind = self.time_kind(table_name, marker)?;
+                pending.ident(marker).push(" IS NULL");
+                let mut set = Sql::new();
+                for (column, method) in &retention.anonymise {
+                    if table.column(column.as_str()).is_none() {
+                        return Err(Error::MissingColumn {
+                            store: dt.store.clone(),
+                            column: format!("{table_name}.{column}"),
+                            data_type: self.name.to_owned(),
+                        });
+                    }
+                    set.ident(column).push(" = ");
+                    match method {
+                        AnonymiseMethod::Null => {
+                            set.push("NULL");
+                        }
+                        AnonymiseMethod::Placeholder => {
+                            set.bind(Value::Text("[REDACTED]".to_owned()));
+                        }
+                        AnonymiseMethod::Random => {
+                            set.push(match self.dialect {
+                                Dialect::Sqlite => "lower(hex(randomblob(16)))",
+                                Dialect::Postgres => {
+                                    "md5(CAST(random() AS TEXT) || CAST(clock_timestamp() AS TEXT))"
+                                }
+                            });
+                        }
+                        AnonymiseMethod::Pseudonym => {
+                            return Err(Error::Unsupported {
+                                data_type: self.name.to_owned(),
+                                what: "pseudonym anonymisation in a retention sweep (it needs the vault's pseudonym key; erasure applies it)".to_owned(),
+                            })
+                        }
+                    }
+                    set.push(", ");
+                }
+                set.ident(marker).push(" = ");
+                time_to_store(&mut set, self.dialect, kind, self.inputs.as_of);
+                RowOp::Anonymise {
+                    columns: retention
+                        .anonymise
+                        .iter()
+                        .map(|(c, m)| (c.to_string(), *m))
+                        .collect(),
+                    assignments: set,
+                }
+            }
+            ExpiryAction::RollUp => {
+                pending.push("1 = 1");
+                self.roll_up(table_name, table)?
+            }
+            ExpiryAction::CryptoShred => {
+                return Err(Error::Unsupported {
+                    data_type: self.name.to_owned(),
+                    what: "crypto_shred in a sweep (not yet: the vault's shred runs per subject with `privctl vault shred`)".to_owned(),
+                })
+            }
+        };
+        let referenced = match op {
+            RowOp::Anonymise { .. } => {
+                let mut none = Sql::new();
+                none.push("(1 = 0)");
+                none
+            }
+            _ => self.referenced(table_name, table)?,
+        };
+        Ok(RowWork {
+            table: table_name.clone(),
+            key,
+            integer_key,
+            op,
+            expired,
+            released,
+            held,
+            pending,
+            referenced,
+        })
+    }
+
+    /// Rows of `table` that a foreign key of any table still points at.
+    fn referenced(&self, name: &SqlIdent, table: &Table) -> Result<Sql, Error> {
+        let safe = |n: &str| SqlIdent::new(n).map_err(|e| Error::UnsafeName(e.to_string()));
+        let mut sql = Sql::new();
+        sql.push("(1 = 0");
+        for child in self.schema.tables.values() {
+            for fk in child
+                .foreign_keys
+                .iter()
+                .filter(|f| f.references_table == name.as_str())
+            {
+                let parent_cols: Vec<&String> = if fk.references_columns.is_empty() {
+                    table.primary_key.iter().collect()
+                } else {
+                    fk.references_columns.iter().collect()
+                };
+                if parent_cols.len() != fk.columns.len() {
+                    continue;
+                }
+                let child_name = safe(&child.name)?;
+                sql.push(" OR EXISTS (SELECT 1 FROM ")
+                    .ident(&child_name)
+                    .push(" WHERE ");
+                for (i, (c, p)) in fk.columns.iter().zip(parent_cols).enumerate() {
+                    if i > 0 {
+                        sql.push(" AND ");
+                    }
+                    sql.column(&child_name, &safe(c)?)
+                        .push(" = ")
+                        .column(name, &safe(p)?);
+                }
+                sql.push(")");
+            }
+        }
+        sql.push(")");
+        Ok(sql)
+    }
+
+    /// Appends `anchor <= cutoff`, false when the anchor is NULL.
+    fn before(&self, sql: &mut Sql, anchor: &(Sql, TimeKind), cut: DateTime<Utc>) {
+        let (expr, kind) = anchor;
+        sql.push("(");
+        sql.append(expr).push(" IS NOT NULL AND ");
+        time_of(sql, self.dialect, *kind, expr);
+        sql.push(" <= ");
+        time_value(sql, self.dialect, *kind, cut);
+        sql.push(")");
+    }
+
+    /// `column IN (values)`, never NULL, values bound as the column's type.
+    fn condition(
+        &self,
+        table: &SqlIdent,
+        column: &SqlIdent,
+        values: &[String],
+    ) -> Result<Sql, Error> {
+        let t = self.table(table)?;
+        let col = t
+            .column(column.as_str())
+            .ok_or_else(|| Error::MissingColumn {
+                store: self.dt.store.clone(),
+                column: format!("{table}.{column}"),
+                data_type: self.name.to_owned(),
+            })?;
+        let integer = col.declared_type.contains("int");
+        let mut sql = Sql::new();
+        sql.push("COALESCE(").column(table, column).push(" IN (");
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            if integer {
+                let n = v.parse::<i64>().map_err(|_| Error::BadConditionValue {
+                    data_type: self.name.to_owned(),
+                    column: column.to_string(),
+                    value: v.clone(),
+                })?;
+                sql.bind(Value::Int(n));
+            } else {
+                sql.bind(Value::Text(v.clone()));
+            }
+        }
+        if values.is_empty() {
+            sql.push("NULL");
+        }
+        sql.push("), 1 = 0)");
+        Ok(sql)
+    }
+
+    /// The expression giving each row's anchor, with its time kind.
+    fn anchor(&self, anchor: Anchor) -> Result<(Sql, TimeKind), Error> {
+        let dt = self.dt;
+        let table = dt.table.as_ref().ok_or(Error::Internal("table"))?;
+        let events = &self.inputs.policy.subject.events;
+        let column_anchor = |c: &ColumnRef| -> Result<(Sql, TimeKind), Error> {
+            let path = self
+                .inputs
+                .policy
+                .subject_path(&dt.store, table)
+                .ok_or_else(|| Error::Unreachable {
+                    data_type: self.name.to_owned(),
+                    table: c.table.to_string(),
+                })?;
+            let hops = path
+                .hops_to(table, &c.table)
+                .ok_or_else(|| Error::Unreachable {
+                    data_type: self.name.to_owned(),
+                    table: c.table.to_string(),
+                })?;
+            let kind = self.time_kind(&c.table, &c.column)?;
+            Ok((self.through(table, hops, c), kind))
+        };
+        match anchor {
+            Anchor::Created => {
+                let ts = dt.timestamp.as_ref().ok_or(Error::Internal("timestamp"))?;
+                let mut sql = Sql::new();
+                sql.column(table, ts);
+                Ok((sql, self.time_kind(table, ts)?))
+            }
+            Anchor::Anonymised => {
+                let c = dt.anonymised_at.as_ref().ok_or_else(|| Error::NoSource {
+                    data_type: self.name.to_owned(),
+                    anchor: "anonymised",
+                })?;
+                let mut sql = Sql::new();
+                sql.column(table, c);
+                Ok((sql, self.time_kind(table, c)?))
+            }
+            Anchor::LastActivity => column_anchor(events.last_activity.as_ref().ok_or_else(
+                || Error::NoSource {
+                    data_type: self.name.to_owned(),
+                    anchor: "last_activity",
+                },
+            )?),
+            Anchor::AccountClosed => column_anchor(events.account_closed.as_ref().ok_or_else(
+                || Error::NoSource {
+                    data_type: self.name.to_owned(),
+                    anchor: "account_closed",
+                },
+            )?),
+            Anchor::DeletionRequested => match &events.deletion_requested {
+                None => Err(Error::NoSource {
+                    data_type: self.name.to_owned(),
+                    anchor: "deletion_requested",
+                }),
+                Some(EventSource::Column(c)) => column_anchor(c),
+                Some(EventSource::Privctl) => {
+                    let mut sql = Sql::new();
+                    if !self.inputs.own_tables || self.inputs.home != dt.store {
+                        // No request has been recorded where these rows can see it.
+                        sql.push("CAST(NULL AS BIGINT)");
+                        return Ok((sql, TimeKind::UnixSeconds));
+                    }
+                    let key = self.subject_key(table)?;
+                    sql.push("(SELECT MIN(r.requested_at) FROM privctl_requests r WHERE r.kind = 'erasure' AND r.cancelled_at IS NULL AND r.subject = CAST(")
+                        .append(&key)
+                        .push(" AS TEXT))");
+                    Ok((sql, TimeKind::UnixSeconds))
+                }
+            },
+        }
+    }
+
+    /// The subject's key for each row of `table`, through the links.
+    fn subject_key(&self, table: &SqlIdent) -> Result<Sql, Error> {
+        let path = self
+            .inputs
+            .policy
+            .subject_path(&self.dt.store, table)
+            .ok_or_else(|| Error::Unreachable {
+                data_type: self.name.to_owned(),
+                table: "the subject's table".to_owned(),
+            })?;
+        Ok(self.through(table, &path.hops, &path.key))
+    }
+
+    /// An expression reading `target` for each row of `table`, following
+    /// `hops` (a correlated subquery; the column itself when no hop).
+    fn through(&self, table: &SqlIdent, hops: &[Hop], target: &ColumnRef) -> Sql {
+        let mut sql = Sql::new();
+        let Some((first, rest)) = hops.split_first() else {
+            sql.column(table, &target.column);
+            return sql;
+        };
+        let last = hops.last().map_or(&first.references, |h| &h.references);
+        if rest.is_empty() && last.column == target.column {
+            // The reference itself holds the value (e.g. the user id).
+            sql.column(table, &first.column);
+            return sql;
+        }
+        sql.push("(SELECT ")
+            .column(&target.table, &target.column)
+            .push(" FROM ");
+        sql.ident(&first.references.table);
+        for h in rest {
+            sql.push(" JOIN ")
+                .ident(&h.references.table)
+                .push(" ON ")
+                .column(&h.references.table, &h.references.column)
+                .push(" = ")
+                .column(&h.table, &h.column);
+        }
+        sql.push(" WHERE ")
+            .column(&first.references.table, &first.references.column)
+            .push(" = ")
+            .column(table, &first.column)
+            .push(")");
+        sql
+    }
+
+    /// Rows whose subject is under a hold.
+    fn held(&self, table: &SqlIdent) -> Result<Sql, Error> {
+        let mut sql = Sql::new();
+        let reachable = self
+            .inputs
+            .policy
+            .subject_path(&self.dt.store, table)
+            .is_some();
+        if !self.inputs.own_tables || self.inputs.home != self.dt.store || !reachable {
+            if !self.inputs.held_subjects.is_empty() && self.about_people(table) && !reachable {
+                // Data about people that SQL cannot join to a subject here:
+                // kept whole while anyone is held.
+                sql.push("(1 = 1)");
+            } else {
+                sql.push("(1 = 0)");
+            }
+            return Ok(sql);
+        }
+        let key = self.subject_key(table)?;
+        sql.push("EXISTS (SELECT 1 FROM privctl_holds h WHERE h.scope = 'subject' AND h.released_at IS NULL AND h.target = CAST(")
+            .append(&key)
+            .push(" AS TEXT))");
+        Ok(sql)
+    }
+
+    fn about_people(&self, table: &SqlIdent) -> bool {
+        self.inputs
+            .policy
+            .subject
+            .links
+            .iter()
+            .any(|l| l.store == self.dt.store && l.table.as_ref() == Some(table))
+    }
+
+    fn roll_up(&self, table_name: &SqlIdent, table: &Table) -> Result<RowOp, Error> {
+        let retention = self
+            .dt
+            .retention
+            .as_ref()
+            .ok_or(Error::Internal("retention"))?;
+        let r = retention
+            .roll_up
+            .as_ref()
+            .ok_or(Error::Internal("roll_up"))?;
+        let into = self.table(&r.into)?;
+        let bucket_col = self
+            .inputs
+            .policy
+            .data_types
+            .values()
+            .find(|d| d.store == self.dt.store && d.table.as_ref() == Some(&r.into))
+            .and_then(|d| d.timestamp.clone())
+            .ok_or_else(|| Error::Unsupported {
+                data_type: self.name.to_owned(),
+                what: format!(
+                    "a roll-up into \"{}\", which no data type with a timestamp column covers",
+                    r.into
+                ),
+            })?;
+        let mut key_cols: Vec<&str> = vec![bucket_col.as_str()];
+        key_cols.extend(r.group_by.iter().map(|g| g.as_str()));
+        if !into.is_unique_on(&key_cols) {
+            return Err(Error::RollUpNeedsUnique {
+                table: r.into.to_string(),
+                columns: key_cols.join(", "),
+            });
+        }
+        for c in r.group_by.iter().chain(&r.sum) {
+            for (t, tn) in [(table, table_name), (into, &r.into)] {
+                if t.column(c.as_str()).is_none() {
+                    return Err(Error::MissingColumn {
+                        store: self.dt.store.clone(),
+                        column: format!("{tn}.{c}"),
+                        data_type: self.name.to_owned(),
+                    });
+                }
+            }
+        }
+        let ts = self
+            .dt
+            .timestamp
+            .as_ref()
+            .ok_or(Error::Internal("timestamp"))?;
+        let src_kind = self.time_kind(table_name, ts)?;
+        let dst = into
+            .column(bucket_col.as_str())
+            .ok_or(Error::Internal("bucket"))?;
+        let date_only = dst.declared_type == "date";
+        let unit = match r.bucket {
+            RetentionPeriod::Hours(1) => "hour",
+            RetentionPeriod::Days(1) => "day",
+            RetentionPeriod::Months(1) => "month",
+            RetentionPeriod::Years(1) => "year",
+            other => {
+                return Err(Error::Unsupported {
+                    data_type: self.name.to_owned(),
+                    what: format!("roll-up buckets of {other} (1h, 1d, 1mo and 1y are)"),
+                })
+            }
+        };
+        let mut bucket = Sql::new();
+        match self.dialect {
+            Dialect::Sqlite => {
+                let format = match (unit, date_only) {
+                    ("hour", _) => "strftime('%Y-%m-%d %H:00:00', ",
+                    ("day", true) => "strftime('%Y-%m-%d', ",
+                    ("day", false) => "strftime('%Y-%m-%d 00:00:00', ",
+                    ("month", true) => "strftime('%Y-%m-01', ",
+                    ("month", false) => "strftime('%Y-%m-01 00:00:00', ",
+                    (_, true) => "strftime('%Y-01-01', ",
+                    _ => "strftime('%Y-01-01 00:00:00', ",
+                };
+                bucket.push(format).column(table_name, ts);
+                if src_kind == TimeKind::UnixSeconds {
+                    bucket.push(", 'unixepoch'");
+                }
+                bucket.push(")");
+            }
+            Dialect::Postgres => {
+                bucket.push(match unit {
+                    "hour" => "date_trunc('hour', ",
+                    "day" => "date_trunc('day', ",
+                    "month" => "date_trunc('month', ",
+                    _ => "date_trunc('year', ",
+                });
+                let mut col = Sql::new();
+                col.column(table_name, ts);
+                match src_kind {
+                    TimeKind::UnixSeconds => {
+                        bucket.push("to_timestamp(").append(&col).push(")");
+                    }
+                    kind => time_of(&mut bucket, self.dialect, kind, &col),
+                }
+                bucket.push(")");
+            }
+        }
+        let mut insert = Sql::new();
+        insert
+            .push("INSERT INTO ")
+            .ident(&r.into)
+            .push(" (")
+            .ident(&bucket_col);
+        for c in r.group_by.iter().chain(&r.sum) {
+            insert.push(", ").ident(c);
+        }
+        insert.push(") SELECT ").append(&bucket);
+        for g in &r.group_by {
+            insert.push(", ").column(table_name, g);
+        }
+        for s in &r.sum {
+            insert
+                .push(", COALESCE(SUM(")
+                .column(table_name, s)
+                .push("), 0)");
+        }
+        let mut tail = Sql::new();
+        tail.push(" GROUP BY ").append(&bucket);
+        for g in &r.group_by {
+            tail.push(", ").column(table_name, g);
+        }
+        tail.push(" ON CONFLICT (").ident(&bucket_col);
+        for g in &r.group_by {
+            tail.push(", ").ident(g);
+        }
+        tail.push(")");
+        if r.sum.is_empty() {
+            tail.push(" DO NOTHING");
+        } else {
+            tail.push(" DO UPDATE SET ");
+            for (i, s) in r.sum.iter().enumerate() {
+                if i > 0 {
+                    tail.push(", ");
+                }
+                tail.ident(s)
+                    .push(" = ")
+                    .column(&r.into, s)
+                    .push(" + excluded.")
+                    .ident(s);
+            }
+        }
+        Ok(RowOp::RollUp {
+            into: r.into.clone(),
+            insert,
+            tail,
+        })
+    }
+}
+
+/// Which store holds privctl's own tables: the one holding the subject's
+/// identifiers, else the first database store.
+pub fn home_store(policy: &Policy) -> Option<&str> {
+    policy
+        .subject_home()
+        .map(|i| i.store.as_str())
+        .filter(|s| policy.stores.get(*s).is_some_and(|s| s.kind.is_tabular()))
+        .or_else(|| {
+            policy
+                .stores
+                .iter()
+                .find(|(_, s)| s.kind != StoreKind::Files)
+                .map(|(n, _)| n.as_str())
+        })
+}

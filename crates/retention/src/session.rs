@@ -1,0 +1,246 @@
+//! Opening what a policy names: its database stores (a URL from each
+//! store's `url_env`, or `--db` for a policy with one database store) and
+//! its files stores at their paths. The URL's scheme picks the dialect, so a
+//! policy written for PostgreSQL can be tried on SQLite.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use privctl_policy::model::{Policy, StoreKind};
+use privctl_store::{Db, Open};
+
+use crate::exec::{self, Options, Progress, Report};
+use crate::own::{self, HoldScope};
+use crate::plan::{self, home_store, Inputs, StoreInfo};
+use crate::{Error, Result};
+
+/// Why a policy's stores could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// `--db` given for a policy with several database stores.
+    #[error("--db names one database, but the policy has {0} database stores ({1}); give each its URL in its url_env variable")]
+    AmbiguousDb(usize, String),
+    /// No URL for a store.
+    #[error("store \"{store}\" has no URL: set {var}{}", if *.single { " or pass --db URL" } else { "" })]
+    NoUrl {
+        /// The store.
+        store: String,
+        /// Its variable.
+        var: String,
+        /// Whether --db would do.
+        single: bool,
+    },
+    /// A store of a kind this release cannot open.
+    #[error("store \"{store}\" is a {kind} store, which this release cannot open yet")]
+    Kind {
+        /// The store.
+        store: String,
+        /// Its kind.
+        kind: &'static str,
+    },
+    /// A files store's root is missing.
+    #[error("files store \"{store}\": directory {path} {reason}")]
+    FilesRoot {
+        /// The store.
+        store: String,
+        /// Its path.
+        path: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The policy names no database for privctl's own tables.
+    #[error("the policy has no database store to keep holds and the run log in")]
+    NoHome,
+    /// The store layer failed.
+    #[error(transparent)]
+    Store(#[from] privctl_store::Error),
+}
+
+/// A policy's stores, open.
+#[derive(Debug)]
+pub struct Session {
+    /// The policy.
+    pub policy: Policy,
+    /// SHA-256 of the policy file, hex.
+    pub digest: String,
+    /// Database stores by name.
+    pub dbs: BTreeMap<String, Db>,
+    /// Files stores' roots by name.
+    pub roots: BTreeMap<String, PathBuf>,
+    /// The store holding privctl's own tables.
+    pub home: String,
+}
+
+/// The policy file's SHA-256, hex.
+pub fn digest(text: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Session {
+    /// Opens every store of `policy` (its source text `text`, for the
+    /// digest). `db` overrides the URL of the one database store. With
+    /// `Open::Create`, a missing SQLite file is created (for `sample`).
+    pub async fn open(
+        policy: Policy,
+        text: &str,
+        db: Option<&str>,
+        mode: Open,
+    ) -> Result<Session, OpenError> {
+        let databases: Vec<&String> = policy
+            .stores
+            .iter()
+            .filter(|(_, s)| s.kind.is_tabular())
+            .map(|(n, _)| n)
+            .collect();
+        if db.is_some() && databases.len() > 1 {
+            let names = databases
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(OpenError::AmbiguousDb(databases.len(), names));
+        }
+        let home = home_store(&policy).ok_or(OpenError::NoHome)?.to_owned();
+        let mut dbs = BTreeMap::new();
+        let mut roots = BTreeMap::new();
+        for (name, store) in &policy.stores {
+            match store.kind {
+                StoreKind::Files => {
+                    let path = PathBuf::from(store.path.as_deref().unwrap_or("."));
+                    check_root(name, &path)?;
+                    roots.insert(name.clone(), path);
+                }
+                StoreKind::Clickhouse => {
+                    return Err(OpenError::Kind {
+                        store: name.clone(),
+                        kind: "clickhouse",
+                    })
+                }
+                StoreKind::Sqlite | StoreKind::Postgres => {
+                    let url = match db {
+                        Some(u) => u.to_owned(),
+                        None => {
+                            let var = store.url_env.clone().unwrap_or_default();
+                            let from_env = (!var.is_empty())
+                                .then(|| std::env::var(&var).ok())
+                                .flatten();
+                            let from_path = store
+                                .path
+                                .as_deref()
+                                .filter(|_| store.kind == StoreKind::Sqlite)
+                                .map(|p| format!("sqlite:{p}"));
+                            match from_env.or(from_path) {
+                                Some(u) => u,
+                                None => {
+                                    return Err(OpenError::NoUrl {
+                                        store: name.clone(),
+                                        var: if var.is_empty() {
+                                            "url_env".to_owned()
+                                        } else {
+                                            var
+                                        },
+                                        single: databases.len() == 1,
+                                    })
+                                }
+                            }
+                        }
+                    };
+                    dbs.insert(name.clone(), Db::open(name, &url, mode).await?);
+                }
+            }
+        }
+        Ok(Session {
+            policy,
+            digest: digest(text),
+            dbs,
+            roots,
+            home,
+        })
+    }
+
+    /// The database holding privctl's own tables.
+    pub fn home_db(&self) -> Result<&Db> {
+        self.dbs
+            .get(&self.home)
+            .ok_or_else(|| Error::UnknownStore(self.home.clone()))
+    }
+
+    /// Plans a sweep as of `as_of` (optionally one data type) against the
+    /// live schemas and the holds in force.
+    pub async fn plan(&self, as_of: DateTime<Utc>, only: Option<&str>) -> Result<plan::Plan> {
+        let home = self.home_db()?;
+        let own_tables = own::ready(home).await?;
+        let holds = own::holds(home, false).await?;
+        let held_data_types = holds
+            .iter()
+            .filter(|h| h.scope == HoldScope::DataType)
+            .map(|h| (h.target.clone(), format!("hold {} ({})", h.id, h.reason)))
+            .collect();
+        let held_subjects: Vec<String> = holds
+            .iter()
+            .filter(|h| h.scope == HoldScope::Subject)
+            .map(|h| h.target.clone())
+            .collect();
+        let mut stores = BTreeMap::new();
+        for (name, db) in &self.dbs {
+            stores.insert(
+                name.clone(),
+                StoreInfo::Database {
+                    dialect: db.dialect(),
+                    schema: db.schema().await?,
+                },
+            );
+        }
+        for (name, root) in &self.roots {
+            stores.insert(name.clone(), StoreInfo::Files { root: root.clone() });
+        }
+        plan::plan(&Inputs {
+            policy: &self.policy,
+            stores: &stores,
+            home: &self.home,
+            own_tables,
+            as_of,
+            only,
+            held_data_types: &held_data_types,
+            held_subjects: &held_subjects,
+        })
+    }
+
+    /// Plans and runs (or with `dry_run`, counts) a sweep.
+    pub async fn sweep(
+        &self,
+        as_of: DateTime<Utc>,
+        only: Option<&str>,
+        dry_run: bool,
+        options: &Options,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<Report> {
+        let plan = self.plan(as_of, only).await?;
+        exec::sweep(
+            &plan,
+            &self.dbs,
+            self.home_db()?,
+            &self.digest,
+            options,
+            dry_run,
+            progress,
+        )
+        .await
+    }
+}
+
+fn check_root(store: &str, path: &Path) -> Result<(), OpenError> {
+    let err = |reason| OpenError::FilesRoot {
+        store: store.to_owned(),
+        path: privctl_policy::escape_path(path),
+        reason,
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(err("is not a directory")),
+        Err(_) => Err(err("does not exist")),
+    }
+}

@@ -1,0 +1,281 @@
+//! Sweeps of the CheapestInference seed policy on a real SQLite file and a
+//! real PostgreSQL database: deletion requests, roll-ups, holds, reruns.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use privctl_retention::own::{self, HoldScope};
+use privctl_retention::{Options, Session};
+use privctl_store::testing::fresh_databases;
+use privctl_store::{Db, Dialect, Open, Row};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+const POLICY: &str = include_str!("../../../policies/cheapestinference.toml");
+
+fn as_of() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+        .expect("instant")
+        .with_timezone(&Utc)
+}
+
+fn ts(d: Dialect, t: DateTime<Utc>) -> String {
+    match d {
+        Dialect::Sqlite => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        Dialect::Postgres => t.to_rfc3339(),
+    }
+}
+
+async fn exec(db: &Db, sql: String) {
+    sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        .execute(db.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn ints(db: &Db, sql: &'static str) -> Vec<i64> {
+    sqlx::query(sql)
+        .fetch_all(db.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0).expect("int"))
+        .collect()
+}
+
+/// Users 1..=4, each with one API key; usage and request rows 0..200 days old.
+async fn fill(db: &Db) {
+    let d = db.dialect();
+    let t = match d {
+        Dialect::Sqlite => "TEXT",
+        Dialect::Postgres => "TIMESTAMPTZ",
+    };
+    for ddl in [
+        format!("CREATE TABLE users (id BIGINT PRIMARY KEY, email TEXT NOT NULL, subscription_status TEXT, stripe_customer_id TEXT, created_at {t} NOT NULL, deleted_at {t})"),
+        format!("CREATE TABLE api_keys (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL REFERENCES users (id), parent_key_id BIGINT, name TEXT, plan TEXT, rate_limit_rpm BIGINT, key_digest TEXT, created_at {t} NOT NULL)"),
+        format!("CREATE TABLE usage_events (id BIGINT PRIMARY KEY, api_key_id BIGINT NOT NULL REFERENCES api_keys (id), model TEXT NOT NULL, requests BIGINT NOT NULL, input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL, cost_usd_micros BIGINT NOT NULL, created_at {t} NOT NULL)"),
+        format!("CREATE TABLE usage_daily (day {t} NOT NULL, model TEXT NOT NULL, requests BIGINT NOT NULL, input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL, cost_usd_micros BIGINT NOT NULL, PRIMARY KEY (day, model))"),
+        format!("CREATE TABLE request_log (id BIGINT PRIMARY KEY, api_key_id BIGINT NOT NULL REFERENCES api_keys (id), model TEXT, input_tokens BIGINT, output_tokens BIGINT, status_code BIGINT, created_at {t} NOT NULL)"),
+    ] {
+        exec(db, ddl).await;
+    }
+    let long_ago = ts(d, as_of() - Duration::days(400));
+    for u in 1..=4 {
+        exec(db, format!("INSERT INTO users (id, email, created_at) VALUES ({u}, 'u{u}@example.com', '{long_ago}')")).await;
+        exec(
+            db,
+            format!(
+                "INSERT INTO api_keys (id, user_id, created_at) VALUES ({u}, {u}, '{long_ago}')"
+            ),
+        )
+        .await;
+    }
+    for i in 0..200i64 {
+        // User 2's usage is all older than 90 days.
+        let key = if i < 100 {
+            [1, 3, 4][(i % 3) as usize]
+        } else {
+            i % 4 + 1
+        };
+        let at = ts(d, as_of() - Duration::days(i) - Duration::hours(1));
+        let model = if i % 3 == 0 { "llama" } else { "qwen" };
+        exec(
+            db,
+            format!(
+                "INSERT INTO usage_events VALUES ({i}, {key}, '{model}', 1, {i}, 2, {}, '{at}')",
+                i * 10
+            ),
+        )
+        .await;
+        exec(
+            db,
+            format!("INSERT INTO request_log VALUES ({i}, {key}, '{model}', 1, 1, 200, '{at}')"),
+        )
+        .await;
+    }
+}
+
+#[test]
+fn cheapestinference_sweeps_exactly_what_expired_and_a_rerun_changes_nothing() {
+    rt().block_on(async {
+        for t in fresh_databases("sweep_ci").await {
+            let setup = Db::open("main", &t.url, Open::Create).await.expect("open");
+            fill(&setup).await;
+            let policy = privctl_policy::check_str(POLICY).policy.expect("policy");
+            let s = Session::open(policy, POLICY, Some(&t.url), Open::Existing)
+                .await
+                .expect("session");
+            let db = s.home_db().expect("home");
+            // User 2 asked for deletion 40 days ago, user 3 10 days ago
+            // (inside the 30 days), user 4 40 days ago but is on hold.
+            for (u, days) in [(2, 40), (3, 10), (4, 40)] {
+                own::add_deletion_request(db, &u.to_string(), None, as_of() - Duration::days(days))
+                    .await
+                    .expect("request");
+            }
+            own::add_hold(
+                db,
+                HoldScope::Subject,
+                "4",
+                "litigation hold, case 7",
+                as_of(),
+            )
+            .await
+            .expect("hold");
+            let sums_before = ints(
+                db,
+                "SELECT CAST(SUM(cost_usd_micros) AS BIGINT) FROM usage_events",
+            )
+            .await;
+
+            let dry = s
+                .sweep(as_of(), None, true, &Options::default(), &|_| {})
+                .await
+                .expect("dry");
+            let by: BTreeMap<_, _> = dry
+                .data_types
+                .iter()
+                .map(|d| (d.data_type.as_str(), d))
+                .collect();
+            // Ages 90..199 days (110 rows) have expired for usage and logs.
+            assert_eq!(by["usage_events"].expired, 110, "{}", t.url);
+            assert_eq!(by["request_log"].expired, 110);
+            // A quarter of them (28) belong to user 4, who is held.
+            assert_eq!(by["request_log"].kept_by_hold, 28);
+            assert_eq!(by["usage_events"].kept_by_hold, 28);
+            assert_eq!(by["accounts"].expired, 2, "users 2 and 4");
+            assert_eq!(by["accounts"].kept_by_hold, 1, "user 4 is held");
+            assert_eq!(by["api_keys"].expired, 2);
+            assert_eq!(
+                ints(db, "SELECT COUNT(*) FROM request_log").await,
+                [200],
+                "a dry run changes nothing"
+            );
+
+            // Small batches, so the keyset pages many times.
+            let options = Options {
+                first_batch: 7,
+                max_batch: 16,
+                ..Options::default()
+            };
+            let report = s
+                .sweep(as_of(), None, false, &options, &|_| {})
+                .await
+                .expect("sweep");
+            let by: BTreeMap<_, _> = report
+                .data_types
+                .iter()
+                .map(|d| (d.data_type.as_str(), d))
+                .collect();
+            assert_eq!(by["request_log"].deleted, 82);
+            assert_eq!(by["usage_events"].rolled_up, 82);
+            // Children first: user 2's usage and logs, then their key, then
+            // the account all go in one sweep.
+            assert_eq!(by["api_keys"].deleted, 1);
+            assert_eq!(by["accounts"].deleted, 1);
+
+            // What is left of the expired rows is exactly user 4's (key 4).
+            let left = ints(
+                db,
+                "SELECT DISTINCT api_key_id FROM request_log WHERE id >= 90",
+            )
+            .await;
+            assert_eq!(left, [4]);
+            assert_eq!(ints(db, "SELECT COUNT(*) FROM request_log").await, [118]);
+            assert_eq!(ints(db, "SELECT COUNT(*) FROM usage_events").await, [118]);
+            // The roll-up's sums equal the detail they replaced.
+            let rolled = ints(
+                db,
+                "SELECT CAST(SUM(cost_usd_micros) AS BIGINT) FROM usage_daily",
+            )
+            .await;
+            let kept = ints(
+                db,
+                "SELECT CAST(SUM(cost_usd_micros) AS BIGINT) FROM usage_events",
+            )
+            .await;
+            assert_eq!(rolled[0] + kept[0], sums_before[0]);
+            assert_eq!(
+                ints(db, "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_daily").await,
+                [82]
+            );
+            // One bucket per day and model: one row a day, one model a day.
+            assert_eq!(ints(db, "SELECT COUNT(*) FROM usage_daily").await, [82]);
+            // User 2's key is gone; user 4's (held) and user 3's (too recent) remain.
+            assert_eq!(
+                ints(db, "SELECT id FROM api_keys ORDER BY id").await,
+                [1, 3, 4]
+            );
+            assert_eq!(
+                ints(db, "SELECT id FROM users ORDER BY id").await,
+                [1, 3, 4]
+            );
+
+            // The audit record adds up.
+            let runs = own::runs(db, 1).await.expect("runs");
+            let total: i64 = runs[0].batches.iter().map(|b| b.2).sum();
+            assert_eq!(total, 82 + 82 + 1 + 1);
+            assert!(runs[0].finished_at.is_some());
+
+            // A second sweep changes nothing.
+            let again = s
+                .sweep(as_of(), None, false, &options, &|_| {})
+                .await
+                .expect("again");
+            for d in &again.data_types {
+                assert_eq!(
+                    d.deleted + d.anonymised + d.rolled_up,
+                    0,
+                    "{}: {:?}",
+                    t.url,
+                    d
+                );
+            }
+            assert_eq!(
+                ints(db, "SELECT id FROM users ORDER BY id").await,
+                [1, 3, 4]
+            );
+            assert_eq!(
+                ints(db, "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_daily").await,
+                [82]
+            );
+            // Releasing the hold lets user 4's expired rows go.
+            own::release_hold(db, 1, as_of()).await.expect("release");
+            let after = s
+                .sweep(as_of(), None, false, &options, &|_| {})
+                .await
+                .expect("released");
+            let by: BTreeMap<_, _> = after
+                .data_types
+                .iter()
+                .map(|d| (d.data_type.as_str(), d))
+                .collect();
+            assert_eq!(by["request_log"].deleted, 28);
+            assert_eq!(by["usage_events"].rolled_up, 28);
+            // User 4's recent usage still refers to their key, and the key
+            // to the account: both are kept, and said to be.
+            assert_eq!(by["api_keys"].kept_referenced, 1);
+            assert_eq!(
+                ints(db, "SELECT id FROM users ORDER BY id").await,
+                [1, 3, 4]
+            );
+            let rolled = ints(
+                db,
+                "SELECT CAST(SUM(cost_usd_micros) AS BIGINT) FROM usage_daily",
+            )
+            .await;
+            let kept = ints(
+                db,
+                "SELECT CAST(SUM(cost_usd_micros) AS BIGINT) FROM usage_events",
+            )
+            .await;
+            assert_eq!(rolled[0] + kept[0], sums_before[0]);
+        }
+    });
+}
