@@ -504,12 +504,11 @@ impl<'a> Context<'a> {
             let Some(dt) = self.policy.data_types.get(&name) else {
                 continue;
             };
-            let tabular = self
-                .policy
-                .stores
-                .get(&dt.store)
-                .is_some_and(|s| s.kind.is_tabular());
-            if !tabular {
+            let Some(store) = self.policy.stores.get(&dt.store) else {
+                // Reported as an unknown store already.
+                continue;
+            };
+            if !store.kind.is_tabular() {
                 if anchor != Anchor::Created {
                     self.error(
                         Rule::Contradiction,
