@@ -558,7 +558,9 @@ fn connections_fail_with_their_reason() {
                 .unwrap_or_default()
         );
         assert!(
-            chain.contains("cannot connect to postgres://nobody:***@127.0.0.1:1/vault"),
+            chain.contains(
+                "cannot connect to store vault at postgres://nobody:***@127.0.0.1:1/vault"
+            ),
             "{chain}"
         );
         assert!(chain.to_lowercase().contains("refused"), "{chain}");
