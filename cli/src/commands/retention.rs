@@ -136,24 +136,7 @@ fn summary(r: &Report) -> String {
         r.run.map(|id| format!(", run {id}")).unwrap_or_default()
     ));
     for d in &r.data_types {
-        let action = d
-            .action
-            .map(|a| {
-                serde_json::to_value(a)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            })
-            .unwrap_or_default();
-        let from = d
-            .from
-            .map(|a| {
-                serde_json::to_value(a)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            })
-            .unwrap_or_default();
+        let (action, from) = (name_of(d.action), name_of(d.from));
         out.push_str(&format!(
             "  {:<22} {:>5} from {:<18} ",
             d.data_type, d.period, from
@@ -184,6 +167,15 @@ fn summary(r: &Report) -> String {
         out.push('\n');
     }
     out.trim_end().to_owned()
+}
+
+/// A policy enum's name as the policy spells it (`roll_up`,
+/// `deletion_requested`).
+fn name_of<T: serde::Serialize>(value: Option<T>) -> String {
+    value
+        .and_then(|v| serde_json::to_value(v).ok())
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn past(action: &str) -> &'static str {

@@ -9,7 +9,7 @@ use privctl_policy::model::{
     Anchor, AnonymiseMethod, DataType, EventSource, ExpiryAction, Policy, StoreKind,
 };
 use privctl_policy::{ColumnRef, Hop, RetentionPeriod, SqlIdent};
-use privctl_store::{Dialect, Schema, Table, TimeKind};
+use privctl_store::{Column, Dialect, Schema, Table, TimeKind};
 use serde::Serialize;
 
 use crate::sql::{time_of, time_to_store, time_value, Sql, Value};
@@ -345,15 +345,18 @@ impl Planner<'_, '_> {
             })
     }
 
-    fn time_kind(&self, t: &SqlIdent, c: &SqlIdent) -> Result<TimeKind, Error> {
-        let table = self.table(t)?;
-        let column = table
+    fn column(&self, t: &SqlIdent, c: &SqlIdent) -> Result<&Column, Error> {
+        self.table(t)?
             .column(c.as_str())
             .ok_or_else(|| Error::MissingColumn {
                 store: self.dt.store.clone(),
                 column: format!("{t}.{c}"),
                 data_type: self.name.to_owned(),
-            })?;
+            })
+    }
+
+    fn time_kind(&self, t: &SqlIdent, c: &SqlIdent) -> Result<TimeKind, Error> {
+        let column = self.column(t, c)?;
         column
             .time_kind(self.dialect)
             .ok_or_else(|| Error::NotATime {
@@ -463,13 +466,7 @@ impl Planner<'_, '_> {
                 pending.ident(marker).push(" IS NULL");
                 let mut set = Sql::new();
                 for (column, method) in &retention.anonymise {
-                    if table.column(column.as_str()).is_none() {
-                        return Err(Error::MissingColumn {
-                            store: dt.store.clone(),
-                            column: format!("{table_name}.{column}"),
-                            data_type: self.name.to_owned(),
-                        });
-                    }
+                    self.column(table_name, column)?;
                     set.ident(column).push(" = ");
                     match method {
                         AnonymiseMethod::Null => {
@@ -508,7 +505,7 @@ impl Planner<'_, '_> {
             }
             ExpiryAction::RollUp => {
                 pending.push("1 = 1");
-                self.roll_up(table_name, table)?
+                self.roll_up(table_name)?
             }
             ExpiryAction::CryptoShred => {
                 return Err(Error::Unsupported {
@@ -594,15 +591,7 @@ impl Planner<'_, '_> {
         column: &SqlIdent,
         values: &[String],
     ) -> Result<Sql, Error> {
-        let t = self.table(table)?;
-        let col = t
-            .column(column.as_str())
-            .ok_or_else(|| Error::MissingColumn {
-                store: self.dt.store.clone(),
-                column: format!("{table}.{column}"),
-                data_type: self.name.to_owned(),
-            })?;
-        let integer = col.declared_type.contains("int");
+        let integer = self.column(table, column)?.declared_type.contains("int");
         let mut sql = Sql::new();
         sql.push("COALESCE(").column(table, column).push(" IN (");
         for (i, v) in values.iter().enumerate() {
@@ -782,7 +771,7 @@ impl Planner<'_, '_> {
             .any(|l| l.store == self.dt.store && l.table.as_ref() == Some(table))
     }
 
-    fn roll_up(&self, table_name: &SqlIdent, table: &Table) -> Result<RowOp, Error> {
+    fn roll_up(&self, table_name: &SqlIdent) -> Result<RowOp, Error> {
         let retention = self
             .dt
             .retention
@@ -816,15 +805,8 @@ impl Planner<'_, '_> {
             });
         }
         for c in r.group_by.iter().chain(&r.sum) {
-            for (t, tn) in [(table, table_name), (into, &r.into)] {
-                if t.column(c.as_str()).is_none() {
-                    return Err(Error::MissingColumn {
-                        store: self.dt.store.clone(),
-                        column: format!("{tn}.{c}"),
-                        data_type: self.name.to_owned(),
-                    });
-                }
-            }
+            self.column(table_name, c)?;
+            self.column(&r.into, c)?;
         }
         let ts = self
             .dt

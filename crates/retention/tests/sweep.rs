@@ -5,16 +5,17 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use privctl_retention::own::{self, HoldScope};
-use privctl_retention::{Options, Session};
-use privctl_store::testing::fresh_databases;
+use privctl_retention::{DataTypeReport, Options, Report, Session};
+use privctl_store::testing::{fresh_databases, runtime};
 use privctl_store::{Db, Dialect, Open, Row};
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
+/// A report's data types by name.
+fn by_type(report: &Report) -> BTreeMap<&str, &DataTypeReport> {
+    report
+        .data_types
+        .iter()
+        .map(|d| (d.data_type.as_str(), d))
+        .collect()
 }
 
 const POLICY: &str = include_str!("../../../policies/cheapestinference.toml");
@@ -103,7 +104,7 @@ async fn fill(db: &Db) {
 
 #[test]
 fn cheapestinference_sweeps_exactly_what_expired_and_a_rerun_changes_nothing() {
-    rt().block_on(async {
+    runtime().block_on(async {
         for t in fresh_databases("sweep_ci").await {
             let setup = Db::open("main", &t.url, Open::Create).await.expect("open");
             fill(&setup).await;
@@ -138,11 +139,7 @@ fn cheapestinference_sweeps_exactly_what_expired_and_a_rerun_changes_nothing() {
                 .sweep(as_of(), None, true, &Options::default(), &|_| {})
                 .await
                 .expect("dry");
-            let by: BTreeMap<_, _> = dry
-                .data_types
-                .iter()
-                .map(|d| (d.data_type.as_str(), d))
-                .collect();
+            let by = by_type(&dry);
             // Ages 90..199 days (110 rows) have expired for usage and logs.
             assert_eq!(by["usage_events"].expired, 110, "{}", t.url);
             assert_eq!(by["request_log"].expired, 110);
@@ -168,11 +165,7 @@ fn cheapestinference_sweeps_exactly_what_expired_and_a_rerun_changes_nothing() {
                 .sweep(as_of(), None, false, &options, &|_| {})
                 .await
                 .expect("sweep");
-            let by: BTreeMap<_, _> = report
-                .data_types
-                .iter()
-                .map(|d| (d.data_type.as_str(), d))
-                .collect();
+            let by = by_type(&report);
             assert_eq!(by["request_log"].deleted, 82);
             assert_eq!(by["usage_events"].rolled_up, 82);
             // Children first: user 2's usage and logs, then their key, then
@@ -251,11 +244,7 @@ fn cheapestinference_sweeps_exactly_what_expired_and_a_rerun_changes_nothing() {
                 .sweep(as_of(), None, false, &options, &|_| {})
                 .await
                 .expect("released");
-            let by: BTreeMap<_, _> = after
-                .data_types
-                .iter()
-                .map(|d| (d.data_type.as_str(), d))
-                .collect();
+            let by = by_type(&after);
             assert_eq!(by["request_log"].deleted, 28);
             assert_eq!(by["usage_events"].rolled_up, 28);
             // User 4's recent usage still refers to their key, and the key

@@ -19,6 +19,15 @@ pub struct TestDb {
     pub dir: tempfile::TempDir,
 }
 
+/// A two-thread runtime for a test's async body.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"))
+}
+
 /// A name no other test in any process uses.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);

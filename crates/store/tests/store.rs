@@ -3,16 +3,8 @@
 
 use std::error::Error as _;
 
-use privctl_store::testing::fresh_databases;
+use privctl_store::testing::{fresh_databases, runtime};
 use privctl_store::{Component, Db, Dialect, Lock, Open, TimeKind};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 async fn exec(db: &Db, sql: &'static str) {
     sqlx::query(sql)
@@ -23,7 +15,7 @@ async fn exec(db: &Db, sql: &'static str) {
 
 #[test]
 fn introspection_reads_tables_columns_keys_and_indexes() {
-    rt().block_on(async {
+    runtime().block_on(async {
         for t in fresh_databases("store_schema").await {
             let db = Db::open("main", &t.url, Open::Create).await.expect("open");
             let ts = match t.dialect {
@@ -74,7 +66,7 @@ fn one_step(_: Dialect) -> &'static [&'static [&'static str]] {
 
 #[test]
 fn own_tables_are_versioned_upgraded_and_created_once_under_a_lock() {
-    rt().block_on(async {
+    runtime().block_on(async {
         for t in fresh_databases("store_own").await {
             let db = Db::open("main", &t.url, Open::Create).await.expect("open");
             let old = Component {
@@ -123,7 +115,7 @@ fn own_tables_are_versioned_upgraded_and_created_once_under_a_lock() {
 
 #[test]
 fn database_errors_name_store_table_and_operation_and_keep_the_source() {
-    rt().block_on(async {
+    runtime().block_on(async {
         for t in fresh_databases("store_err").await {
             let db = Db::open("main", &t.url, Open::Create).await.expect("open");
             let err = db
@@ -148,7 +140,7 @@ fn database_errors_name_store_table_and_operation_and_keep_the_source() {
 
 #[test]
 fn unreachable_and_unknown_databases_are_named_with_the_password_masked() {
-    rt().block_on(async {
+    runtime().block_on(async {
         let err = Db::open(
             "main",
             "postgres://app:s3cr3t@127.0.0.1:1/db",

@@ -7,37 +7,7 @@ use std::path::PathBuf;
 
 use privctl_vault::{KeyFile, Store, Vault};
 
-pub fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-pub fn unique(prefix: &str) -> String {
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let k = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{prefix}_{n}_{k}")
-}
-
-/// The PostgreSQL server's admin URL, if the tests have one.
-pub fn postgres_admin() -> Option<String> {
-    match std::env::var("PRIVCTL_TEST_POSTGRES_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(
-                std::env::var_os("PRIVCTL_REQUIRE_SERVERS").is_none(),
-                "PRIVCTL_REQUIRE_SERVERS is set but PRIVCTL_TEST_POSTGRES_URL is not: run the tests under scripts/with-postgres"
-            );
-            None
-        }
-    }
-}
+pub use privctl_store::testing::{runtime as rt, unique};
 
 /// One database for one test, with a directory for its key file.
 pub struct Db {
@@ -92,25 +62,14 @@ pub async fn databases() -> Vec<Db> {
         dir,
         pg_database: None,
     }];
-    if let Some(admin) = postgres_admin() {
-        out.push(postgres_db(&admin).await);
+    if let Some(pg) = privctl_store::testing::fresh_postgres("vault").await {
+        let name = pg.url.rsplit('/').next().map(str::to_owned);
+        out.push(Db {
+            name: "postgres",
+            url: pg.url,
+            dir: pg.dir,
+            pg_database: name,
+        });
     }
     out
-}
-
-pub async fn postgres_db(admin: &str) -> Db {
-    sqlx::any::install_default_drivers();
-    let name = unique("vault");
-    let pool = sqlx::AnyPool::connect(admin).await.expect("postgres admin");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .expect("create database");
-    let base = &admin[..admin.rfind('/').expect("database in URL")];
-    Db {
-        name: "postgres",
-        url: format!("{base}/{name}"),
-        dir: tempfile::tempdir().expect("dir"),
-        pg_database: Some(name),
-    }
 }
