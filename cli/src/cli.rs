@@ -52,6 +52,18 @@ pub enum Command {
     Request(RequestArgs),
     /// The run log: what each sweep did, per data type.
     Runs(RunsArgs),
+    /// Create the policy's tables in an empty database and fill them with
+    /// realistic rows of many ages (and its files stores with files), to try
+    /// a sweep on.
+    ///
+    /// The schema follows from the policy: columns typed from their names and
+    /// categories, foreign keys from the subject links, indexes on link,
+    /// timestamp and event columns. The rows are deterministic for a seed,
+    /// subject count and --as-of: active, inactive and closed accounts,
+    /// deletion requests (some already anonymised), one held subject (user
+    /// 7). Refuses a database that already has any of the tables, or a files
+    /// root that is not empty. A missing SQLite file is created.
+    Sample(SampleArgs),
     /// Keyed pseudonyms of IPs and device fingerprints, and API key digests.
     Hash(HashArgs),
 }
@@ -404,6 +416,21 @@ pub enum RequestCommand {
         #[arg(long)]
         note: Option<String>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SampleArgs {
+    #[command(flatten)]
+    pub target: PolicyDb,
+    /// How many people to generate.
+    #[arg(long, default_value_t = 40)]
+    pub subjects: u64,
+    /// The generator's seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Age rows relative to this instant (RFC 3339) instead of now.
+    #[arg(long)]
+    pub as_of: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -24,5 +24,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Hold(args) => retention::hold(&args),
         Command::Request(args) => retention::request(&args),
         Command::Runs(args) => retention::runs(&args),
+        Command::Sample(args) => retention::sample(&args),
     }
 }

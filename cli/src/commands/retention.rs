@@ -8,12 +8,13 @@ use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use privctl_policy::{check_str, escape_path, escape_untrusted};
 use privctl_retention::own::{self, HoldScope};
+use privctl_retention::sample::SampleOptions;
 use privctl_retention::{Options, Progress, Report, Session};
 use privctl_store::Open;
 use serde_json::json;
 
 use crate::cli::{
-    HoldArgs, HoldCommand, PolicyDb, RequestArgs, RequestCommand, RunsArgs, SweepArgs,
+    HoldArgs, HoldCommand, PolicyDb, RequestArgs, RequestCommand, RunsArgs, SampleArgs, SweepArgs,
 };
 use crate::output::{self, Outcome};
 
@@ -108,7 +109,9 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<Outcome> {
             .await?;
         bar.finish_and_clear();
         let value = serde_json::to_value(&report)?;
+        let incomplete = report.data_types.iter().any(|d| d.not_supported.is_some());
         Ok(match output::emit(args.target.json, &value, &summary(&report)) {
+            Ok(()) if incomplete => Outcome::Findings,
             Ok(()) => Outcome::Clean,
             Err(e) if args.dry_run => return Err(e.into()),
             Err(e) => {
@@ -138,11 +141,15 @@ fn summary(r: &Report) -> String {
     for d in &r.data_types {
         let (action, from) = (name_of(d.action), name_of(d.from));
         out.push_str(&format!(
-            "  {:<22} {:>5} from {:<18} ",
+            "  {:<22} {:>10} from {:<18} ",
             d.data_type, d.period, from
         ));
         if let Some(note) = &d.note {
             out.push_str(&format!("{note}\n"));
+            continue;
+        }
+        if let Some(what) = &d.not_supported {
+            out.push_str(&format!("NOT SWEPT: {what}\n"));
             continue;
         }
         let will = d.expired - d.kept_by_floor - d.kept_by_hold - d.kept_referenced;
@@ -294,28 +301,82 @@ pub fn request(args: &RequestArgs) -> anyhow::Result<Outcome> {
             Err(o) => return Ok(o),
         };
         let db = s.home_db()?;
-        {
-            {
-                let at = match at {
-                    Some(a) => instant(a, "--at")?,
-                    None => Utc::now(),
-                };
-                if subject.trim().is_empty() {
-                    anyhow::bail!("the subject is empty");
-                }
-                let id = own::add_deletion_request(db, subject, note.as_deref(), at).await?;
-                output::emit(
-                    target.json,
-                    &json!({ "request": id, "subject": subject, "requested_at": at }),
-                    &format!(
-                        "deletion request {id} recorded for subject {} at {}",
-                        escape_untrusted(subject),
-                        at.to_rfc3339()
-                    ),
-                )?;
-                Ok(Outcome::Clean)
-            }
+        let at = match at {
+            Some(a) => instant(a, "--at")?,
+            None => Utc::now(),
+        };
+        if subject.trim().is_empty() {
+            anyhow::bail!("the subject is empty");
         }
+        let id = own::add_deletion_request(db, subject, note.as_deref(), at).await?;
+        output::emit(
+            target.json,
+            &json!({ "request": id, "subject": subject, "requested_at": at }),
+            &format!(
+                "deletion request {id} recorded for subject {} at {}",
+                escape_untrusted(subject),
+                at.to_rfc3339()
+            ),
+        )?;
+        Ok(Outcome::Clean)
+    })
+}
+
+pub fn sample(args: &SampleArgs) -> anyhow::Result<Outcome> {
+    let as_of = match &args.as_of {
+        Some(s) => instant(s, "--as-of")?,
+        None => Utc::now(),
+    };
+    if args.subjects < 1 {
+        anyhow::bail!("--subjects must be at least 1");
+    }
+    runtime()?.block_on(async {
+        let s = match session(&args.target, Open::Create).await? {
+            Ok(s) => s,
+            Err(o) => return Ok(o),
+        };
+        let options = SampleOptions {
+            subjects: args.subjects,
+            seed: args.seed,
+            as_of,
+        };
+        let report = privctl_retention::sample::sample(&s, &options).await?;
+        let mut text = format!(
+            "sample filled as of {} (seed {}, {} subjects)\n",
+            report.as_of.to_rfc3339(),
+            report.seed,
+            report.subjects
+        );
+        for t in &report.tables {
+            text.push_str(&format!(
+                "  {:<10} {:<24} {:>8} rows\n",
+                t.store, t.table, t.rows
+            ));
+        }
+        for f in &report.files {
+            text.push_str(&format!(
+                "  {:<10} {:<24} {:>8} files\n",
+                f.store, f.root, f.files
+            ));
+        }
+        if report.deletion_requests > 0 {
+            text.push_str(&format!(
+                "  {} deletion requests recorded\n",
+                report.deletion_requests
+            ));
+        }
+        for h in &report.held_subjects {
+            text.push_str(&format!("  subject {h} is under a legal hold\n"));
+        }
+        for k in &report.skipped {
+            text.push_str(&format!("  not filled: {k}\n"));
+        }
+        output::emit(
+            args.target.json,
+            &serde_json::to_value(&report)?,
+            text.trim_end(),
+        )?;
+        Ok(Outcome::Clean)
     })
 }
 

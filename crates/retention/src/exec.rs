@@ -113,6 +113,10 @@ pub struct DataTypeReport {
     /// Why nothing happens, when nothing can.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What the policy asks here that this release cannot do; nothing of
+    /// this data type was changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_supported: Option<String>,
 }
 
 /// Applies `plan` (or with `dry_run`, only counts what it would do). `dbs`
@@ -152,6 +156,7 @@ pub async fn sweep(
         };
         match &step.work {
             Work::Nothing { reason } => r.note = Some(reason.clone()),
+            Work::NotSupported { reason } => r.not_supported = Some(reason.clone()),
             Work::Held { reason } => {
                 r.note = Some(format!(
                     "the whole data type is under a legal hold: {reason}"

@@ -19,6 +19,7 @@
 pub mod exec;
 pub mod own;
 pub mod plan;
+pub mod sample;
 pub mod session;
 pub mod sql;
 
@@ -151,6 +152,9 @@ pub enum Error {
         /// Attempts made.
         tries: u32,
     },
+    /// `sample` found the database or directory already in use.
+    #[error("{0}; sample fills only an empty database and empty directories, and changed nothing")]
+    NotEmpty(String),
     /// A value of privctl's own making that cannot be.
     #[error("internal: {0} missing from a checked policy")]
     Internal(&'static str),

@@ -30,6 +30,11 @@ pub enum StoreInfo {
         /// Its root.
         root: std::path::PathBuf,
     },
+    /// A store this release cannot act on.
+    Unsupported {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Everything the planner reads.
@@ -103,6 +108,12 @@ pub enum Work {
     Rows(Box<RowWork>),
     /// Files under a directory.
     Files(FileWork),
+    /// Something the policy asks that this release cannot do: nothing is
+    /// changed, and the sweep reports it (and exits 1).
+    NotSupported {
+        /// What, and why.
+        reason: String,
+    },
 }
 
 /// Expiry of rows in one table.
@@ -243,8 +254,8 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan, Error> {
             .stores
             .get(&dt.store)
             .ok_or_else(|| Error::UnknownStore(dt.store.clone()))?;
-        step.work = match store {
-            StoreInfo::Files { root } => Work::Files(plan_files(inputs, name, dt, root, cut)?),
+        let work = match store {
+            StoreInfo::Files { root } => plan_files(inputs, name, dt, root, cut).map(Work::Files),
             StoreInfo::Database { dialect, schema } => {
                 let mut p = Planner {
                     inputs,
@@ -253,8 +264,18 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan, Error> {
                     dialect: *dialect,
                     schema,
                 };
-                Work::Rows(Box::new(p.rows()?))
+                p.rows().map(|w| Work::Rows(Box::new(w)))
             }
+            StoreInfo::Unsupported { reason } => Ok(Work::NotSupported {
+                reason: format!("store \"{}\" is {reason}", dt.store),
+            }),
+        };
+        step.work = match work {
+            Ok(w) => w,
+            Err(Error::Unsupported { what, .. }) => Work::NotSupported {
+                reason: format!("{what} is not supported"),
+            },
+            Err(e) => return Err(e),
         };
         steps.push(step);
     }
@@ -313,6 +334,12 @@ fn plan_files(
                 .as_deref()
                 .is_some_and(|p| p.starts_with("{user_id}"))
     });
+    let linked = inputs
+        .policy
+        .subject
+        .links
+        .iter()
+        .any(|l| l.store == dt.store);
     Ok(FileWork {
         dir: root.join(path),
         cutoff,
@@ -321,7 +348,10 @@ fn plan_files(
         } else {
             Vec::new()
         },
-        all_held: !inputs.held_subjects.is_empty() && !per_subject,
+        // A store the subject map links to, but not per person, may hold a
+        // held subject's files anywhere; a store it does not link to holds
+        // nobody's.
+        all_held: !inputs.held_subjects.is_empty() && !per_subject && linked,
     })
 }
 
@@ -458,10 +488,13 @@ impl Planner<'_, '_> {
                 RowOp::Delete
             }
             ExpiryAction::Anonymise => {
-                let marker = dt.anonymised_at.as_ref().ok_or_else(|| Error::Unsupported {
-                    data_type: self.name.to_owned(),
-                    what: "anonymisation without an anonymised_at column".to_owned(),
-                })?;
+                let marker = dt
+                    .anonymised_at
+                    .as_ref()
+                    .ok_or_else(|| Error::Unsupported {
+                        data_type: self.name.to_owned(),
+                        what: "anonymisation without an anonymised_at column".to_owned(),
+                    })?;
                 let kind = self.time_kind(table_name, marker)?;
                 pending.ident(marker).push(" IS NULL");
                 let mut set = Sql::new();
@@ -510,7 +543,9 @@ impl Planner<'_, '_> {
             ExpiryAction::CryptoShred => {
                 return Err(Error::Unsupported {
                     data_type: self.name.to_owned(),
-                    what: "crypto_shred in a sweep (not yet: the vault's shred runs per subject with `privctl vault shred`)".to_owned(),
+                    what:
+                        "crypto_shred in a sweep (`privctl vault shred` shreds one subject by hand)"
+                            .to_owned(),
                 })
             }
         };

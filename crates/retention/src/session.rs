@@ -19,8 +19,8 @@ use crate::{Error, Result};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {
-    /// `--db` given for a policy with several database stores.
-    #[error("--db names one database, but the policy has {0} database stores ({1}); give each its URL in its url_env variable")]
+    /// `--db` given for a policy with several SQL database stores.
+    #[error("--db names one database, but the policy has {0} SQLite or PostgreSQL stores ({1}); give each its URL in its url_env variable")]
     AmbiguousDb(usize, String),
     /// No URL for a store.
     #[error("store \"{store}\" has no URL: set {var}{}", if *.single { " or pass --db URL" } else { "" })]
@@ -31,14 +31,6 @@ pub enum OpenError {
         var: String,
         /// Whether --db would do.
         single: bool,
-    },
-    /// A store of a kind this release cannot open.
-    #[error("store \"{store}\" is a {kind} store, which this release cannot open yet")]
-    Kind {
-        /// The store.
-        store: String,
-        /// Its kind.
-        kind: &'static str,
     },
     /// A files store's root is missing.
     #[error("files store \"{store}\": directory {path} {reason}")]
@@ -69,6 +61,9 @@ pub struct Session {
     pub dbs: BTreeMap<String, Db>,
     /// Files stores' roots by name.
     pub roots: BTreeMap<String, PathBuf>,
+    /// Stores that could not be opened, and why: their data types are
+    /// reported as not swept.
+    pub skipped: BTreeMap<String, String>,
     /// The store holding privctl's own tables.
     pub home: String,
 }
@@ -92,7 +87,7 @@ impl Session {
         let databases: Vec<&String> = policy
             .stores
             .iter()
-            .filter(|(_, s)| s.kind.is_tabular())
+            .filter(|(_, s)| matches!(s.kind, StoreKind::Sqlite | StoreKind::Postgres))
             .map(|(n, _)| n)
             .collect();
         if db.is_some() && databases.len() > 1 {
@@ -106,18 +101,26 @@ impl Session {
         let home = home_store(&policy).ok_or(OpenError::NoHome)?.to_owned();
         let mut dbs = BTreeMap::new();
         let mut roots = BTreeMap::new();
+        let mut skipped = BTreeMap::new();
         for (name, store) in &policy.stores {
             match store.kind {
                 StoreKind::Files => {
                     let path = PathBuf::from(store.path.as_deref().unwrap_or("."));
+                    if mode == Open::Create {
+                        std::fs::create_dir_all(&path).map_err(|_| OpenError::FilesRoot {
+                            store: name.clone(),
+                            path: privctl_policy::escape_path(&path),
+                            reason: "cannot be created",
+                        })?;
+                    }
                     check_root(name, &path)?;
                     roots.insert(name.clone(), path);
                 }
                 StoreKind::Clickhouse => {
-                    return Err(OpenError::Kind {
-                        store: name.clone(),
-                        kind: "clickhouse",
-                    })
+                    skipped.insert(
+                        name.clone(),
+                        "a ClickHouse store, which this release cannot open yet".to_owned(),
+                    );
                 }
                 StoreKind::Sqlite | StoreKind::Postgres => {
                     let url = match db {
@@ -157,6 +160,7 @@ impl Session {
             digest: digest(text),
             dbs,
             roots,
+            skipped,
             home,
         })
     }
@@ -196,6 +200,14 @@ impl Session {
         }
         for (name, root) in &self.roots {
             stores.insert(name.clone(), StoreInfo::Files { root: root.clone() });
+        }
+        for (name, reason) in &self.skipped {
+            stores.insert(
+                name.clone(),
+                StoreInfo::Unsupported {
+                    reason: reason.clone(),
+                },
+            );
         }
         plan::plan(&Inputs {
             policy: &self.policy,
