@@ -307,6 +307,15 @@ pub struct CheckArgs {
     /// Print nothing but findings (no summary line).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also check the policy against this live database (one policy file,
+    /// with one SQLite or PostgreSQL store; with several, give each its URL
+    /// in its url_env variable and pass --db-env instead).
+    #[arg(long, value_name = "URL", conflicts_with = "db_env")]
+    pub db: Option<String>,
+    /// Check the policy against its live databases, each at the URL in its
+    /// store's url_env variable.
+    #[arg(long)]
+    pub db_env: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -280,6 +280,8 @@ const RULE_IDS: &[&str] = &[
     "breaks-law",
     "bad-pattern",
     "duplicate",
+    "schema-drift",
+    "unindexed-lookup",
 ];
 
 fn sarif_findings(out: &str) -> Vec<(usize, usize, String)> {

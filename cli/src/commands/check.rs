@@ -6,13 +6,20 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use privctl_policy::escape_path;
 use privctl_policy::render::{self, FileOutcome, FileReport};
+use privctl_retention::Session;
+use privctl_store::drift::drift;
+use privctl_store::Open;
 
 use crate::cli::{CheckArgs, Format};
 use crate::output::{self, Outcome};
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let format = if args.json { Format::Json } else { args.format };
-    let files: Vec<FileReport> = expand(&args.files)
+    let live = args.db.is_some() || args.db_env;
+    if live && (args.files.len() != 1 || args.files[0].is_dir()) {
+        anyhow::bail!("--db and --db-env check one policy file against its databases");
+    }
+    let mut files: Vec<FileReport> = expand(&args.files)
         .into_iter()
         .map(|item| match item {
             Ok(path) => check_file(&path),
@@ -22,6 +29,13 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
             },
         })
         .collect();
+    if live {
+        for f in &mut files {
+            if let FileOutcome::Checked(report) = &mut f.outcome {
+                against_database(&args.files[0], report, args.db.as_deref())?;
+            }
+        }
+    }
 
     let mut out = std::io::stdout().lock();
     match format {
@@ -110,6 +124,46 @@ fn toml_files(dir: &Path) -> anyhow::Result<Vec<Entry>> {
     }
     files.sort_by(|a, b| path(a).cmp(path(b)));
     Ok(files)
+}
+
+/// Adds what the live databases of the policy at `path` disagree with to
+/// its report. A database that cannot be opened or read is an error (exit
+/// 2); a policy that did not parse is left to its own findings.
+fn against_database(
+    path: &Path,
+    report: &mut privctl_policy::Report,
+    db: Option<&str>,
+) -> anyhow::Result<()> {
+    let Some(policy) = report.policy.clone() else {
+        return Ok(());
+    };
+    let src = privctl_policy::read_source(path)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let found = runtime.block_on(async {
+        let session = Session::open(policy, &src, db, Open::Existing).await?;
+        for (store, why) in &session.skipped {
+            output::note(format_args!(
+                "privctl: note: store {store} not checked: it is {why}"
+            ));
+        }
+        let mut found = Vec::new();
+        for (store, db) in &session.dbs {
+            let schema = db.schema().await?;
+            found.extend(drift(&session.policy, store, db.dialect(), &schema));
+        }
+        anyhow::Ok(found)
+    })?;
+    for d in found {
+        report.diagnostics.push(privctl_policy::diagnostic_at(
+            &src, &d.path, d.severity, d.rule, d.message, d.hint,
+        ));
+    }
+    report
+        .diagnostics
+        .sort_by_key(|d| d.location.as_ref().map_or(usize::MAX, |l| l.offset));
+    Ok(())
 }
 
 fn check_file(path: &Path) -> FileReport {

@@ -165,7 +165,14 @@ fn summary(r: &Report) -> String {
         if d.kept_by_hold > 0 {
             out.push_str(&format!(", {} kept by a hold", d.kept_by_hold));
         }
-        if d.kept_referenced > 0 {
+        if d.kept_referenced > 0 && r.dry_run {
+            // Rows referring to them may expire in the same run, which
+            // sweeps them first: counting that would mean running it.
+            out.push_str(&format!(
+                ", {} still referred to by other rows (those go in this run only if every row referring to them does)",
+                d.kept_referenced
+            ));
+        } else if d.kept_referenced > 0 {
             out.push_str(&format!(
                 ", {} kept while other rows refer to them",
                 d.kept_referenced

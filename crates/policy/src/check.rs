@@ -157,6 +157,24 @@ fn diagnostic(
     }
 }
 
+/// A finding about `path` in the policy text `src`, placed at that key (or
+/// its nearest ancestor): for checks made outside this crate, such as a
+/// policy against a live database.
+pub fn diagnostic_at(
+    src: &str,
+    path: &crate::source::KeyPath,
+    severity: Severity,
+    rule: Rule,
+    message: String,
+    hint: Option<String>,
+) -> Diagnostic {
+    let lines = LineIndex::new(src);
+    let span = DeTable::parse(src)
+        .ok()
+        .and_then(|doc| SourceMap::new(&doc).locate(path));
+    diagnostic(&lines, severity, rule, span, message, hint)
+}
+
 /// Names the rule behind a format error from the message the deserializer
 /// gave, which is the only thing it gives.
 fn classify(message: &str) -> Rule {

@@ -91,6 +91,10 @@ rules! {
     BadPattern => "bad-pattern", "Custom detector and allowlist patterns must be valid regular expressions.";
     /// A name used twice.
     Duplicate => "duplicate", "Names of identifiers, links and detectors must be unique.";
+    /// A policy and its live database disagree (`check --db`).
+    SchemaDrift => "schema-drift", "Every table and column the policy names must exist, and every column of a covered table must be classified.";
+    /// A lookup column with no index (`check --db`).
+    UnindexedLookup => "unindexed-lookup", "Link and timestamp columns that sweeps and requests look rows up by should be indexed.";
 }
 
 /// One finding, located in its file.

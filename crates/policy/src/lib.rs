@@ -44,7 +44,7 @@ pub mod subject;
 
 use std::path::{Path, PathBuf};
 
-pub use check::{check_str, Report};
+pub use check::{check_str, diagnostic_at, Report};
 pub use detectors::{is_detector_kind, DETECTOR_KINDS};
 pub use diagnostic::{Diagnostic, Rule, Severity};
 pub use duration::{ParseDurationError, RetentionPeriod};

@@ -190,6 +190,7 @@ pub fn schema(policy: &Policy, store: &str) -> Result<Vec<TableSpec>> {
         .filter(|i| i.store == store)
     {
         mention(&mut columns, &id.table, &id.column, None);
+        indexed.insert((id.table.clone(), id.column.clone()));
     }
     for link in policy.subject.links.iter().filter(|l| l.store == store) {
         let (Some(t), Some(c)) = (&link.table, &link.column) else {

@@ -16,6 +16,7 @@
 //!   store, the table and the operation.
 
 mod db;
+pub mod drift;
 mod own;
 mod schema;
 mod url;

@@ -1,0 +1,343 @@
+//! `privctl sample`, `sweep`, `runs` and `check --db` on real SQLite files:
+//! the first-run path a new user takes, schema drift, and bad input that
+//! must change nothing.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::util::{privctl, repo_root, run};
+
+const AS_OF: &str = "2026-11-23T00:00:00Z";
+
+fn policy(name: &str) -> PathBuf {
+    repo_root().join("policies").join(format!("{name}.toml"))
+}
+
+fn url(db: &Path) -> String {
+    format!("sqlite:{}", db.display())
+}
+
+/// Fills a sample database in `dir` (files stores under it too).
+fn sample(dir: &Path, name: &str) -> PathBuf {
+    let db = dir.join(format!("{name}.db"));
+    let (code, out, err) = run(privctl()
+        .current_dir(dir)
+        .args(["sample", "--policy"])
+        .arg(policy(name))
+        .args(["--db", &url(&db), "--as-of", AS_OF, "--subjects", "30"]));
+    assert_eq!(code, 0, "{out}{err}");
+    db
+}
+
+/// The database's bytes (and its journal's), to show nothing changed.
+fn bytes(db: &Path) -> Vec<Vec<u8>> {
+    ["", "-wal", "-journal"]
+        .iter()
+        .map(|suffix| {
+            let mut p = db.as_os_str().to_owned();
+            p.push(suffix);
+            std::fs::read(PathBuf::from(p)).unwrap_or_default()
+        })
+        .collect()
+}
+
+fn sweep(dir: &Path, name: &str, db: &str, extra: &[&str]) -> (i32, String, String) {
+    run(privctl()
+        .current_dir(dir)
+        .args(["sweep", "--policy"])
+        .arg(policy(name))
+        .args(["--db", db, "--as-of", AS_OF])
+        .args(extra))
+}
+
+fn sql(db: &Path, statements: &[&'static str]) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&url(db))
+            .await
+            .expect("connect");
+        for s in statements {
+            sqlx::query(*s).execute(&mut c).await.expect(s);
+        }
+    });
+}
+
+#[test]
+fn sample_dry_run_sweep_and_the_run_log() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = sample(dir.path(), "cheapestinference");
+    let u = url(&db);
+
+    let before = bytes(&db);
+    let (code, out, err) = sweep(
+        dir.path(),
+        "cheapestinference",
+        &u,
+        &["--dry-run", "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let dry: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(dry["run"], Value::Null);
+    assert_eq!(bytes(&db), before, "a dry run changed the database");
+    let n = |d: &Value, k: &str| d[k].as_u64().expect(k);
+    let types = dry["data_types"].as_array().expect("data types");
+    let to_do: u64 = types
+        .iter()
+        .map(|d| {
+            n(d, "expired") - n(d, "kept_by_floor") - n(d, "kept_by_hold") - n(d, "kept_referenced")
+        })
+        .sum();
+    // Rows still referred to go in the same run when their referrers do.
+    let maybe: u64 = types.iter().map(|d| n(d, "kept_referenced")).sum();
+    assert!(to_do > 0, "the sample has nothing expired: {out}");
+
+    let (code, out, err) = sweep(dir.path(), "cheapestinference", &u, &["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let done: Value = serde_json::from_str(&out).expect("json");
+    let changed: u64 = done["data_types"]
+        .as_array()
+        .expect("data types")
+        .iter()
+        .map(|d| {
+            d["deleted"].as_u64().unwrap()
+                + d["anonymised"].as_u64().unwrap()
+                + d["rolled_up"].as_u64().unwrap()
+        })
+        .sum();
+    assert!(
+        (to_do..=to_do + maybe).contains(&changed),
+        "the sweep changed {changed} rows; the dry run said {to_do}, and {maybe} more at most"
+    );
+
+    let (code, out, err) = run(privctl()
+        .args(["runs", "--policy"])
+        .arg(policy("cheapestinference"))
+        .args(["--db", &u]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("run 1: as of 2026-11-23T00:00:00+00:00"),
+        "{out}"
+    );
+    assert!(
+        out.contains("usage_events") && out.contains("roll_up"),
+        "{out}"
+    );
+
+    let (code, out, err) = sweep(dir.path(), "cheapestinference", &u, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !out.contains("deleted, ") || out.contains(" 0 deleted"),
+        "{out}"
+    );
+    assert!(
+        !out.lines()
+            .any(|l| l.contains(" rolled up") && !l.contains(" 0 rolled up")),
+        "{out}"
+    );
+}
+
+#[test]
+fn sample_refuses_a_database_already_in_use() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = sample(dir.path(), "inferencehub");
+    let before = bytes(&db);
+    let (code, _, err) = run(privctl()
+        .args(["sample", "--policy"])
+        .arg(policy("inferencehub"))
+        .args(["--db", &url(&db)]));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("table \"") && err.contains("already exists"),
+        "{err}"
+    );
+    assert_eq!(bytes(&db), before);
+}
+
+#[test]
+fn check_db_catches_schema_drift() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = sample(dir.path(), "cheapestinference");
+    let check = || {
+        run(privctl()
+            .arg("check")
+            .arg(policy("cheapestinference"))
+            .args(["--db", &url(&db)]))
+    };
+    let (code, out, err) = check();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("0 errors, 0 warnings"), "{err}");
+
+    sql(
+        &db,
+        &[
+            "ALTER TABLE users ADD COLUMN phone TEXT",
+            "DROP INDEX request_log_created_at_idx",
+            "ALTER TABLE request_log RENAME COLUMN status_code TO http_status",
+            "DROP INDEX api_keys_user_id_idx",
+        ],
+    );
+    let (code, out, err) = check();
+    assert_eq!(code, 1, "{out}{err}");
+    for want in [
+        "error: store main: column \"users.phone\" is in the database but data type \"accounts\" does not classify it",
+        "error: store main: column \"request_log.status_code\" (data type \"request_log\") does not exist",
+        "error: store main: column \"request_log.http_status\" is in the database but data type \"request_log\" does not classify it",
+        "warning: store main: column \"request_log.created_at\" has no index, so each sweep of data type \"request_log\" scans table \"request_log\"",
+        "warning: store main: column \"api_keys.user_id\" has no index, so export and erasure of each subject, and each sweep of data type \"accounts\"",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+    // Each finding points into the policy file.
+    assert!(
+        out.lines()
+            .filter(|l| l.contains("error:") || l.contains("warning:"))
+            .all(|l| l.contains("cheapestinference.toml:")),
+        "{out}"
+    );
+
+    let (code, out, _) = run(privctl()
+        .arg("check")
+        .arg(policy("cheapestinference"))
+        .args(["--db", &url(&db), "--json"]));
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("\"schema-drift\"") && out.contains("\"unindexed-lookup\""),
+        "{out}"
+    );
+
+    sql(&db, &["DROP TABLE request_log"]);
+    let (code, out, _) = check();
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("table \"request_log\" (data type \"request_log\") does not exist"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_unreachable_database_is_named_with_its_password_masked() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (code, out, err) = sweep(
+        dir.path(),
+        "cheapestinference",
+        "postgres://privctl:hunter2@127.0.0.1:1/nowhere?connect_timeout=2",
+        &[],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("main"), "{err}");
+    assert!(
+        !err.contains("hunter2") && !out.contains("hunter2"),
+        "{err}"
+    );
+    let (code, _, err) = sweep(
+        dir.path(),
+        "cheapestinference",
+        &url(&dir.path().join("none.db")),
+        &[],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(
+        !dir.path().join("none.db").exists(),
+        "a sweep created a database"
+    );
+}
+
+#[test]
+fn a_missing_table_fails_the_sweep_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = sample(dir.path(), "cheapestinference");
+    sql(&db, &["DROP TABLE request_log"]);
+    let before = bytes(&db);
+    let (code, out, err) = sweep(dir.path(), "cheapestinference", &url(&db), &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("table \"request_log\" of data type \"request_log\" does not exist"),
+        "{err}"
+    );
+    assert_eq!(bytes(&db), before, "a failed sweep changed the database");
+}
+
+#[test]
+fn a_policy_with_errors_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = sample(dir.path(), "inferencehub");
+    let text = std::fs::read_to_string(policy("inferencehub")).expect("policy");
+    let broken = text.replacen(
+        "period = \"7y\"\nfrom = \"created\"\naction = \"delete\"",
+        "period = \"1y\"\nfrom = \"created\"\naction = \"delete\"",
+        1,
+    );
+    assert_ne!(broken, text);
+    let copy = dir.path().join("broken.toml");
+    std::fs::write(&copy, broken).expect("write");
+    let before = bytes(&db);
+    let (code, out, err) = run(privctl().args(["sweep", "--policy"]).arg(&copy).args([
+        "--db",
+        &url(&db),
+        "--as-of",
+        AS_OF,
+    ]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("retention of \"ledger_entries\"") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(bytes(&db), before);
+}
+
+#[test]
+fn a_missing_files_root_fails_the_sweep_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = sample(dir.path(), "infrpool");
+    let images = dir.path().join("var/infrpool/images");
+    assert!(images.is_dir());
+    std::fs::remove_dir_all(dir.path().join("var/infrpool/logs")).expect("remove logs");
+    let listing = |d: &Path| {
+        let mut v: Vec<_> = walk(d);
+        v.sort();
+        v
+    };
+    let files_before = listing(&images);
+    let before = bytes(&db);
+    let (code, out, err) = sweep(dir.path(), "infrpool", &url(&db), &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("files store \"logs\"") && err.contains("var/infrpool/logs does not exist"),
+        "{err}"
+    );
+    assert_eq!(bytes(&db), before);
+    assert_eq!(listing(&images), files_before);
+}
+
+fn walk(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).expect("dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_sweep_of_a_store_it_cannot_open_says_so_and_exits_1() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = sample(dir.path(), "infercast");
+    let (code, out, err) = sweep(dir.path(), "infercast", &url(&db), &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("prompt_content")
+            && out.contains("NOT SWEPT: store \"telemetry\" is a ClickHouse store"),
+        "{out}"
+    );
+    assert!(out.contains("session_locations"), "{out}");
+}
