@@ -303,7 +303,8 @@ async fn run_rows(
         RowOp::RollUp { .. } => "roll_up",
     };
     let mut lo: Option<Value> = None;
-    let mut size = options.first_batch.max(1);
+    let fixed = crate::fault::batch();
+    let mut size = fixed.unwrap_or(options.first_batch).max(1);
     let mut total = 0u64;
     loop {
         // The batch's last key: read outside the transaction, so the write
@@ -363,7 +364,7 @@ async fn run_rows(
                         .map_err(db.err("setting the lock timeout", Some(table)))?;
                     }
                     let mut changed = 0u64;
-                    for (sql, counts) in &statement {
+                    for (i, (sql, counts)) in statement.iter().enumerate() {
                         let err = db.err("changing expired rows", Some(table));
                         if *counts == Counted::Rows {
                             let row = sql.query().fetch_one(&mut *c).await.map_err(&err)?;
@@ -375,6 +376,10 @@ async fn run_rows(
                                 changed = done.rows_affected();
                             }
                         }
+                        crate::fault::point("statement");
+                        if i == 0 && matches!(work.op, RowOp::RollUp { .. }) {
+                            crate::fault::point("rollup-inserted");
+                        }
                     }
                     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                     if let Some((home, run, true)) = log {
@@ -384,7 +389,10 @@ async fn run_rows(
                 })
                 .await;
             match result {
-                Ok(v) => break v,
+                Ok(v) => {
+                    crate::fault::point("committed");
+                    break v;
+                }
                 Err(e) if attempt < options.attempts && is_lock_timeout(&e) => {
                     tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
                 }
@@ -407,9 +415,9 @@ async fn run_rows(
         total += changed;
         progress(Progress::Advance { n: changed });
         let took = Duration::from_micros(micros);
-        if took < options.target_batch / 2 {
+        if fixed.is_none() && took < options.target_batch / 2 {
             size = (size * 2).min(options.max_batch);
-        } else if took > options.target_batch {
+        } else if fixed.is_none() && took > options.target_batch {
             size = (size / 2).max(100);
         }
         lo = Some(hi);

@@ -17,6 +17,7 @@
 //!   twice or lost.
 
 pub mod exec;
+mod fault;
 pub mod own;
 pub mod plan;
 pub mod sample;

@@ -1,0 +1,56 @@
+//! Fault injection for the kill tests: with the `fault-injection` feature
+//! (never in a release build), `PRIVCTL_FAULT=POINT:N[,POINT:N]` aborts the
+//! process, as a `kill -9` would, the Nth time it reaches a point, and
+//! `PRIVCTL_FAULT_BATCH=N` fixes the batch size so that a small table takes
+//! many batches. The points:
+//!
+//! - `statement`: after a statement that changes rows, inside its batch's
+//!   transaction (for a SQLite roll-up, the first is the aggregate insert,
+//!   the second the delete of the detail rows);
+//! - `rollup-inserted`: after a roll-up batch's first statement, before its
+//!   commit (on SQLite the aggregate insert, before the detail delete; on
+//!   PostgreSQL the one statement that does both);
+//! - `committed`: after a batch's transaction has committed.
+//!
+//! Without the feature every function here is an empty inline.
+
+#[cfg(feature = "fault-injection")]
+mod on {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    static SEEN: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+
+    pub fn point(name: &str) {
+        let Ok(spec) = std::env::var("PRIVCTL_FAULT") else {
+            return;
+        };
+        let Ok(mut seen) = SEEN.lock() else { return };
+        let n = seen.entry(name.to_owned()).or_insert(0);
+        *n += 1;
+        let hit = spec.split(',').any(|part| {
+            part.split_once(':')
+                .is_some_and(|(p, at)| p == name && at.parse() == Ok(*n))
+        });
+        if hit {
+            std::process::abort();
+        }
+    }
+
+    pub fn batch() -> Option<i64> {
+        std::env::var("PRIVCTL_FAULT_BATCH").ok()?.parse().ok()
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+pub(crate) use on::{batch, point};
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub(crate) fn point(_name: &str) {}
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub(crate) fn batch() -> Option<i64> {
+    None
+}
