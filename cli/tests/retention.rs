@@ -103,11 +103,7 @@ fn sample_dry_run_sweep_and_the_run_log() {
         .as_array()
         .expect("data types")
         .iter()
-        .map(|d| {
-            d["deleted"].as_u64().unwrap()
-                + d["anonymised"].as_u64().unwrap()
-                + d["rolled_up"].as_u64().unwrap()
-        })
+        .map(|d| n(d, "deleted") + n(d, "anonymised") + n(d, "rolled_up"))
         .sum();
     assert!(
         (to_do..=to_do + maybe).contains(&changed),

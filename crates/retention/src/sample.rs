@@ -512,7 +512,7 @@ enum Cell {
 /// (refusing a root that is not empty).
 pub async fn sample(session: &Session, options: &SampleOptions) -> Result<SampleReport> {
     let policy = &session.policy;
-    let mut rng = Rng(options.seed ^ 0x5EED_0F_9121_7C71);
+    let mut rng = Rng(options.seed ^ 0x005E_ED0F_9121_7C71);
     let as_of = options.as_of;
     let home = policy.subject_home().ok_or(Error::Internal("subject"))?;
     let anonymises = policy.data_types.values().any(|d| {
@@ -1228,8 +1228,8 @@ mod tests {
 
     fn policy(name: &str) -> Policy {
         let path = format!("{}/../../policies/{name}.toml", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(path).unwrap();
-        privctl_policy::check_str(&text).policy.unwrap()
+        let text = std::fs::read_to_string(path).expect("test value");
+        privctl_policy::check_str(&text).policy.expect("test value")
     }
 
     fn idents(xs: &[SqlIdent]) -> Vec<&str> {
@@ -1239,28 +1239,28 @@ mod tests {
     #[test]
     fn the_schema_follows_the_policy() {
         let p = policy("cheapestinference");
-        let specs = schema(&p, "main").unwrap();
+        let specs = schema(&p, "main").expect("test value");
         let names: Vec<&str> = specs.iter().map(|t| t.name.as_str()).collect();
-        let pos = |t: &str| names.iter().position(|n| *n == t).unwrap();
+        let pos = |t: &str| names.iter().position(|n| *n == t).expect("test value");
         assert!(pos("users") < pos("api_keys"));
         assert!(pos("api_keys") < pos("usage_events"));
         let daily = &specs[pos("usage_daily")];
         assert_eq!(idents(&daily.primary_key), ["day", "model"]);
-        assert_eq!(daily.column("day").unwrap().ty, ColumnType::Date);
+        assert_eq!(daily.column("day").expect("test value").ty, ColumnType::Date);
         let events = &specs[pos("usage_events")];
         assert_eq!(idents(&events.primary_key), ["id"]);
-        assert_eq!(events.column("api_key_id").unwrap().ty, ColumnType::Integer);
+        assert_eq!(events.column("api_key_id").expect("test value").ty, ColumnType::Integer);
         assert_eq!(
-            events.column("created_at").unwrap().ty,
+            events.column("created_at").expect("test value").ty,
             ColumnType::Timestamp
         );
-        assert_eq!(events.column("model").unwrap().ty, ColumnType::Text);
+        assert_eq!(events.column("model").expect("test value").ty, ColumnType::Text);
         assert_eq!(events.foreign_keys[0].1.table.as_str(), "api_keys");
         assert!(events.indexes.iter().any(|i| i.as_str() == "api_key_id"));
         assert!(events.indexes.iter().any(|i| i.as_str() == "created_at"));
         let users = &specs[pos("users")];
         assert_eq!(
-            users.column("stripe_customer_id").unwrap().ty,
+            users.column("stripe_customer_id").expect("test value").ty,
             ColumnType::Text
         );
     }
@@ -1279,7 +1279,7 @@ mod tests {
                 if !s.kind.is_tabular() || s.kind == StoreKind::Clickhouse {
                     continue;
                 }
-                for t in schema(&p, store).unwrap() {
+                for t in schema(&p, store).expect("test value") {
                     assert!(!t.primary_key.is_empty(), "{name}: {} has no key", t.name);
                 }
             }
@@ -1288,7 +1288,7 @@ mod tests {
 
     #[test]
     fn the_generator_is_deterministic() {
-        let as_of = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let as_of = DateTime::from_timestamp(1_800_000_000, 0).expect("test value");
         let a = people(30, &mut Rng(1), as_of, true);
         let b = people(30, &mut Rng(1), as_of, true);
         let c = people(30, &mut Rng(2), as_of, true);
