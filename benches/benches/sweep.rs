@@ -134,7 +134,7 @@ async fn fill(db: &Db, rows: i64) -> i64 {
              (ARRAY['llama-3.1-8b','qwen2.5-72b','deepseek-v3'])[1 + i % 3], i % 4000, \
              CASE WHEN i % 50 = 0 THEN 'error' ELSE 'ok' END, \
              TIMESTAMPTZ '2026-11-23 00:00:00+00' - ((i * 104729) % (180 * 86400)) * INTERVAL '1 second' \
-             FROM generate_series(1, {rows}) AS i"
+             FROM generate_series(CAST(1 AS BIGINT), {rows}) AS i"
         ),
     )
     .await;

@@ -1246,15 +1246,24 @@ mod tests {
         assert!(pos("api_keys") < pos("usage_events"));
         let daily = &specs[pos("usage_daily")];
         assert_eq!(idents(&daily.primary_key), ["day", "model"]);
-        assert_eq!(daily.column("day").expect("test value").ty, ColumnType::Date);
+        assert_eq!(
+            daily.column("day").expect("test value").ty,
+            ColumnType::Date
+        );
         let events = &specs[pos("usage_events")];
         assert_eq!(idents(&events.primary_key), ["id"]);
-        assert_eq!(events.column("api_key_id").expect("test value").ty, ColumnType::Integer);
+        assert_eq!(
+            events.column("api_key_id").expect("test value").ty,
+            ColumnType::Integer
+        );
         assert_eq!(
             events.column("created_at").expect("test value").ty,
             ColumnType::Timestamp
         );
-        assert_eq!(events.column("model").expect("test value").ty, ColumnType::Text);
+        assert_eq!(
+            events.column("model").expect("test value").ty,
+            ColumnType::Text
+        );
         assert_eq!(events.foreign_keys[0].1.table.as_str(), "api_keys");
         assert!(events.indexes.iter().any(|i| i.as_str() == "api_key_id"));
         assert!(events.indexes.iter().any(|i| i.as_str() == "created_at"));
