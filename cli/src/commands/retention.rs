@@ -159,6 +159,18 @@ fn summary(r: &Report) -> String {
             let done = d.deleted + d.anonymised + d.rolled_up;
             out.push_str(&format!("{done} {}", past(&action)));
         }
+        if d.partitions_droppable > 0 {
+            out.push_str(&format!(
+                " ({} whole partitions to drop unless a kept row is in one)",
+                d.partitions_droppable
+            ));
+        }
+        if d.partitions_dropped > 0 {
+            out.push_str(&format!(
+                " ({} whole partitions dropped)",
+                d.partitions_dropped
+            ));
+        }
         if d.kept_by_floor > 0 {
             out.push_str(&format!(", {} kept by a legal floor", d.kept_by_floor));
         }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use privctl_policy::model::{Anchor, ExpiryAction};
-use privctl_store::{Db, Dialect, Lock, Row};
+use privctl_store::{AnyConnection, Db, Dialect, Lock, Row};
 use serde::Serialize;
 
 use crate::own;
@@ -110,6 +110,13 @@ pub struct DataTypeReport {
     pub anonymised: u64,
     /// Rows rolled up into the aggregate (and deleted).
     pub rolled_up: u64,
+    /// Dry run: PostgreSQL partitions whose whole range has expired, which
+    /// the sweep drops unless a protected row is in one.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub partitions_droppable: u64,
+    /// Partitions detached and dropped whole (their rows are in `deleted`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub partitions_dropped: u64,
     /// Why nothing happens, when nothing can.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -167,6 +174,11 @@ pub async fn sweep(
                     .get(&step.store)
                     .ok_or_else(|| Error::UnknownStore(step.store.clone()))?;
                 count_rows(db, work, &mut r).await?;
+                r.partitions_droppable = if dry_run {
+                    work.partitions.len() as u64
+                } else {
+                    0
+                };
                 if !dry_run {
                     let to_do = r.expired - r.kept_by_floor - r.kept_by_hold - r.kept_referenced;
                     progress(Progress::Start {
@@ -175,7 +187,11 @@ pub async fn sweep(
                     });
                     let same = db.url() == home.url();
                     let log = run.map(|id| (home, id, same));
-                    let done = run_rows(db, work, &step.data_type, options, log, progress).await?;
+                    let (parts, in_parts) =
+                        drop_partitions(db, work, &step.data_type, options, log, progress).await?;
+                    r.partitions_dropped = parts;
+                    let done = in_parts
+                        + run_rows(db, work, &step.data_type, options, log, progress).await?;
                     match work.op {
                         RowOp::Delete => r.deleted = done,
                         RowOp::Anonymise { .. } => r.anonymised = done,
@@ -347,65 +363,34 @@ async fn run_rows(
         key_range(work, &mut range, &lo, Some(&hi));
         range.push(" AND ").append(&eligible);
         let statement = change(db.dialect(), work, &range);
-        let mut attempt = 0;
-        let (changed, micros) = loop {
-            attempt += 1;
+        let (changed, micros) = retrying(db, table, options, async |c| {
             let started = Instant::now();
-            let result = db
-                .write_with(Lock::Rows, async |c| {
-                    if db.dialect() == Dialect::Postgres {
-                        let ms = options.lock_timeout.as_millis().clamp(1, 600_000);
-                        // A whole number of milliseconds: no input reaches it.
-                        sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "SET LOCAL lock_timeout = {ms}"
-                        )))
-                        .execute(&mut *c)
-                        .await
-                        .map_err(db.err("setting the lock timeout", Some(table)))?;
+            let mut changed = 0u64;
+            for (i, (sql, counts)) in statement.iter().enumerate() {
+                let err = db.err("changing expired rows", Some(table));
+                if *counts == Counted::Rows {
+                    let row = sql.query().fetch_one(&mut *c).await.map_err(&err)?;
+                    let n: i64 = row.try_get("n").map_err(&err)?;
+                    changed = u64::try_from(n).unwrap_or(0);
+                } else {
+                    let done = sql.query().execute(&mut *c).await.map_err(&err)?;
+                    if *counts == Counted::Affected {
+                        changed = done.rows_affected();
                     }
-                    let mut changed = 0u64;
-                    for (i, (sql, counts)) in statement.iter().enumerate() {
-                        let err = db.err("changing expired rows", Some(table));
-                        if *counts == Counted::Rows {
-                            let row = sql.query().fetch_one(&mut *c).await.map_err(&err)?;
-                            let n: i64 = row.try_get("n").map_err(&err)?;
-                            changed = u64::try_from(n).unwrap_or(0);
-                        } else {
-                            let done = sql.query().execute(&mut *c).await.map_err(&err)?;
-                            if *counts == Counted::Affected {
-                                changed = done.rows_affected();
-                            }
-                        }
-                        crate::fault::point("statement");
-                        if i == 0 && matches!(work.op, RowOp::RollUp { .. }) {
-                            crate::fault::point("rollup-inserted");
-                        }
-                    }
-                    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    if let Some((home, run, true)) = log {
-                        own::record_batch(home, c, run, data_type, action, changed, micros).await?;
-                    }
-                    Ok::<_, Error>((changed, micros))
-                })
-                .await;
-            match result {
-                Ok(v) => {
-                    crate::fault::point("committed");
-                    break v;
                 }
-                Err(e) if attempt < options.attempts && is_lock_timeout(&e) => {
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                crate::fault::point("statement");
+                if i == 0 && matches!(work.op, RowOp::RollUp { .. }) {
+                    crate::fault::point("rollup-inserted");
                 }
-                Err(e) if is_lock_timeout(&e) => {
-                    return Err(Error::Locked {
-                        store: db.name().to_owned(),
-                        table: table.to_owned(),
-                        tries: attempt,
-                    })
-                }
-                Err(e) => return Err(e),
             }
-        };
+            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            if let Some((home, run, true)) = log {
+                own::record_batch(home, c, run, data_type, action, changed, micros).await?;
+            }
+            Ok((changed, micros))
+        })
+        .await?;
+        crate::fault::point("committed");
         if let Some((home, run, false)) = log {
             home.write_with(Lock::Rows, async |c| {
                 own::record_batch(home, c, run, data_type, action, changed, micros).await
@@ -423,6 +408,124 @@ async fn run_rows(
         lo = Some(hi);
     }
     Ok(total)
+}
+
+/// Runs `f` in a write transaction (on PostgreSQL with the lock timeout),
+/// again after a pause when it timed out waiting for a lock, up to the
+/// attempts allowed.
+async fn retrying<T>(
+    db: &Db,
+    table: &str,
+    options: &Options,
+    f: impl AsyncFn(&mut AnyConnection) -> Result<T>,
+) -> Result<T> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = db
+            .write_with(Lock::Rows, async |c| {
+                if db.dialect() == Dialect::Postgres {
+                    let ms = options.lock_timeout.as_millis().clamp(1, 600_000);
+                    // A whole number of milliseconds: no input reaches it.
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SET LOCAL lock_timeout = {ms}"
+                    )))
+                    .execute(&mut *c)
+                    .await
+                    .map_err(db.err("setting the lock timeout", Some(table)))?;
+                }
+                f(c).await
+            })
+            .await;
+        match result {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < options.attempts && is_lock_timeout(&e) => {
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            Err(e) if is_lock_timeout(&e) => {
+                return Err(Error::Locked {
+                    store: db.name().to_owned(),
+                    table: table.to_owned(),
+                    tries: attempt,
+                })
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Detaches and drops each partition of `work` that holds no row a floor,
+/// a hold or a reference protects: the check and the drop in one
+/// transaction that first locks the partition, so no row can arrive in
+/// between. Returns the partitions dropped and the rows they held.
+async fn drop_partitions(
+    db: &Db,
+    work: &RowWork,
+    data_type: &str,
+    options: &Options,
+    log: Option<(&Db, i64, bool)>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<(u64, u64)> {
+    let table = work.table.as_str();
+    let eligible = eligible(work);
+    let (mut parts, mut rows) = (0, 0);
+    for p in &work.partitions {
+        let mut lock = Sql::new();
+        lock.push("LOCK TABLE ")
+            .ident(&p.name)
+            .push(" IN ACCESS EXCLUSIVE MODE");
+        // The partition, under its parent's name, so the conditions that
+        // name the parent's columns read it.
+        let mut check = Sql::new();
+        check
+            .push("SELECT CAST(COUNT(*) AS BIGINT) AS n, CAST(COALESCE(SUM(CASE WHEN ")
+            .append(&eligible)
+            .push(" THEN 0 ELSE 1 END), 0) AS BIGINT) AS kept FROM ")
+            .ident(&p.name)
+            .push(" AS ")
+            .ident(&work.table);
+        let mut detach = Sql::new();
+        detach
+            .push("ALTER TABLE ")
+            .ident(&work.table)
+            .push(" DETACH PARTITION ")
+            .ident(&p.name);
+        let mut drop = Sql::new();
+        drop.push("DROP TABLE ").ident(&p.name);
+        let done = retrying(db, table, options, async |c| {
+            let started = Instant::now();
+            let err = db.err("dropping an expired partition", Some(p.name.as_str()));
+            lock.query().execute(&mut *c).await.map_err(&err)?;
+            let row = check.query().fetch_one(&mut *c).await.map_err(&err)?;
+            let n: i64 = row.try_get("n").map_err(&err)?;
+            let kept: i64 = row.try_get("kept").map_err(&err)?;
+            if kept > 0 {
+                return Ok(None);
+            }
+            detach.query().execute(&mut *c).await.map_err(&err)?;
+            crate::fault::point("statement");
+            drop.query().execute(&mut *c).await.map_err(&err)?;
+            let n = u64::try_from(n).unwrap_or(0);
+            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            if let Some((home, run, true)) = log {
+                own::record_batch(home, c, run, data_type, "drop_partition", n, micros).await?;
+            }
+            Ok(Some((n, micros)))
+        })
+        .await?;
+        let Some((n, micros)) = done else { continue };
+        crate::fault::point("committed");
+        if let Some((home, run, false)) = log {
+            home.write_with(Lock::Rows, async |c| {
+                own::record_batch(home, c, run, data_type, "drop_partition", n, micros).await
+            })
+            .await?;
+        }
+        parts += 1;
+        rows += n;
+        progress(Progress::Advance { n });
+    }
+    Ok((parts, rows))
 }
 
 /// How a statement's count is read.
@@ -597,4 +700,8 @@ fn walk(
         *done += 1;
     }
     Ok(())
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -121,7 +121,9 @@ pub enum Work {
 pub struct RowWork {
     /// The table.
     pub table: SqlIdent,
-    /// Its single-column primary key, the batches' keyset.
+    /// The first column of its primary key, the batches' keyset (a range
+    /// of keys takes every row with those keys, so a key shared by rows of
+    /// several partitions is handled whole).
     pub key: SqlIdent,
     /// Whether the key is an integer (else text).
     pub integer_key: bool,
@@ -145,6 +147,20 @@ pub struct RowWork {
     /// hold protects.
     #[serde(skip)]
     pub referenced: Sql,
+    /// PostgreSQL partitions whose every row is past the retention (their
+    /// range ends at or before the cutoff): each is detached and dropped
+    /// whole, unless a floor, a hold or a reference protects a row in it,
+    /// when the row-wise batches handle it instead.
+    pub partitions: Vec<PartitionDrop>,
+}
+
+/// A partition that may be dropped whole.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionDrop {
+    /// The partition's table.
+    pub name: SqlIdent,
+    /// The exclusive upper bound of its range.
+    pub upper: DateTime<Utc>,
 }
 
 /// The action on rows.
@@ -404,8 +420,8 @@ impl Planner<'_, '_> {
         })?;
         let table = self.table(table_name)?;
         let key = match table.primary_key.as_slice() {
-            [k] => SqlIdent::new(k).map_err(|e| Error::UnsafeName(e.to_string()))?,
-            _ => {
+            [k, ..] => SqlIdent::new(k).map_err(|e| Error::UnsafeName(e.to_string()))?,
+            [] => {
                 return Err(Error::NoKey {
                     table: table_name.to_string(),
                     data_type: self.name.to_owned(),
@@ -557,6 +573,7 @@ impl Planner<'_, '_> {
             }
             _ => self.referenced(table_name, table)?,
         };
+        let partitions = self.droppable(table, &op)?;
         Ok(RowWork {
             table: table_name.clone(),
             key,
@@ -567,7 +584,45 @@ impl Planner<'_, '_> {
             held,
             pending,
             referenced,
+            partitions,
         })
+    }
+
+    /// Partitions of a PostgreSQL table range-partitioned on the data
+    /// type's timestamp whose range ends at or before the cutoff, when rows
+    /// expire by deletion from their creation and no conditional rule
+    /// applies.
+    fn droppable(&self, table: &Table, op: &RowOp) -> Result<Vec<PartitionDrop>, Error> {
+        let Some(retention) = &self.dt.retention else {
+            return Ok(Vec::new());
+        };
+        let (Some(ts), Some(cut)) = (
+            self.dt.timestamp.as_ref(),
+            cutoff(retention.period, self.inputs.as_of),
+        ) else {
+            return Ok(Vec::new());
+        };
+        if self.dialect != Dialect::Postgres
+            || !matches!(op, RowOp::Delete)
+            || retention.from != Anchor::Created
+            || !retention.rules.is_empty()
+            || table.range_partitioned_on.as_deref() != Some(ts.as_str())
+        {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for p in table.partitions.iter().filter(|p| p.leaf) {
+            let (Some(upper), Ok(name)) = (
+                p.upper.as_deref().and_then(partition_bound),
+                SqlIdent::new(&p.name),
+            ) else {
+                continue;
+            };
+            if upper <= cut {
+                out.push(PartitionDrop { name, upper });
+            }
+        }
+        Ok(out)
     }
 
     /// Rows of `table` that a foreign key of any table still points at.
@@ -951,6 +1006,21 @@ impl Planner<'_, '_> {
             tail,
         })
     }
+}
+
+/// A range bound as PostgreSQL prints it for a `timestamptz` (in the
+/// session's UTC), `timestamp` or `date` column.
+fn partition_bound(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_str(&format!("{text}:00"), "%Y-%m-%d %H:%M:%S%.f%:z") {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f") {
+        return Some(t.and_utc());
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
 }
 
 /// Which store holds privctl's own tables: the one holding the subject's

@@ -26,7 +26,7 @@ pub mod testing;
 
 pub use db::{Db, Lock, Open};
 pub use own::Component;
-pub use schema::{Column, ForeignKey, Index, Schema, Table, TimeKind};
+pub use schema::{Column, ForeignKey, Index, Partition, Schema, Table, TimeKind};
 pub use url::DbUrl;
 
 pub use sqlx::{AnyConnection, Row};

@@ -27,6 +27,43 @@ pub struct Table {
     pub foreign_keys: Vec<ForeignKey>,
     /// Indexes, the primary key's and unique constraints' included.
     pub indexes: Vec<Index>,
+    /// PostgreSQL: the column a table is range-partitioned on, when it is
+    /// partitioned by range on one column.
+    pub range_partitioned_on: Option<String>,
+    /// PostgreSQL: its partitions, when it is partitioned.
+    pub partitions: Vec<Partition>,
+}
+
+/// One partition of a partitioned table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partition {
+    /// Its table's name.
+    pub name: String,
+    /// Whether it holds rows itself (not partitioned again).
+    pub leaf: bool,
+    /// The bound as the catalogue prints it (`FOR VALUES FROM (...) TO
+    /// (...)`, `DEFAULT`).
+    pub bound: String,
+    /// The exclusive upper bound of a range partition on one column, as the
+    /// literal's text (`2026-01-02 00:00:00+00`); `None` for `MAXVALUE`, a
+    /// default partition or anything else.
+    pub upper: Option<String>,
+}
+
+/// The upper literal of `FOR VALUES FROM ('a') TO ('b')`.
+fn range_upper(bound: &str) -> Option<String> {
+    let to = bound.rsplit_once(" TO (")?.1.strip_suffix(')')?;
+    let inner = to.strip_prefix('\'')?.strip_suffix('\'')?;
+    (!inner.contains('\'')).then(|| inner.to_owned())
+}
+
+/// The column of `RANGE (col)`.
+fn range_column(keydef: &str) -> Option<String> {
+    let col = keydef.strip_prefix("RANGE (")?.strip_suffix(')')?;
+    let col = col.trim_matches('"');
+    col.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        .then(|| col.to_owned())
 }
 
 /// One column.
@@ -163,6 +200,22 @@ const PG_FOREIGN_KEYS: &str = "SELECT CAST(t.relname AS TEXT) AS tbl, CAST(con.c
     JOIN pg_catalog.pg_attribute fa ON fa.attrelid = ft.oid AND fa.attnum = k.fattnum \
     WHERE con.contype = 'f' AND n.nspname = current_schema() AND NOT t.relispartition \
     ORDER BY t.relname, con.conname, k.ord";
+
+const PG_PARTITIONED: &str = "SELECT CAST(c.relname AS TEXT) AS tbl, \
+    CAST(pg_get_partkeydef(c.oid) AS TEXT) AS keydef \
+    FROM pg_catalog.pg_class c \
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+    WHERE n.nspname = current_schema() AND c.relkind = 'p' AND NOT c.relispartition";
+
+const PG_PARTITIONS: &str =
+    "SELECT CAST(parent.relname AS TEXT) AS tbl, CAST(c.relname AS TEXT) AS part, \
+    c.relkind = 'r' AS leaf, CAST(pg_get_expr(c.relpartbound, c.oid) AS TEXT) AS bound \
+    FROM pg_catalog.pg_inherits i \
+    JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid \
+    JOIN pg_catalog.pg_class parent ON parent.oid = i.inhparent \
+    JOIN pg_catalog.pg_namespace n ON n.oid = parent.relnamespace \
+    WHERE n.nspname = current_schema() AND parent.relkind = 'p' AND NOT parent.relispartition \
+    ORDER BY parent.relname, c.relname";
 
 impl Db {
     /// Reads the live schema, in one snapshot.
@@ -356,6 +409,58 @@ impl Db {
                 t.foreign_keys.push(fk);
             }
         }
+        for r in sqlx::query(PG_PARTITIONED)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(&err)?
+        {
+            let tbl: String = r.try_get("tbl").map_err(&err)?;
+            let keydef: String = r.try_get("keydef").map_err(&err)?;
+            if let Some(t) = schema.tables.get_mut(&tbl) {
+                t.range_partitioned_on = range_column(&keydef);
+            }
+        }
+        for r in sqlx::query(PG_PARTITIONS)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(&err)?
+        {
+            let tbl: String = r.try_get("tbl").map_err(&err)?;
+            let bound: String = r.try_get("bound").map_err(&err)?;
+            if let Some(t) = schema.tables.get_mut(&tbl) {
+                t.partitions.push(Partition {
+                    name: r.try_get("part").map_err(&err)?,
+                    leaf: r.try_get("leaf").map_err(&err)?,
+                    upper: range_upper(&bound),
+                    bound,
+                });
+            }
+        }
         Ok(schema)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_bounds_and_keys_are_read() {
+        assert_eq!(
+            range_upper("FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-01-02 00:00:00+00')")
+                .as_deref(),
+            Some("2026-01-02 00:00:00+00")
+        );
+        assert_eq!(
+            range_upper("FOR VALUES FROM (MINVALUE) TO (MAXVALUE)"),
+            None
+        );
+        assert_eq!(range_upper("DEFAULT"), None);
+        assert_eq!(
+            range_column("RANGE (created_at)").as_deref(),
+            Some("created_at")
+        );
+        assert_eq!(range_column("RANGE (created_at, id)"), None);
+        assert_eq!(range_column("LIST (region)"), None);
     }
 }
