@@ -357,6 +357,18 @@ pub struct SweepArgs {
     /// Only this data type.
     #[arg(long)]
     pub data_type: Option<String>,
+    /// The vault, for data types that expire by crypto-shredding (opened
+    /// only for those): sqlite:PATH or postgres://...
+    #[arg(
+        long,
+        env = "PRIVCTL_VAULT_DB",
+        default_value = "sqlite:.privctl/vault.db"
+    )]
+    pub vault_db: String,
+    /// The vault's key file [default: .privctl/vault.keys]; or the keys in
+    /// PRIVCTL_VAULT_KEYS.
+    #[arg(long, env = "PRIVCTL_VAULT_KEY_FILE")]
+    pub vault_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

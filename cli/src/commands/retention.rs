@@ -98,12 +98,34 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<Outcome> {
             }
             Progress::Advance { n } => bar.inc(n),
         };
+        let mut options = Options::default();
+        let shreds = s.policy.data_types.iter().any(|(name, d)| {
+            args.data_type.as_ref().is_none_or(|only| only == name)
+                && d.retention
+                    .as_ref()
+                    .is_some_and(|r| r.action == privctl_policy::model::ExpiryAction::CryptoShred)
+        });
+        if shreds {
+            let loc = crate::cli::VaultLocation {
+                db: args.vault_db.clone(),
+                key_file: args.vault_key_file.clone(),
+                json: false,
+            };
+            match crate::commands::vault::open(&loc).await {
+                Ok(v) => options.vault = Some(std::sync::Arc::new(v)),
+                Err(e) => {
+                    let why = format!("{e:#}");
+                    let first = why.lines().next().unwrap_or_default();
+                    options.vault_error = Some(output::safe(&first));
+                }
+            }
+        }
         let report = s
             .sweep(
                 as_of,
                 args.data_type.as_deref(),
                 args.dry_run,
-                &Options::default(),
+                &options,
                 &progress,
             )
             .await?;
@@ -156,7 +178,7 @@ fn summary(r: &Report) -> String {
         if r.dry_run {
             out.push_str(&format!("{will} expired to {action}"));
         } else {
-            let done = d.deleted + d.anonymised + d.rolled_up;
+            let done = d.deleted + d.anonymised + d.rolled_up + d.shredded;
             out.push_str(&format!("{done} {}", past(&action)));
         }
         if d.partitions_droppable > 0 {
@@ -191,6 +213,12 @@ fn summary(r: &Report) -> String {
             ));
         }
         out.push('\n');
+        for c in &d.refused_choices {
+            out.push_str(&format!(
+                "  {:<22} customer choice {c}: refused, the default period applies\n",
+                ""
+            ));
+        }
     }
     out.trim_end().to_owned()
 }
@@ -209,6 +237,7 @@ fn past(action: &str) -> &'static str {
         "delete" => "deleted",
         "anonymise" => "anonymised",
         "roll_up" => "rolled up",
+        "crypto_shred" => "crypto-shredded",
         _ => "changed",
     }
 }

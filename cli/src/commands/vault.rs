@@ -84,7 +84,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Opens the vault and, with a key file, finishes any crypto-shred a killed
 /// process left half done. If that fails, the command still runs (reading
 /// must not depend on it), and says so.
-async fn open(loc: &VaultLocation) -> anyhow::Result<Vault> {
+pub(crate) async fn open(loc: &VaultLocation) -> anyhow::Result<Vault> {
     let store = Store::open(&loc.db).await?;
     let keys = keys(loc)?;
     let from_file = keys.key_file().is_some();

@@ -33,6 +33,11 @@ pub struct Options {
     pub lock_timeout: Duration,
     /// Attempts per batch before the sweep stops with an error.
     pub attempts: u32,
+    /// The vault, for data types that expire by crypto-shredding; without
+    /// it they are reported as not swept.
+    pub vault: Option<std::sync::Arc<privctl_vault::Vault>>,
+    /// Why there is no vault, when opening it failed.
+    pub vault_error: Option<String>,
 }
 
 impl Default for Options {
@@ -43,6 +48,8 @@ impl Default for Options {
             max_batch: 50_000,
             lock_timeout: Duration::from_secs(2),
             attempts: 5,
+            vault: None,
+            vault_error: None,
         }
     }
 }
@@ -110,6 +117,8 @@ pub struct DataTypeReport {
     pub anonymised: u64,
     /// Rows rolled up into the aggregate (and deleted).
     pub rolled_up: u64,
+    /// Rows whose subjects were crypto-shredded in the vault (and deleted).
+    pub shredded: u64,
     /// Dry run: PostgreSQL partitions whose whole range has expired, which
     /// the sweep drops unless a protected row is in one.
     #[serde(skip_serializing_if = "is_zero")]
@@ -120,6 +129,10 @@ pub struct DataTypeReport {
     /// Why nothing happens, when nothing can.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Customer choices of period refused, and why (the default period
+    /// applied to those customers).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused_choices: Vec<String>,
     /// What the policy asks here that this release cannot do; nothing of
     /// this data type was changed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -159,6 +172,7 @@ pub async fn sweep(
             from: Some(step.from),
             action: Some(step.action),
             cutoff: step.cutoff,
+            refused_choices: step.refused_choices.clone(),
             ..DataTypeReport::default()
         };
         match &step.work {
@@ -168,6 +182,16 @@ pub async fn sweep(
                 r.note = Some(format!(
                     "the whole data type is under a legal hold: {reason}"
                 ));
+            }
+            Work::Rows(work)
+                if matches!(work.op, RowOp::CryptoShred { .. }) && options.vault.is_none() =>
+            {
+                r.not_supported = Some(match &options.vault_error {
+                    Some(e) => {
+                        format!("crypto_shred needs the vault, which could not be opened: {e}")
+                    }
+                    None => "crypto_shred needs the vault (--vault-db and its key file)".to_owned(),
+                });
             }
             Work::Rows(work) => {
                 let db = dbs
@@ -196,6 +220,7 @@ pub async fn sweep(
                         RowOp::Delete => r.deleted = done,
                         RowOp::Anonymise { .. } => r.anonymised = done,
                         RowOp::RollUp { .. } => r.rolled_up = done,
+                        RowOp::CryptoShred { .. } => r.shredded = done,
                     }
                 }
             }
@@ -317,6 +342,7 @@ async fn run_rows(
         RowOp::Delete => "delete",
         RowOp::Anonymise { .. } => "anonymise",
         RowOp::RollUp { .. } => "roll_up",
+        RowOp::CryptoShred { .. } => "crypto_shred",
     };
     let mut lo: Option<Value> = None;
     let fixed = crate::fault::batch();
@@ -362,6 +388,26 @@ async fn run_rows(
         let mut range = Sql::new();
         key_range(work, &mut range, &lo, Some(&hi));
         range.push(" AND ").append(&eligible);
+        if let RowOp::CryptoShred { subject } = &work.op {
+            let vault = options.vault.as_deref().ok_or(Error::Internal("vault"))?;
+            let shredded = shred(db, work, subject, &range, vault).await?;
+            if shredded.is_empty() {
+                lo = Some(hi);
+                continue;
+            }
+            // Only the rows of subjects now shredded.
+            range
+                .push(" AND CAST(")
+                .append(subject)
+                .push(" AS TEXT) IN (");
+            for (i, s) in shredded.into_iter().enumerate() {
+                if i > 0 {
+                    range.push(", ");
+                }
+                range.bind(Value::Text(s));
+            }
+            range.push(")");
+        }
         let statement = change(db.dialect(), work, &range);
         let (changed, micros) = retrying(db, table, options, async |c| {
             let started = Instant::now();
@@ -473,7 +519,7 @@ async fn drop_partitions(
         let mut lock = Sql::new();
         lock.push("LOCK TABLE ")
             .ident(&p.name)
-            .push(" IN ACCESS EXCLUSIVE MODE");
+            .push(" IN EXCLUSIVE MODE");
         // The partition, under its parent's name, so the conditions that
         // name the parent's columns read it.
         let mut check = Sql::new();
@@ -528,6 +574,73 @@ async fn drop_partitions(
     Ok((parts, rows))
 }
 
+/// Crypto-shreds in the vault the subjects of the rows in `range` every
+/// row of whose in the table may go (no floor, hold, reference or unexpired
+/// row keeps one of them); returns those subjects. Shredding before the rows
+/// are deleted means a kill in between leaves rows whose values are already
+/// unreadable, and the rerun shreds again (a no-op) and deletes them.
+async fn shred(
+    db: &Db,
+    work: &RowWork,
+    subject: &Sql,
+    range: &Sql,
+    vault: &privctl_vault::Vault,
+) -> Result<Vec<String>> {
+    let table = work.table.as_str();
+    let err = db.err("finding subjects to crypto-shred", Some(table));
+    let mut subjects = Sql::new();
+    subjects
+        .push("SELECT DISTINCT CAST(")
+        .append(subject)
+        .push(" AS TEXT) AS s FROM ")
+        .ident(&work.table)
+        .push(" WHERE ")
+        .append(range);
+    let found: Vec<String> = subjects
+        .query()
+        .fetch_all(db.pool())
+        .await
+        .map_err(&err)?
+        .iter()
+        .map(|r| r.try_get::<Option<String>, _>("s"))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(&err)?
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut out = Vec::new();
+    for s in found {
+        let mut others = Sql::new();
+        others
+            .push("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ")
+            .ident(&work.table)
+            .push(" WHERE CAST(")
+            .append(subject)
+            .push(" AS TEXT) = ")
+            .bind(Value::Text(s.clone()))
+            .push(" AND NOT (")
+            .append(&eligible(work))
+            .push(")");
+        let n: i64 = others
+            .query()
+            .fetch_one(db.pool())
+            .await
+            .map_err(&err)?
+            .try_get("n")
+            .map_err(&err)?;
+        if n > 0 {
+            continue;
+        }
+        vault.shred(&s).await.map_err(|e| Error::Vault {
+            subject: privctl_policy::escape_untrusted(&s).into_owned(),
+            source: Box::new(e),
+        })?;
+        crate::fault::point("shredded");
+        out.push(s);
+    }
+    Ok(out)
+}
+
 /// How a statement's count is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Counted {
@@ -543,7 +656,7 @@ enum Counted {
 fn change(dialect: Dialect, work: &RowWork, range: &Sql) -> Vec<(Sql, Counted)> {
     let mut out = Vec::new();
     match &work.op {
-        RowOp::Delete => {
+        RowOp::Delete | RowOp::CryptoShred { .. } => {
             let mut s = Sql::new();
             s.push("DELETE FROM ")
                 .ident(&work.table)

@@ -10,6 +10,8 @@
 //! - `rollup-inserted`: after a roll-up batch's first statement, before its
 //!   commit (on SQLite the aggregate insert, before the detail delete; on
 //!   PostgreSQL the one statement that does both);
+//! - `shredded`: after a subject was crypto-shredded in the vault, before
+//!   their rows are deleted;
 //! - `committed`: after a batch's transaction has committed.
 //!
 //! Without the feature every function here is an empty inline.

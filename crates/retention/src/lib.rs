@@ -153,6 +153,23 @@ pub enum Error {
         /// Attempts made.
         tries: u32,
     },
+    /// A column of customer choices with more distinct values than
+    /// customers choose among.
+    #[error("data type \"{data_type}\": column \"{column}\" holds more than 1000 distinct retention choices; it does not look like a choice of period")]
+    TooManyChoices {
+        /// The data type.
+        data_type: String,
+        /// `table.column`.
+        column: String,
+    },
+    /// The vault refused to crypto-shred a subject.
+    #[error("crypto-shredding subject \"{subject}\" in the vault failed")]
+    Vault {
+        /// The subject.
+        subject: String,
+        /// The vault's error.
+        source: Box<privctl_vault::Error>,
+    },
     /// `sample` found the database or directory already in use.
     #[error("{0}; sample fills only an empty database and empty directories, and changed nothing")]
     NotEmpty(String),

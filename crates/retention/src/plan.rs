@@ -37,6 +37,14 @@ pub enum StoreInfo {
     },
 }
 
+/// A customer's recorded choice of period and their tier, as text (`None`
+/// for NULL).
+pub type Choice = (Option<String>, Option<String>);
+
+/// Choices that apply (each with the condition selecting its rows) and
+/// those refused (and why).
+type Choices = (Vec<(Sql, RetentionPeriod)>, Vec<String>);
+
 /// Everything the planner reads.
 #[derive(Debug)]
 pub struct Inputs<'a> {
@@ -57,6 +65,9 @@ pub struct Inputs<'a> {
     pub held_data_types: &'a BTreeMap<String, String>,
     /// User ids of subjects under a hold.
     pub held_subjects: &'a [String],
+    /// Per data type with `retention.customer`: the distinct (period,
+    /// tier) choices recorded, as text (`None` for NULL).
+    pub customer_choices: &'a BTreeMap<String, Vec<Choice>>,
 }
 
 /// A whole sweep, as planned.
@@ -86,6 +97,9 @@ pub struct Step {
     pub cutoff: Option<DateTime<Utc>>,
     /// Legal floors that protect it, by name.
     pub floors: Vec<String>,
+    /// Customer choices refused (out of bounds, not a period, a tier not
+    /// allowed to choose), and why: the default period applies to them.
+    pub refused_choices: Vec<String>,
     /// The work.
     pub work: Work,
 }
@@ -189,6 +203,15 @@ pub enum RowOp {
         #[serde(skip)]
         tail: Sql,
     },
+    /// Each row's subject is crypto-shredded in the vault (their data key
+    /// destroyed, so every value sealed for them is unreadable), then the
+    /// row is deleted. A subject is shredded only when every row of theirs
+    /// in the table has expired and nothing protects it.
+    CryptoShred {
+        /// The row's subject (its user id), as an expression.
+        #[serde(skip)]
+        subject: Sql,
+    },
 }
 
 /// Expiry of files in a directory.
@@ -250,11 +273,15 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan, Error> {
             action: retention.action,
             cutoff: cut,
             floors,
+            refused_choices: Vec::new(),
             work: Work::Nothing {
                 reason: "kept indefinitely".to_owned(),
             },
         };
-        let conditional_ends = retention.rules.iter().any(|r| !r.period.is_indefinite());
+        let conditional_ends = retention.rules.iter().any(|r| !r.period.is_indefinite())
+            || (retention.configurable
+                && retention.customer.is_some()
+                && inputs.customer_choices.contains_key(name));
         if cut.is_none() && !conditional_ends {
             steps.push(step);
             continue;
@@ -279,8 +306,11 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan, Error> {
                     dt,
                     dialect: *dialect,
                     schema,
+                    refused: Vec::new(),
                 };
-                p.rows().map(|w| Work::Rows(Box::new(w)))
+                let work = p.rows().map(|w| Work::Rows(Box::new(w)));
+                step.refused_choices = p.refused;
+                work
             }
             StoreInfo::Unsupported { reason } => Ok(Work::NotSupported {
                 reason: format!("store \"{}\" is {reason}", dt.store),
@@ -377,10 +407,12 @@ struct Planner<'a, 'b> {
     dt: &'a DataType,
     dialect: Dialect,
     schema: &'a Schema,
+    /// Customer choices refused, for the report.
+    refused: Vec<String>,
 }
 
-impl Planner<'_, '_> {
-    fn table(&self, t: &SqlIdent) -> Result<&Table, Error> {
+impl<'a> Planner<'a, '_> {
+    fn table(&self, t: &SqlIdent) -> Result<&'a Table, Error> {
         self.schema
             .tables
             .get(t.as_str())
@@ -441,6 +473,24 @@ impl Planner<'_, '_> {
         for rule in &retention.rules {
             let cond = self.condition(table_name, &rule.column, &rule.equals)?;
             if let Some(c) = cutoff(rule.period, self.inputs.as_of) {
+                if parts > 0 {
+                    expired.push(" OR ");
+                }
+                expired.push("(").append(&cond);
+                for e in &earlier {
+                    expired.push(" AND NOT ").append(e);
+                }
+                expired.push(" AND ");
+                self.before(&mut expired, &anchor, c);
+                expired.push(")");
+                parts += 1;
+            }
+            earlier.push(cond);
+        }
+        let (chosen, refused) = self.choices(table_name)?;
+        self.refused = refused;
+        for (cond, period) in chosen {
+            if let Some(c) = cutoff(period, self.inputs.as_of) {
                 if parts > 0 {
                     expired.push(" OR ");
                 }
@@ -557,12 +607,16 @@ impl Planner<'_, '_> {
                 self.roll_up(table_name)?
             }
             ExpiryAction::CryptoShred => {
-                return Err(Error::Unsupported {
-                    data_type: self.name.to_owned(),
-                    what:
-                        "crypto_shred in a sweep (`privctl vault shred` shreds one subject by hand)"
-                            .to_owned(),
-                })
+                pending.push("1 = 1");
+                let subject = self
+                    .subject_key(table_name)
+                    .map_err(|_| Error::Unsupported {
+                        data_type: self.name.to_owned(),
+                        what:
+                            "crypto_shred of rows that do not reach their subject through the links"
+                                .to_owned(),
+                    })?;
+                RowOp::CryptoShred { subject }
             }
         };
         let referenced = match op {
@@ -606,6 +660,7 @@ impl Planner<'_, '_> {
             || !matches!(op, RowOp::Delete)
             || retention.from != Anchor::Created
             || !retention.rules.is_empty()
+            || retention.customer.is_some()
             || table.range_partitioned_on.as_deref() != Some(ts.as_str())
         {
             return Ok(Vec::new());
@@ -706,28 +761,84 @@ impl Planner<'_, '_> {
         Ok(sql)
     }
 
+    /// An expression reading `c` for each row of `table`, through the
+    /// subject map.
+    fn reach(&self, table: &SqlIdent, c: &ColumnRef) -> Result<Sql, Error> {
+        self.column(&c.table, &c.column)?;
+        let unreachable = || Error::Unreachable {
+            data_type: self.name.to_owned(),
+            table: c.table.to_string(),
+        };
+        let path = self
+            .inputs
+            .policy
+            .subject_path(&self.dt.store, table)
+            .ok_or_else(unreachable)?;
+        let hops = path.hops_to(table, &c.table).ok_or_else(unreachable)?;
+        Ok(self.through(table, hops, c))
+    }
+
+    /// The customer choices of this data type that may apply, each with
+    /// the condition that selects its rows; the refused ones, and why.
+    fn choices(&self, table: &SqlIdent) -> Result<Choices, Error> {
+        let Some(r) = &self.dt.retention else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let Some(choice) = r.customer.as_ref().filter(|_| r.configurable) else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let period = self.reach(table, &choice.period)?;
+        let tier = choice
+            .tier
+            .as_ref()
+            .map(|t| self.reach(table, t))
+            .transpose()?;
+        let mut ok = Vec::new();
+        let mut refused = Vec::new();
+        let recorded = self
+            .inputs
+            .customer_choices
+            .get(self.name)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for (p, t) in recorded {
+            let Some(p) = p else { continue };
+            let shown = match t {
+                Some(t) => format!(
+                    "\"{}\" (tier \"{}\")",
+                    privctl_policy::escape_untrusted(p),
+                    privctl_policy::escape_untrusted(t)
+                ),
+                None => format!("\"{}\"", privctl_policy::escape_untrusted(p)),
+            };
+            match choice_allowed(r, p, t.as_deref(), tier.is_some()) {
+                Err(why) => refused.push(format!("{shown}: {why}")),
+                Ok(chosen) => {
+                    let mut cond = Sql::new();
+                    cond.push("COALESCE((CAST(")
+                        .append(&period)
+                        .push(" AS TEXT) = ")
+                        .bind(Value::Text(p.clone()));
+                    if let Some(tier) = &tier {
+                        cond.push(" AND CAST(").append(tier).push(" AS TEXT) = ");
+                        cond.bind(Value::Text(t.clone().unwrap_or_default()));
+                    }
+                    cond.push("), 1 = 0)");
+                    ok.push((cond, chosen));
+                }
+            }
+        }
+        Ok((ok, refused))
+    }
+
     /// The expression giving each row's anchor, with its time kind.
     fn anchor(&self, anchor: Anchor) -> Result<(Sql, TimeKind), Error> {
         let dt = self.dt;
         let table = dt.table.as_ref().ok_or(Error::Internal("table"))?;
         let events = &self.inputs.policy.subject.events;
         let column_anchor = |c: &ColumnRef| -> Result<(Sql, TimeKind), Error> {
-            let path = self
-                .inputs
-                .policy
-                .subject_path(&dt.store, table)
-                .ok_or_else(|| Error::Unreachable {
-                    data_type: self.name.to_owned(),
-                    table: c.table.to_string(),
-                })?;
-            let hops = path
-                .hops_to(table, &c.table)
-                .ok_or_else(|| Error::Unreachable {
-                    data_type: self.name.to_owned(),
-                    table: c.table.to_string(),
-                })?;
             let kind = self.time_kind(&c.table, &c.column)?;
-            Ok((self.through(table, hops, c), kind))
+            Ok((self.reach(table, c)?, kind))
         };
         match anchor {
             Anchor::Created => {
@@ -1006,6 +1117,49 @@ impl Planner<'_, '_> {
             tail,
         })
     }
+}
+
+/// Whether a customer may keep this data type for `period` (text from
+/// the database), as a customer of `tier`: the period must parse and lie
+/// within the retention's `min` and `max` whatever the start date, and where
+/// the retention names tiers (and the policy says where the tier is
+/// recorded), the customer's tier must be one of them.
+pub fn choice_allowed(
+    retention: &privctl_policy::model::Retention,
+    period: &str,
+    tier: Option<&str>,
+    tier_recorded: bool,
+) -> Result<RetentionPeriod, String> {
+    let chosen: RetentionPeriod = period
+        .trim()
+        .parse()
+        .map_err(|_| "not a period".to_owned())?;
+    if let Some(min) = retention.min {
+        if !chosen.covers(min) {
+            return Err(format!("not at least the minimum {min}"));
+        }
+    }
+    if let Some(max) = retention.max {
+        if !max.covers(chosen) {
+            return Err(format!("not at most the maximum {max}"));
+        }
+    }
+    if !retention.tiers.is_empty() {
+        if !tier_recorded {
+            return Err("the policy does not say where the customer's tier is recorded".to_owned());
+        }
+        match tier {
+            Some(t) if retention.tiers.iter().any(|x| x == t) => {}
+            Some(t) => {
+                return Err(format!(
+                    "tier \"{}\" may not choose",
+                    privctl_policy::escape_untrusted(t)
+                ))
+            }
+            None => return Err("no tier recorded".to_owned()),
+        }
+    }
+    Ok(chosen)
 }
 
 /// A range bound as PostgreSQL prints it for a `timestamptz` (in the

@@ -183,6 +183,16 @@ pub fn schema(policy: &Policy, store: &str) -> Result<Vec<TableSpec>> {
             }
         }
     }
+    // Where customers record their choice of period and their tier.
+    let mut choice_columns: BTreeSet<(SqlIdent, SqlIdent)> = BTreeSet::new();
+    for dt in policy.data_types.values().filter(|d| d.store == store) {
+        if let Some(choice) = dt.retention.as_ref().and_then(|r| r.customer.as_ref()) {
+            for c in std::iter::once(&choice.period).chain(&choice.tier) {
+                mention(&mut columns, &c.table, &c.column, None);
+                choice_columns.insert((c.table.clone(), c.column.clone()));
+            }
+        }
+    }
     for id in policy
         .subject
         .identifiers
@@ -255,6 +265,8 @@ pub fn schema(policy: &Policy, store: &str) -> Result<Vec<TableSpec>> {
             let key = (table.clone(), c.clone());
             let ty = if dates.contains(&key) {
                 ColumnType::Date
+            } else if choice_columns.contains(&key) {
+                ColumnType::Text
             } else if times.contains(&key) || is_time_name(c.as_str()) {
                 ColumnType::Timestamp
             } else if referenced.contains(&key) || is_fk(c) || is_integer_name(c.as_str(), *cat) {
@@ -930,6 +942,28 @@ impl Filler<'_> {
         }
         if dt.and_then(|d| d.anonymised_at.as_ref()) == Some(&col.name) {
             return Cell::Null;
+        }
+        for dt in self.policy.data_types.values() {
+            let Some(r) = &dt.retention else { continue };
+            let Some(choice) = &r.customer else { continue };
+            if choice.period.table == spec.name && choice.period.column == col.name {
+                // Mostly no choice; some in bounds, some not.
+                let options = ["30d", "180d", "1y", "2y", "7d", "10y", "soon"];
+                return if self.rng.percent(50) {
+                    Cell::Null
+                } else {
+                    Cell::Text(self.rng.pick(&options).to_owned())
+                };
+            }
+            if choice
+                .tier
+                .as_ref()
+                .is_some_and(|t| t.table == spec.name && t.column == col.name)
+            {
+                let mut tiers: Vec<&str> = r.tiers.iter().map(String::as_str).collect();
+                tiers.push("free");
+                return Cell::Text(self.rng.pick(&tiers).to_owned());
+            }
         }
         let rng = &mut *self.rng;
         match col.ty {

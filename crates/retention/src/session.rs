@@ -198,6 +198,33 @@ impl Session {
                 },
             );
         }
+        let mut customer_choices = BTreeMap::new();
+        for (name, dt) in &self.policy.data_types {
+            let Some(r) = &dt.retention else { continue };
+            let Some(choice) = r.customer.as_ref().filter(|_| r.configurable) else {
+                continue;
+            };
+            if only.is_some_and(|o| o != name) {
+                continue;
+            }
+            let (Some(db), Some(StoreInfo::Database { schema, .. })) =
+                (self.dbs.get(&dt.store), stores.get(&dt.store))
+            else {
+                continue;
+            };
+            let periods = distinct(db, schema, name, &choice.period).await?;
+            let tiers = match &choice.tier {
+                Some(t) => distinct(db, schema, name, t).await?,
+                None => vec![None],
+            };
+            let mut pairs = Vec::new();
+            for p in &periods {
+                for t in &tiers {
+                    pairs.push((p.clone(), t.clone()));
+                }
+            }
+            customer_choices.insert(name.clone(), pairs);
+        }
         for (name, root) in &self.roots {
             stores.insert(name.clone(), StoreInfo::Files { root: root.clone() });
         }
@@ -218,6 +245,7 @@ impl Session {
             only,
             held_data_types: &held_data_types,
             held_subjects: &held_subjects,
+            customer_choices: &customer_choices,
         })
     }
 
@@ -242,6 +270,49 @@ impl Session {
         )
         .await
     }
+}
+
+/// Most distinct choices read from one column: customers choose among a
+/// few periods; more means the column holds something else.
+const MAX_CHOICES: usize = 1000;
+
+/// The distinct values of `c` as text (`None` for NULL); nothing when the
+/// column is missing (the planner reports that).
+async fn distinct(
+    db: &Db,
+    schema: &privctl_store::Schema,
+    data_type: &str,
+    c: &privctl_policy::ColumnRef,
+) -> Result<Vec<Option<String>>> {
+    let present = schema
+        .tables
+        .get(c.table.as_str())
+        .is_some_and(|t| t.column(c.column.as_str()).is_some());
+    if !present {
+        return Ok(Vec::new());
+    }
+    let mut sql = crate::sql::Sql::new();
+    sql.push("SELECT DISTINCT CAST(")
+        .ident(&c.column)
+        .push(" AS TEXT) AS v FROM ")
+        .ident(&c.table)
+        .push(" LIMIT ")
+        .bind(crate::sql::Value::Int(MAX_CHOICES as i64 + 1));
+    let err = db.err(
+        "reading customers' retention choices",
+        Some(c.table.as_str()),
+    );
+    let rows = sql.query().fetch_all(db.pool()).await.map_err(&err)?;
+    if rows.len() > MAX_CHOICES {
+        return Err(Error::TooManyChoices {
+            data_type: data_type.to_owned(),
+            column: format!("{}.{}", c.table, c.column),
+        });
+    }
+    rows.iter()
+        .map(|r| privctl_store::Row::try_get::<Option<String>, _>(r, "v").map_err(&err))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(Error::from)
 }
 
 fn check_root(store: &str, path: &Path) -> Result<(), OpenError> {
