@@ -8,7 +8,6 @@ use privctl_policy::escape_path;
 use privctl_policy::render::{self, FileOutcome, FileReport};
 use privctl_retention::Session;
 use privctl_store::drift::drift;
-use privctl_store::Open;
 
 use crate::cli::{CheckArgs, Format};
 use crate::output::{self, Outcome};
@@ -142,7 +141,7 @@ fn against_database(
         .enable_all()
         .build()?;
     let found = runtime.block_on(async {
-        let session = Session::open(policy, &src, db, Open::Existing).await?;
+        let session = Session::open_databases(policy, &src, db).await?;
         for (store, why) in &session.skipped {
             output::note(format_args!(
                 "privctl: note: store {store} not checked: it is {why}"

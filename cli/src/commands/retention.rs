@@ -105,7 +105,11 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<Outcome> {
                     .as_ref()
                     .is_some_and(|r| r.action == privctl_policy::model::ExpiryAction::CryptoShred)
         });
-        if shreds {
+        if shreds && std::env::var_os("PRIVCTL_VAULT_KEYS").is_some() && args.vault_key_file.is_none() {
+            options.vault_error = Some(
+                "crypto-shredding rewrites the key file; PRIVCTL_VAULT_KEYS cannot be rewritten (give --vault-key-file)".to_owned(),
+            );
+        } else if shreds && !args.dry_run {
             let loc = crate::cli::VaultLocation {
                 db: args.vault_db.clone(),
                 key_file: args.vault_key_file.clone(),
@@ -213,6 +217,13 @@ fn summary(r: &Report) -> String {
             ));
         }
         out.push('\n');
+        if !d.skipped_subjects.is_empty() {
+            out.push_str(&format!(
+                "  {:<22} not shredded, their rows kept (the vault cannot name them): {}\n",
+                "",
+                d.skipped_subjects.join(", ")
+            ));
+        }
         for c in &d.refused_choices {
             out.push_str(&format!(
                 "  {:<22} customer choice {c}: refused, the default period applies\n",

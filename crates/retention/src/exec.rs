@@ -129,6 +129,10 @@ pub struct DataTypeReport {
     /// Why nothing happens, when nothing can.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Subjects not crypto-shredded because the vault cannot name them
+    /// (their rows stay).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_subjects: Vec<String>,
     /// Customer choices of period refused, and why (the default period
     /// applied to those customers).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -184,7 +188,9 @@ pub async fn sweep(
                 ));
             }
             Work::Rows(work)
-                if matches!(work.op, RowOp::CryptoShred { .. }) && options.vault.is_none() =>
+                if matches!(work.op, RowOp::CryptoShred { .. })
+                    && options.vault.is_none()
+                    && !dry_run =>
             {
                 r.not_supported = Some(match &options.vault_error {
                     Some(e) => {
@@ -214,8 +220,10 @@ pub async fn sweep(
                     let (parts, in_parts) =
                         drop_partitions(db, work, &step.data_type, options, log, progress).await?;
                     r.partitions_dropped = parts;
-                    let done = in_parts
-                        + run_rows(db, work, &step.data_type, options, log, progress).await?;
+                    let (rows, skipped) =
+                        run_rows(db, work, &step.data_type, options, log, progress).await?;
+                    r.skipped_subjects = skipped;
+                    let done = in_parts + rows;
                     match work.op {
                         RowOp::Delete => r.deleted = done,
                         RowOp::Anonymise { .. } => r.anonymised = done,
@@ -335,7 +343,7 @@ async fn run_rows(
     options: &Options,
     log: Option<(&Db, i64, bool)>,
     progress: &(dyn Fn(Progress) + Sync),
-) -> Result<u64> {
+) -> Result<(u64, Vec<String>)> {
     let eligible = eligible(work);
     let table = work.table.as_str();
     let action = match work.op {
@@ -345,6 +353,7 @@ async fn run_rows(
         RowOp::CryptoShred { .. } => "crypto_shred",
     };
     let mut lo: Option<Value> = None;
+    let mut skipped: Vec<String> = Vec::new();
     let fixed = crate::fault::batch();
     let mut size = fixed.unwrap_or(options.first_batch).max(1);
     let mut total = 0u64;
@@ -390,7 +399,7 @@ async fn run_rows(
         range.push(" AND ").append(&eligible);
         if let RowOp::CryptoShred { subject } = &work.op {
             let vault = options.vault.as_deref().ok_or(Error::Internal("vault"))?;
-            let shredded = shred(db, work, subject, &range, vault).await?;
+            let shredded = shred(db, work, subject, &range, vault, &mut skipped).await?;
             if shredded.is_empty() {
                 lo = Some(hi);
                 continue;
@@ -453,7 +462,7 @@ async fn run_rows(
         }
         lo = Some(hi);
     }
-    Ok(total)
+    Ok((total, skipped))
 }
 
 /// Runs `f` in a write transaction (on PostgreSQL with the lock timeout),
@@ -585,6 +594,7 @@ async fn shred(
     subject: &Sql,
     range: &Sql,
     vault: &privctl_vault::Vault,
+    skipped: &mut Vec<String>,
 ) -> Result<Vec<String>> {
     let table = work.table.as_str();
     let err = db.err("finding subjects to crypto-shred", Some(table));
@@ -618,9 +628,9 @@ async fn shred(
             .append(subject)
             .push(" AS TEXT) = ")
             .bind(Value::Text(s.clone()))
-            .push(" AND NOT (")
+            .push(" AND NOT COALESCE((")
             .append(&eligible(work))
-            .push(")");
+            .push("), 1 = 0)");
         let n: i64 = others
             .query()
             .fetch_one(db.pool())
@@ -631,10 +641,21 @@ async fn shred(
         if n > 0 {
             continue;
         }
-        vault.shred(&s).await.map_err(|e| Error::Vault {
-            subject: privctl_policy::escape_untrusted(&s).into_owned(),
-            source: Box::new(e),
-        })?;
+        match vault.shred(&s).await {
+            Ok(_) => {}
+            // A subject the vault cannot name (empty, too long, control
+            // characters) holds nothing in it: their rows stay, reported.
+            Err(privctl_vault::Error::InvalidSubject { .. }) => {
+                skipped.push(privctl_policy::escape_untrusted(&s).into_owned());
+                continue;
+            }
+            Err(e) => {
+                return Err(Error::Vault {
+                    subject: privctl_policy::escape_untrusted(&s).into_owned(),
+                    source: Box::new(e),
+                })
+            }
+        }
         crate::fault::point("shredded");
         out.push(s);
     }
@@ -723,7 +744,9 @@ fn is_lock_timeout(e: &Error) -> bool {
     source
         .as_database_error()
         .and_then(|d| d.code())
-        .is_some_and(|c| c == "55P03")
+        // lock_not_available, or a deadlock (a partition's detach waiting
+        // for the parent while a writer waits for the partition).
+        .is_some_and(|c| c == "55P03" || c == "40P01")
 }
 
 /// Walks a files store's directory without following symbolic links:

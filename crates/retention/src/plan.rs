@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Months, Utc};
 use privctl_policy::model::{
-    Anchor, AnonymiseMethod, DataType, EventSource, ExpiryAction, Policy, StoreKind,
+    Anchor, AnonymiseMethod, Category, DataType, EventSource, ExpiryAction, Policy, StoreKind,
 };
 use privctl_policy::{ColumnRef, Hop, RetentionPeriod, SqlIdent};
 use privctl_store::{Column, Dialect, Schema, Table, TimeKind};
@@ -68,6 +68,9 @@ pub struct Inputs<'a> {
     /// Per data type with `retention.customer`: the distinct (period,
     /// tier) choices recorded, as text (`None` for NULL).
     pub customer_choices: &'a BTreeMap<String, Vec<Choice>>,
+    /// Per data type whose choices could not be read: why (it is then not
+    /// swept).
+    pub choice_errors: &'a BTreeMap<String, String>,
 }
 
 /// A whole sweep, as planned.
@@ -135,9 +138,9 @@ pub enum Work {
 pub struct RowWork {
     /// The table.
     pub table: SqlIdent,
-    /// The first column of its primary key, the batches' keyset (a range
-    /// of keys takes every row with those keys, so a key shared by rows of
-    /// several partitions is handled whole).
+    /// Its primary key, the batches' keyset; for a partitioned table the
+    /// key's first column (a range of keys takes every row with those keys,
+    /// so a key shared by rows of several partitions is handled whole).
     pub key: SqlIdent,
     /// Whether the key is an integer (else text).
     pub integer_key: bool,
@@ -451,9 +454,14 @@ impl<'a> Planner<'a, '_> {
             what: "a tabular data type without a table".to_owned(),
         })?;
         let table = self.table(table_name)?;
+        // One key column; or the first of a partitioned table's key, which
+        // must include the partition column (its first is the row's id).
         let key = match table.primary_key.as_slice() {
-            [k, ..] => SqlIdent::new(k).map_err(|e| Error::UnsafeName(e.to_string()))?,
-            [] => {
+            [k] => SqlIdent::new(k).map_err(|e| Error::UnsafeName(e.to_string()))?,
+            [k, ..] if table.range_partitioned_on.is_some() => {
+                SqlIdent::new(k).map_err(|e| Error::UnsafeName(e.to_string()))?
+            }
+            _ => {
                 return Err(Error::NoKey {
                     table: table_name.to_string(),
                     data_type: self.name.to_owned(),
@@ -487,15 +495,18 @@ impl<'a> Planner<'a, '_> {
             }
             earlier.push(cond);
         }
+        // Customers' choices exclude each other (one value each), so each
+        // needs only the rules before it; the default needs them all.
         let (chosen, refused) = self.choices(table_name)?;
         self.refused = refused;
+        let rules = earlier.len();
         for (cond, period) in chosen {
             if let Some(c) = cutoff(period, self.inputs.as_of) {
                 if parts > 0 {
                     expired.push(" OR ");
                 }
                 expired.push("(").append(&cond);
-                for e in &earlier {
+                for e in &earlier[..rules] {
                     expired.push(" AND NOT ").append(e);
                 }
                 expired.push(" AND ");
@@ -607,6 +618,36 @@ impl<'a> Planner<'a, '_> {
                 self.roll_up(table_name)?
             }
             ExpiryAction::CryptoShred => {
+                // Shredding destroys every value the vault keeps for the
+                // subject: only safe when this data type is the only one
+                // keeping vault values, and its rows are about one person.
+                let others: Vec<&str> = self
+                    .inputs
+                    .policy
+                    .data_types
+                    .iter()
+                    .filter(|(n, d)| {
+                        n.as_str() != self.name
+                            && (d.categories.contains(&Category::Kyc)
+                                || d.columns.values().any(|c| *c == Category::Kyc))
+                    })
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                if !others.is_empty() {
+                    return Err(Error::Unsupported {
+                        data_type: self.name.to_owned(),
+                        what: format!(
+                            "crypto_shred while other data types ({}) also keep vault values (shredding a subject destroys all of them)",
+                            others.join(", ")
+                        ),
+                    });
+                }
+                if self.subject_keys(table_name).len() > 1 {
+                    return Err(Error::Unsupported {
+                        data_type: self.name.to_owned(),
+                        what: "crypto_shred of rows about several subjects".to_owned(),
+                    });
+                }
                 pending.push("1 = 1");
                 let subject = self
                     .subject_key(table_name)
@@ -699,15 +740,20 @@ impl<'a> Planner<'a, '_> {
                 if parent_cols.len() != fk.columns.len() {
                     continue;
                 }
+                // The child under an alias of its own, so a table that
+                // refers to itself does not shadow the row being checked.
                 let child_name = safe(&child.name)?;
+                let alias = safe("privctl_child")?;
                 sql.push(" OR EXISTS (SELECT 1 FROM ")
                     .ident(&child_name)
+                    .push(" AS ")
+                    .ident(&alias)
                     .push(" WHERE ");
                 for (i, (c, p)) in fk.columns.iter().zip(parent_cols).enumerate() {
                     if i > 0 {
                         sql.push(" AND ");
                     }
-                    sql.column(&child_name, &safe(c)?)
+                    sql.column(&alias, &safe(c)?)
                         .push(" = ")
                         .column(name, &safe(p)?);
                 }
@@ -787,6 +833,12 @@ impl<'a> Planner<'a, '_> {
         let Some(choice) = r.customer.as_ref().filter(|_| r.configurable) else {
             return Ok((Vec::new(), Vec::new()));
         };
+        if let Some(why) = self.inputs.choice_errors.get(self.name) {
+            return Err(Error::Unsupported {
+                data_type: self.name.to_owned(),
+                what: format!("retention by customer choice ({why})"),
+            });
+        }
         let period = self.reach(table, &choice.period)?;
         let tier = choice
             .tier
@@ -819,7 +871,9 @@ impl<'a> Planner<'a, '_> {
                         .append(&period)
                         .push(" AS TEXT) = ")
                         .bind(Value::Text(p.clone()));
-                    if let Some(tier) = &tier {
+                    // The tier matters only where the retention names tiers
+                    // (then `choice_allowed` has required one).
+                    if let (Some(tier), false) = (&tier, r.tiers.is_empty()) {
                         cond.push(" AND CAST(").append(tier).push(" AS TEXT) = ");
                         cond.bind(Value::Text(t.clone().unwrap_or_default()));
                     }
@@ -904,6 +958,40 @@ impl<'a> Planner<'a, '_> {
         Ok(self.through(table, &path.hops, &path.key))
     }
 
+    /// Every subject a row of `table` is about: one expression per link out
+    /// of the table (then along the subject map), or the key itself in the
+    /// subject's own table.
+    fn subject_keys(&self, table: &SqlIdent) -> Vec<Sql> {
+        let policy = self.inputs.policy;
+        let store = &self.dt.store;
+        let mut out = Vec::new();
+        let Some(own) = policy.subject_path(store, table) else {
+            return out;
+        };
+        if own.hops.is_empty() {
+            out.push(self.through(table, &[], &own.key));
+            return out;
+        }
+        for link in policy.subject.links.iter().filter(|l| {
+            l.store == *store && l.table.as_ref() == Some(table) && l.references.is_some()
+        }) {
+            let (Some(column), Some(references)) = (&link.column, &link.references) else {
+                continue;
+            };
+            let Some(rest) = policy.subject_path(store, &references.table) else {
+                continue;
+            };
+            let mut hops = vec![Hop {
+                table: table.clone(),
+                column: column.clone(),
+                references: references.clone(),
+            }];
+            hops.extend(rest.hops);
+            out.push(self.through(table, &hops, &rest.key));
+        }
+        out
+    }
+
     /// An expression reading `target` for each row of `table`, following
     /// `hops` (a correlated subquery; the column itself when no hop).
     fn through(&self, table: &SqlIdent, hops: &[Hop], target: &ColumnRef) -> Sql {
@@ -956,10 +1044,15 @@ impl<'a> Planner<'a, '_> {
             }
             return Ok(sql);
         }
-        let key = self.subject_key(table)?;
-        sql.push("EXISTS (SELECT 1 FROM privctl_holds h WHERE h.scope = 'subject' AND h.released_at IS NULL AND h.target = CAST(")
-            .append(&key)
-            .push(" AS TEXT))");
+        // Every link out of the table leads to a subject (a request has a
+        // consumer and a supplier): a hold on any of them keeps the row.
+        sql.push("(1 = 0");
+        for key in self.subject_keys(table) {
+            sql.push(" OR EXISTS (SELECT 1 FROM privctl_holds h WHERE h.scope = 'subject' AND h.released_at IS NULL AND h.target = CAST(")
+                .append(&key)
+                .push(" AS TEXT))");
+        }
+        sql.push(")");
         Ok(sql)
     }
 

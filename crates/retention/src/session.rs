@@ -84,6 +84,26 @@ impl Session {
         db: Option<&str>,
         mode: Open,
     ) -> Result<Session, OpenError> {
+        Self::open_stores(policy, text, db, mode, true).await
+    }
+
+    /// Opens only the database stores (for `check --db`): files stores are
+    /// left out, so a missing directory does not stop a schema check.
+    pub async fn open_databases(
+        policy: Policy,
+        text: &str,
+        db: Option<&str>,
+    ) -> Result<Session, OpenError> {
+        Self::open_stores(policy, text, db, Open::Existing, false).await
+    }
+
+    async fn open_stores(
+        policy: Policy,
+        text: &str,
+        db: Option<&str>,
+        mode: Open,
+        files: bool,
+    ) -> Result<Session, OpenError> {
         let databases: Vec<&String> = policy
             .stores
             .iter()
@@ -104,6 +124,7 @@ impl Session {
         let mut skipped = BTreeMap::new();
         for (name, store) in &policy.stores {
             match store.kind {
+                StoreKind::Files if !files => {}
                 StoreKind::Files => {
                     let path = PathBuf::from(store.path.as_deref().unwrap_or("."));
                     if mode == Open::Create {
@@ -199,6 +220,7 @@ impl Session {
             );
         }
         let mut customer_choices = BTreeMap::new();
+        let mut choice_errors = BTreeMap::new();
         for (name, dt) in &self.policy.data_types {
             let Some(r) = &dt.retention else { continue };
             let Some(choice) = r.customer.as_ref().filter(|_| r.configurable) else {
@@ -212,18 +234,17 @@ impl Session {
             else {
                 continue;
             };
-            let periods = distinct(db, schema, name, &choice.period).await?;
-            let tiers = match &choice.tier {
-                Some(t) => distinct(db, schema, name, t).await?,
-                None => vec![None],
-            };
-            let mut pairs = Vec::new();
-            for p in &periods {
-                for t in &tiers {
-                    pairs.push((p.clone(), t.clone()));
+            match choices(db, schema, name, &choice.period, choice.tier.as_ref()).await {
+                Ok(pairs) => {
+                    customer_choices.insert(name.clone(), pairs);
                 }
+                // Not a column of choices: this data type is not swept, the
+                // others are.
+                Err(e @ Error::TooManyChoices { .. }) => {
+                    choice_errors.insert(name.clone(), e.to_string());
+                }
+                Err(e) => return Err(e),
             }
-            customer_choices.insert(name.clone(), pairs);
         }
         for (name, root) in &self.roots {
             stores.insert(name.clone(), StoreInfo::Files { root: root.clone() });
@@ -246,6 +267,7 @@ impl Session {
             held_data_types: &held_data_types,
             held_subjects: &held_subjects,
             customer_choices: &customer_choices,
+            choice_errors: &choice_errors,
         })
     }
 
@@ -276,43 +298,86 @@ impl Session {
 /// few periods; more means the column holds something else.
 const MAX_CHOICES: usize = 1000;
 
-/// The distinct values of `c` as text (`None` for NULL); nothing when the
-/// column is missing (the planner reports that).
-async fn distinct(
+/// The distinct (period, tier) choices recorded, as text (`None` for
+/// NULL): read together when both columns are in one table, else every
+/// period with every tier (the planner's conditions still match each row's
+/// own pair). Nothing when a column is missing (the planner reports that).
+async fn choices(
     db: &Db,
     schema: &privctl_store::Schema,
     data_type: &str,
-    c: &privctl_policy::ColumnRef,
-) -> Result<Vec<Option<String>>> {
-    let present = schema
-        .tables
-        .get(c.table.as_str())
-        .is_some_and(|t| t.column(c.column.as_str()).is_some());
-    if !present {
+    period: &privctl_policy::ColumnRef,
+    tier: Option<&privctl_policy::ColumnRef>,
+) -> Result<Vec<crate::plan::Choice>> {
+    let present = |c: &privctl_policy::ColumnRef| {
+        schema
+            .tables
+            .get(c.table.as_str())
+            .is_some_and(|t| t.column(c.column.as_str()).is_some())
+    };
+    if !present(period) || tier.is_some_and(|t| !present(t)) {
         return Ok(Vec::new());
     }
+    let together = tier.filter(|t| t.table == period.table);
     let mut sql = crate::sql::Sql::new();
     sql.push("SELECT DISTINCT CAST(")
-        .ident(&c.column)
-        .push(" AS TEXT) AS v FROM ")
-        .ident(&c.table)
+        .ident(&period.column)
+        .push(" AS TEXT) AS p, ");
+    match together {
+        Some(t) => {
+            sql.push("CAST(").ident(&t.column).push(" AS TEXT) AS t");
+        }
+        None => {
+            sql.push("CAST(NULL AS TEXT) AS t");
+        }
+    }
+    sql.push(" FROM ")
+        .ident(&period.table)
         .push(" LIMIT ")
         .bind(crate::sql::Value::Int(MAX_CHOICES as i64 + 1));
     let err = db.err(
         "reading customers' retention choices",
-        Some(c.table.as_str()),
+        Some(period.table.as_str()),
     );
+    let too_many = || Error::TooManyChoices {
+        data_type: data_type.to_owned(),
+        column: format!("{}.{}", period.table, period.column),
+    };
     let rows = sql.query().fetch_all(db.pool()).await.map_err(&err)?;
     if rows.len() > MAX_CHOICES {
-        return Err(Error::TooManyChoices {
-            data_type: data_type.to_owned(),
-            column: format!("{}.{}", c.table, c.column),
-        });
+        return Err(too_many());
     }
-    rows.iter()
-        .map(|r| privctl_store::Row::try_get::<Option<String>, _>(r, "v").map_err(&err))
-        .collect::<std::result::Result<_, _>>()
-        .map_err(Error::from)
+    let mut pairs: Vec<crate::plan::Choice> = Vec::new();
+    for r in &rows {
+        let p: Option<String> = privctl_store::Row::try_get(r, "p").map_err(&err)?;
+        let t: Option<String> = privctl_store::Row::try_get(r, "t").map_err(&err)?;
+        pairs.push((p, t));
+    }
+    if let Some(t) = tier.filter(|_| together.is_none()) {
+        let mut sql = crate::sql::Sql::new();
+        sql.push("SELECT DISTINCT CAST(")
+            .ident(&t.column)
+            .push(" AS TEXT) AS t FROM ")
+            .ident(&t.table)
+            .push(" LIMIT ")
+            .bind(crate::sql::Value::Int(MAX_CHOICES as i64 + 1));
+        let tiers: Vec<Option<String>> = sql
+            .query()
+            .fetch_all(db.pool())
+            .await
+            .map_err(&err)?
+            .iter()
+            .map(|r| privctl_store::Row::try_get(r, "t").map_err(&err))
+            .collect::<std::result::Result<_, _>>()?;
+        if tiers.len() * pairs.len() > MAX_CHOICES {
+            return Err(too_many());
+        }
+        pairs = pairs
+            .iter()
+            .flat_map(|(p, _)| tiers.iter().map(move |t| (p.clone(), t.clone())))
+            .collect();
+    }
+    Ok(pairs)
 }
 
 fn check_root(store: &str, path: &Path) -> Result<(), OpenError> {

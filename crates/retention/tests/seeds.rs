@@ -123,6 +123,37 @@ impl Oracle<'_> {
     }
 
     /// The subject's home row a row of `table` belongs to.
+    /// Every subject a row is about, following every link out of its
+    /// table (a request has a consumer and a supplier), apart from the
+    /// policy's own path-finding.
+    fn everyone(
+        &self,
+        table: &str,
+        row: &BTreeMap<String, Option<String>>,
+        depth: usize,
+    ) -> Vec<String> {
+        let home = self.policy.subject_home().expect("home");
+        if home.table.as_str() == table {
+            return row[home.column.as_str()].clone().into_iter().collect();
+        }
+        let mut out = Vec::new();
+        for l in &self.policy.subject.links {
+            let (Some(t), Some(c), Some(r)) = (&l.table, &l.column, &l.references) else {
+                continue;
+            };
+            if l.store != self.store || t.as_str() != table || depth > 8 {
+                continue;
+            }
+            let Some(v) = row.get(c.as_str()).and_then(|v| v.as_deref()) else {
+                continue;
+            };
+            if let Some(parent) = self.find(r.table.as_str(), r.column.as_str(), v) {
+                out.extend(self.everyone(r.table.as_str(), parent, depth + 1));
+            }
+        }
+        out
+    }
+
     fn subject(&self, table: &SqlIdent, row: &BTreeMap<String, Option<String>>) -> Option<String> {
         let path = self.policy.subject_path(self.store, table)?;
         let mut row = row.clone();
@@ -221,11 +252,20 @@ impl Oracle<'_> {
         for name in order {
             let dt = &self.policy.data_types[name];
             let r = dt.retention.as_ref().expect("retention");
-            assert!(r.rules.is_empty(), "the oracle knows no conditional rules");
             let table = dt.table.as_ref().expect("table");
             let mut fates = BTreeMap::new();
             for (key, row) in &self.before[table.as_str()] {
-                let period = self.chosen(name, row).unwrap_or(r.period);
+                // The first rule whose column holds one of its values, else
+                // the customer's choice, else the default.
+                let rule = r.rules.iter().find(|rule| {
+                    row[rule.column.as_str()]
+                        .as_deref()
+                        .is_some_and(|v| rule.equals.iter().any(|e| e == v))
+                });
+                let period = match rule {
+                    Some(rule) => rule.period,
+                    None => self.chosen(name, row).unwrap_or(r.period),
+                };
                 let expired = self.passed(period, self.anchor(name, r.from, row));
                 let floors_passed = self
                     .policy
@@ -234,8 +274,9 @@ impl Oracle<'_> {
                     .filter(|f| f.applies_to.iter().any(|a| a == name))
                     .all(|f| self.passed(f.period, self.anchor(name, f.from, row)));
                 let held = self
-                    .subject(table, row)
-                    .is_some_and(|s| self.held.contains(&s));
+                    .everyone(table.as_str(), row, 0)
+                    .iter()
+                    .any(|s| self.held.contains(s));
                 let pending = match r.action {
                     ExpiryAction::Anonymise => {
                         row[dt.anonymised_at.as_ref().expect("marker").as_str()].is_none()
@@ -751,5 +792,20 @@ fn customer_choices_in_bounds_apply_and_others_are_refused() {
             ),
         ],
         &[Fate::Deleted, Fate::KeptByHold, Fate::Untouched, Fate::Refused],
+    );
+}
+
+/// Conditional rules: request logs of failed requests kept a year, those of
+/// one model 30 days, the rest 90; the first rule that matches wins.
+#[test]
+fn conditional_rules_choose_each_rows_period() {
+    run_seed_with(
+        "cheapestinference",
+        "",
+        &[(
+            "[data_types.request_log.retention]\nperiod = \"90d\"\nfrom = \"created\"\naction = \"delete\"\n",
+            "[data_types.request_log.retention]\nperiod = \"90d\"\nfrom = \"created\"\naction = \"delete\"\nrules = [{ column = \"status_code\", equals = [\"500\", \"429\"], period = \"1y\" }, { column = \"model\", equals = [\"deepseek-v3\"], period = \"30d\" }]\n",
+        )],
+        &[Fate::Deleted, Fate::KeptByHold, Fate::Untouched],
     );
 }

@@ -194,6 +194,17 @@ pub fn drift(policy: &Policy, store: &str, dialect: Dialect, schema: &Schema) ->
                     }
                 }
             }
+            if let Some(choice) = &r.customer {
+                for (key, col) in std::iter::once(("period", &choice.period))
+                    .chain(choice.tier.as_ref().map(|t| ("tier", t)))
+                {
+                    let at = path(&["data_types", name, "retention", "customer", key]);
+                    let who = format!("the customer's choice for \"{name}\"");
+                    if c.table(&col.table, at.clone(), &who) {
+                        c.column(&col.table, &col.column, at, &who);
+                    }
+                }
+            }
             for col in r.anonymise.keys() {
                 let at = path(&["data_types", name, "retention", "anonymise", col.as_str()]);
                 c.column(table, col, at, &who);
@@ -230,7 +241,7 @@ pub fn drift(policy: &Policy, store: &str, dialect: Dialect, schema: &Schema) ->
                     path(&["data_types", owner, "columns"]),
                     format!(
                         "store {store}: column \"{table}.{}\" is in the database but data type \"{owner}\" does not classify it",
-                        col.name
+                        privctl_policy::escape_untrusted(&col.name)
                     ),
                     Some(&format!(
                         "say what it holds in [data_types.{owner}.columns], or drop it from the table"
