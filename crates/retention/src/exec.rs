@@ -230,6 +230,15 @@ pub async fn sweep(
                         RowOp::RollUp { .. } => r.rolled_up = done,
                         RowOp::CryptoShred { .. } => r.shredded = done,
                     }
+                    // Counted before the run, rows still referred to then
+                    // went once the rows referring to them did: what stays
+                    // referred to is what was not done.
+                    if !matches!(work.op, RowOp::Anonymise { .. }) {
+                        r.kept_referenced = r.kept_referenced.min(
+                            r.expired
+                                .saturating_sub(r.kept_by_floor + r.kept_by_hold + done),
+                        );
+                    }
                 }
             }
             Work::Files(work) => {

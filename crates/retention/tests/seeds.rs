@@ -548,6 +548,13 @@ async fn check_seed(
                 "{seed} {name}: hold"
             );
             *tally.entry(Fate::Refused).or_insert(0) += d.refused_choices.len();
+            if d.skipped_subjects.is_empty() {
+                assert_eq!(
+                    d.kept_referenced,
+                    kept(Fate::KeptReferenced),
+                    "{seed} {name}: kept while referred to"
+                );
+            }
 
             // Roll-ups: each bucket holds exactly the sums of its rows.
             if let (ExpiryAction::RollUp, Some(ru)) = (r.action, &r.roll_up) {

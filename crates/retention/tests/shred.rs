@@ -169,3 +169,89 @@ fn expired_kyc_is_crypto_shredded_and_nothing_else() {
         });
     }
 }
+
+/// A subject with some rows expired and some not keeps every value: with
+/// KYC expiring two years after verification (and, for this test only, no
+/// floor), only subjects all of whose KYC rows are older than that are
+/// shredded.
+#[test]
+fn a_subject_with_rows_still_retained_is_not_shredded() {
+    let text = POLICY
+        .replacen(
+            "period = \"5y\"\nfrom = \"account_closed\"\naction = \"crypto_shred\"",
+            "period = \"2y\"\nfrom = \"created\"\naction = \"crypto_shred\"",
+            1,
+        )
+        .replacen("applies_to = [\"kyc_records\"]", "applies_to = []", 1);
+    assert_ne!(text, POLICY);
+    let rt = runtime();
+    let db = privctl_store::testing::fresh_sqlite();
+    rt.block_on(async {
+        let policy = privctl_policy::check_str(&text).policy.expect("policy");
+        let s = Session::open(policy, &text, Some(&db.url), Open::Create)
+            .await
+            .expect("open");
+        let options = SampleOptions {
+            subjects: 60,
+            seed: 9,
+            as_of: as_of(),
+        };
+        sample(&s, &options).await.expect("sample");
+        let home = s.home_db().expect("home");
+        let two: privctl_policy::RetentionPeriod = "2y".parse().expect("period");
+        let cutoff = privctl_retention::plan::cutoff(two, as_of()).expect("cutoff");
+        // Per subject: (rows, rows past two years).
+        let mut rows: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+        for r in sqlx::query("SELECT user_id, CAST(verified_at AS TEXT) FROM kyc_records")
+            .fetch_all(home.pool())
+            .await
+            .expect("rows")
+        {
+            let id: i64 = r.try_get(0).expect("id");
+            let at: String = r.try_get(1).expect("at");
+            let at = chrono::NaiveDateTime::parse_from_str(&at, "%Y-%m-%d %H:%M:%S")
+                .expect("time")
+                .and_utc();
+            let e = rows.entry(id).or_default();
+            e.0 += 1;
+            e.1 += i64::from(at <= cutoff);
+        }
+        let dir = tempfile::tempdir().expect("vault dir");
+        let url = format!("sqlite:{}", dir.path().join("vault.db").display());
+        let vault = Vault::init(
+            Store::create(&url).await.expect("store"),
+            &KeyFile::new(dir.path().join("vault.keys")),
+        )
+        .await
+        .expect("vault");
+        let mut refs = BTreeMap::new();
+        for id in rows.keys() {
+            let pan = KycId::new(IdKind::Pan, "ABCPE1234F").expect("pan");
+            refs.insert(
+                *id,
+                vault
+                    .put(&id.to_string(), &pan)
+                    .await
+                    .expect("put")
+                    .reference,
+            );
+        }
+        let options = Options {
+            vault: Some(Arc::new(vault)),
+            ..Options::default()
+        };
+        s.sweep(as_of(), Some("kyc_records"), false, &options, &|_| {})
+            .await
+            .expect("sweep");
+        let vault = options.vault.as_ref().expect("vault");
+        let (mut mixed, mut gone) = (0, 0);
+        for (id, (n, old)) in &rows {
+            let whole = *old == *n && *id != HELD_SUBJECT;
+            let readable = vault.get(&refs[id]).await.is_ok();
+            assert_eq!(readable, !whole, "subject {id}: {old} of {n} rows expired");
+            mixed += i32::from(*old > 0 && *old < *n);
+            gone += i32::from(whole);
+        }
+        assert!(mixed > 0 && gone > 0, "mixed {mixed}, shredded {gone}");
+    });
+}
