@@ -29,6 +29,9 @@ pub enum Lock {
     Vault,
     /// privctl's own tables: creating and upgrading them, run log, holds.
     Privctl,
+    /// The audit log's head: appends take it in whatever transaction they
+    /// join, so entries are numbered and chained one at a time.
+    Audit,
     /// No lock of privctl's own: the rows a statement touches are locked by
     /// the database (on SQLite, still its one write lock). For batches of a
     /// sweep, which must not queue behind each other's bookkeeping.
@@ -40,6 +43,7 @@ impl Lock {
         match self {
             Lock::Vault => Some(7_274_813),
             Lock::Privctl => Some(7_274_814),
+            Lock::Audit => Some(7_274_815),
             Lock::Rows => None,
         }
     }
@@ -199,6 +203,20 @@ impl Db {
                 Err(e)
             }
         }
+    }
+
+    /// Takes `lock` inside a transaction already open on `c` (PostgreSQL:
+    /// a transaction-level advisory lock; SQLite's write transaction is
+    /// already exclusive), released when that transaction ends.
+    pub async fn lock_in(&self, c: &mut AnyConnection, lock: Lock) -> Result<()> {
+        if let (Dialect::Postgres, Some(key)) = (self.dialect, lock.advisory_key()) {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key)
+                .execute(&mut *c)
+                .await
+                .map_err(self.err("taking a lock", None))?;
+        }
+        Ok(())
     }
 
     /// Runs `f` in a read-only snapshot, ended at once whatever it returns:

@@ -29,6 +29,7 @@ pub use own::Component;
 pub use schema::{Column, ForeignKey, Index, Partition, Schema, Table, TimeKind};
 pub use url::DbUrl;
 
+pub use sqlx::any::AnyRow;
 pub use sqlx::{AnyConnection, Row};
 
 use privctl_policy::SqlIdent;
