@@ -52,6 +52,10 @@ pub enum Command {
     Request(RequestArgs),
     /// The run log: what each sweep did, per data type.
     Runs(RunsArgs),
+    /// The audit log: `verify` checks every entry's link in the hash chain
+    /// and the signed checkpoint of its head (exit 1 naming the first bad
+    /// entry); `log` prints the latest entries.
+    Audit(AuditArgs),
     /// Create the policy's tables in an empty database and fill them with
     /// realistic rows of many ages (and its files stores with files), to try
     /// a sweep on.
@@ -342,6 +346,18 @@ pub struct PolicyDb {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// The Ed25519 key that signs checkpoints of the audit log's head
+    /// (created when missing; keep it, and a copy, away from the database).
+    #[arg(
+        long,
+        env = "PRIVCTL_AUDIT_KEY_FILE",
+        default_value = ".privctl/audit.key"
+    )]
+    pub audit_key: PathBuf,
+    /// The signed checkpoint of the audit log's head [default:
+    /// .privctl/audit-<database>.head, named after the database].
+    #[arg(long, env = "PRIVCTL_AUDIT_HEAD")]
+    pub audit_head: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -452,6 +468,29 @@ pub struct SampleArgs {
     /// Age rows relative to this instant (RFC 3339) instead of now.
     #[arg(long)]
     pub as_of: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole chain and the signed checkpoint of its head.
+    Verify {
+        #[command(flatten)]
+        target: PolicyDb,
+    },
+    /// Print the latest entries, newest first.
+    Log {
+        #[command(flatten)]
+        target: PolicyDb,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        last: i64,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -462,5 +462,74 @@ fn a_killed_sweep_rerun_ends_as_an_uninterrupted_one() {
             b.dialect
         );
         assert_eq!(logged(&b.url), want_log, "{:?}: run log counts", b.dialect);
+        // The audit log stayed one intact chain through every kill.
+        let (code, out, err) = run(privctl()
+            .current_dir(dir.path())
+            .args(["audit", "verify", "--policy"])
+            .arg(policy("cheapestinference"))
+            .args(["--db", &b.url]));
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("intact, and reaches the checkpoint"), "{out}");
     }
+}
+
+/// `privctl audit verify` after a sweep: intact; an entry edited or the
+/// checkpoint edited: exit 1 naming it; no key: the end is unchecked, exit 1.
+#[test]
+fn audit_verify_finds_tampering() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = sample(dir.path(), "cheapestinference");
+    let (code, _, err) = sweep(dir.path(), "cheapestinference", &url(&db), &[]);
+    assert_eq!(code, 0, "{err}");
+    let verify = || {
+        run(privctl()
+            .current_dir(dir.path())
+            .args(["audit", "verify", "--policy"])
+            .arg(policy("cheapestinference"))
+            .args(["--db", &url(&db)]))
+    };
+    let (code, out, err) = verify();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("intact, and reaches the checkpoint"), "{out}");
+
+    let heads: Vec<PathBuf> = std::fs::read_dir(dir.path().join(".privctl"))
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "head"))
+        .collect();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    let head = std::fs::read_to_string(&heads[0]).expect("head");
+    std::fs::write(&heads[0], head.replacen("seq ", "seq 1", 1)).expect("edit");
+    let (code, _, err) = verify();
+    assert_eq!(code, 1);
+    assert!(err.contains("it was edited"), "{err}");
+    std::fs::write(&heads[0], &head).expect("restore");
+
+    sql(&db, &["UPDATE privctl_audit SET body = '{}' WHERE seq = 5"]);
+    let (code, out, _) = verify();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("TAMPERED at entry 5: entry 5 was changed"),
+        "{out}"
+    );
+    // A command that writes to the log refuses to sign over it.
+    let (code, _, err) = run(privctl()
+        .current_dir(dir.path())
+        .args(["request", "add", "--subject", "3", "--policy"])
+        .arg(policy("cheapestinference"))
+        .args(["--db", &url(&db)]));
+    assert_eq!(code, 0, "{err}");
+    sql(&db, &["DELETE FROM privctl_audit WHERE seq > 1"]);
+    let (code, _, err) = run(privctl()
+        .current_dir(dir.path())
+        .args(["request", "add", "--subject", "4", "--policy"])
+        .arg(policy("cheapestinference"))
+        .args(["--db", &url(&db)]));
+    assert_eq!(code, 1);
+    assert!(err.contains("no longer in the log as written"), "{err}");
+
+    std::fs::remove_file(dir.path().join(".privctl/audit.key")).expect("remove key");
+    let (code, out, _) = verify();
+    assert_eq!(code, 1);
+    assert!(out.contains("its end is unchecked: no audit key"), "{out}");
 }

@@ -25,5 +25,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Request(args) => retention::request(&args),
         Command::Runs(args) => retention::runs(&args),
         Command::Sample(args) => retention::sample(&args),
+        Command::Audit(args) => retention::audit(&args),
     }
 }

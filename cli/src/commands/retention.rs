@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use privctl_audit::{advance, Checkpoint, Signer};
 use privctl_policy::{check_str, escape_path, escape_untrusted};
 use privctl_retention::own::{self, HoldScope};
 use privctl_retention::sample::SampleOptions;
@@ -14,7 +15,8 @@ use privctl_store::Open;
 use serde_json::json;
 
 use crate::cli::{
-    HoldArgs, HoldCommand, PolicyDb, RequestArgs, RequestCommand, RunsArgs, SampleArgs, SweepArgs,
+    AuditArgs, AuditCommand, HoldArgs, HoldCommand, PolicyDb, RequestArgs, RequestCommand,
+    RunsArgs, SampleArgs, SweepArgs,
 };
 use crate::output::{self, Outcome};
 
@@ -134,8 +136,10 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<Outcome> {
             )
             .await?;
         bar.finish_and_clear();
+        let chained = args.dry_run || checkpoint(&s, &args.target).await?;
         let value = serde_json::to_value(&report)?;
-        let incomplete = report.data_types.iter().any(|d| d.not_supported.is_some());
+        let incomplete =
+            !chained || report.data_types.iter().any(|d| d.not_supported.is_some());
         Ok(match output::emit(args.target.json, &value, &summary(&report)) {
             Ok(()) if incomplete => Outcome::Findings,
             Ok(()) => Outcome::Clean,
@@ -266,6 +270,7 @@ pub fn hold(args: &HoldArgs) -> anyhow::Result<Outcome> {
         };
         let db = s.home_db()?;
         let json = target.json;
+        let target_of = target;
         match &args.command {
             HoldCommand::Add {
                 subject,
@@ -290,6 +295,7 @@ pub fn hold(args: &HoldArgs) -> anyhow::Result<Outcome> {
                     anyhow::bail!("a hold needs a --reason");
                 }
                 let id = own::add_hold(db, scope, &target, reason, Utc::now()).await?;
+                let chained = checkpoint(&s, target_of).await?;
                 output::emit(
                     json,
                     &json!({ "hold": id }),
@@ -303,7 +309,7 @@ pub fn hold(args: &HoldArgs) -> anyhow::Result<Outcome> {
                         escape_untrusted(&target)
                     ),
                 )?;
-                Ok(Outcome::Clean)
+                Ok(chained_outcome(chained))
             }
             HoldCommand::List { all, .. } => {
                 let holds = own::holds(db, *all).await?;
@@ -333,12 +339,13 @@ pub fn hold(args: &HoldArgs) -> anyhow::Result<Outcome> {
             }
             HoldCommand::Release { id, .. } => {
                 if own::release_hold(db, *id, Utc::now()).await? {
+                    let chained = checkpoint(&s, target_of).await?;
                     output::emit(
                         json,
                         &json!({ "released": id }),
                         &format!("hold {id} released"),
                     )?;
-                    Ok(Outcome::Clean)
+                    Ok(chained_outcome(chained))
                 } else {
                     anyhow::bail!("no hold in force has id {id}")
                 }
@@ -368,6 +375,7 @@ pub fn request(args: &RequestArgs) -> anyhow::Result<Outcome> {
             anyhow::bail!("the subject is empty");
         }
         let id = own::add_deletion_request(db, subject, note.as_deref(), at).await?;
+        let chained = checkpoint(&s, target).await?;
         output::emit(
             target.json,
             &json!({ "request": id, "subject": subject, "requested_at": at }),
@@ -377,7 +385,7 @@ pub fn request(args: &RequestArgs) -> anyhow::Result<Outcome> {
                 at.to_rfc3339()
             ),
         )?;
-        Ok(Outcome::Clean)
+        Ok(chained_outcome(chained))
     })
 }
 
@@ -400,6 +408,7 @@ pub fn sample(args: &SampleArgs) -> anyhow::Result<Outcome> {
             as_of,
         };
         let report = privctl_retention::sample::sample(&s, &options).await?;
+        let chained = checkpoint(&s, &args.target).await?;
         let mut text = format!(
             "sample filled as of {} (seed {}, {} subjects)\n",
             report.as_of.to_rfc3339(),
@@ -435,7 +444,7 @@ pub fn sample(args: &SampleArgs) -> anyhow::Result<Outcome> {
             &serde_json::to_value(&report)?,
             text.trim_end(),
         )?;
-        Ok(Outcome::Clean)
+        Ok(chained_outcome(chained))
     })
 }
 
@@ -472,5 +481,140 @@ pub fn runs(args: &RunsArgs) -> anyhow::Result<Outcome> {
             text.trim_end(),
         )?;
         Ok(Outcome::Clean)
+    })
+}
+
+fn chained_outcome(chained: bool) -> Outcome {
+    if chained {
+        Outcome::Clean
+    } else {
+        Outcome::Findings
+    }
+}
+
+/// Where the checkpoint of this database's audit log lives.
+fn head_path(target: &PolicyDb, db: &privctl_store::Db) -> std::path::PathBuf {
+    target.audit_head.clone().unwrap_or_else(|| {
+        let id = privctl_retention::session::digest(&db.url().to_string());
+        std::path::PathBuf::from(format!(".privctl/audit-{}.head", &id[..16]))
+    })
+}
+
+/// Signs the audit log's head after a command that wrote to it. A log that
+/// no longer reaches its last checkpoint is reported, and the command exits
+/// 1: its own work is done, but the log was tampered with.
+async fn checkpoint(s: &Session, target: &PolicyDb) -> anyhow::Result<bool> {
+    let db = s.home_db()?;
+    let (signer, created) = Signer::load_or_create(&target.audit_key)?;
+    if created {
+        output::note(format_args!(
+            "privctl: created the audit key {}; keep it, and a copy, away from the database",
+            escape_path(&target.audit_key)
+        ));
+    }
+    match advance(db, &signer, &head_path(target, db), Utc::now()).await {
+        Ok(_) => Ok(true),
+        Err(e @ privctl_audit::Error::Invalid { .. }) => {
+            output::note(format_args!("privctl: error: {e}"));
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn audit(args: &AuditArgs) -> anyhow::Result<Outcome> {
+    let target = match &args.command {
+        AuditCommand::Verify { target } | AuditCommand::Log { target, .. } => target,
+    };
+    runtime()?.block_on(async {
+        let s = match session(target, Open::Existing).await? {
+            Ok(s) => s,
+            Err(o) => return Ok(o),
+        };
+        let db = s.home_db()?;
+        match &args.command {
+            AuditCommand::Log { last, .. } => {
+                let entries = privctl_audit::last(db, (*last).max(1)).await?;
+                let mut text = String::new();
+                for e in &entries {
+                    text.push_str(&format!(
+                        "{:>6}  {}  {:<18} {:<10} {}\n",
+                        e.seq,
+                        e.at.to_rfc3339(),
+                        e.kind,
+                        escape_untrusted(e.subject.as_deref().unwrap_or("-")),
+                        escape_untrusted(&e.body)
+                    ));
+                }
+                if entries.is_empty() {
+                    text.push_str("the audit log is empty");
+                }
+                output::emit(
+                    target.json,
+                    &serde_json::to_value(&entries)?,
+                    text.trim_end(),
+                )?;
+                Ok(Outcome::Clean)
+            }
+            AuditCommand::Verify { .. } => {
+                let head = head_path(target, db);
+                let signer = if target.audit_key.exists() {
+                    Some(Signer::load(&target.audit_key)?)
+                } else {
+                    None
+                };
+                let checkpoint = match &signer {
+                    Some(signer) => match Checkpoint::read(&head, signer) {
+                        Ok(c) => c,
+                        Err(e @ privctl_audit::Error::Invalid { .. }) => {
+                            output::note(format_args!("privctl: error: {e}"));
+                            return Ok(Outcome::Findings);
+                        }
+                        Err(e) => return Err(e.into()),
+                    },
+                    None => None,
+                };
+                let v = privctl_audit::verify(db, checkpoint.as_ref()).await?;
+                let mut text = format!("audit log: {} entries", v.entries);
+                if let Some((seq, hash)) = &v.head {
+                    text.push_str(&format!(", head {seq} ({})", &hash[..16.min(hash.len())]));
+                }
+                let unchecked_end = checkpoint.is_none() && v.entries > 0;
+                match (&v.problem, &checkpoint) {
+                    (Some(p), _) => {
+                        text.push_str(&format!("\nTAMPERED at entry {}: {}", p.seq, p.what));
+                    }
+                    (None, Some(c)) => text.push_str(&format!(
+                        "; intact, and reaches the checkpoint of entry {} signed {}",
+                        c.seq,
+                        c.at.to_rfc3339()
+                    )),
+                    (None, None) if unchecked_end => text.push_str(&format!(
+                        "; every link intact, but its end is unchecked: no {} at {}",
+                        if signer.is_some() {
+                            "checkpoint"
+                        } else {
+                            "audit key"
+                        },
+                        escape_path(if signer.is_some() {
+                            &head
+                        } else {
+                            &target.audit_key
+                        })
+                    )),
+                    (None, None) => text.push_str("; intact"),
+                }
+                output::emit(
+                    target.json,
+                    &json!({ "verification": v, "checkpoint": checkpoint }),
+                    &text,
+                )?;
+                Ok(if v.problem.is_some() || unchecked_end {
+                    Outcome::Findings
+                } else {
+                    Outcome::Clean
+                })
+            }
+        }
     })
 }

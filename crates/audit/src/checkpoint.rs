@@ -286,6 +286,20 @@ pub async fn advance(
             });
         }
     }
+    // And every entry after it must follow on.
+    if let Some(p) = &previous {
+        let v = crate::verify_after(db, Some((p.seq, p.hash.clone())), None).await?;
+        if let Some(problem) = v.problem {
+            return Err(Error::Invalid {
+                what: "audit log",
+                path: shown(path),
+                why: format!(
+                    "entry {}: {}; run `privctl audit verify`",
+                    problem.seq, problem.what
+                ),
+            });
+        }
+    }
     let c = signer.checkpoint(seq, &hash, now);
     c.write(path)?;
     Ok(Some(c))

@@ -288,13 +288,25 @@ const PAGE: i64 = 5000;
 /// that it still reaches the `checkpoint` (when one is given, already
 /// verified against its signature).
 pub async fn verify(db: &Db, checkpoint: Option<&Checkpoint>) -> Result<Verification> {
+    verify_after(db, None, checkpoint).await
+}
+
+/// [`verify`] of the entries after `from` (its number and hash, known
+/// good), for a writer extending a checkpoint without rereading the log.
+pub(crate) async fn verify_after(
+    db: &Db,
+    from: Option<(i64, String)>,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<Verification> {
     let mut v = Verification {
         entries: 0,
-        head: None,
+        head: from.clone(),
         problem: None,
     };
-    let mut expected = 1i64;
-    let mut prev = GENESIS.to_owned();
+    let (mut expected, mut prev) = match from {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1i64, GENESIS.to_owned()),
+    };
     let mut at_checkpoint: Option<String> = None;
     if ready(db).await? {
         'pages: loop {

@@ -36,6 +36,9 @@ pub enum Error {
     /// The store layer failed (its error names store, table and operation).
     #[error(transparent)]
     Store(#[from] privctl_store::Error),
+    /// The audit log failed.
+    #[error(transparent)]
+    Audit(#[from] privctl_audit::Error),
     /// `--data-type` names no data type.
     #[error("data type \"{}\" is not defined in the policy", privctl_policy::escape_untrusted(.0))]
     UnknownDataType(String),

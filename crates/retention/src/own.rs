@@ -57,6 +57,7 @@ pub const REQUESTS: Component = Component {
 pub async fn ensure(db: &Db) -> Result<()> {
     db.ensure(&RETENTION).await?;
     db.ensure(&REQUESTS).await?;
+    privctl_audit::ensure(db).await?;
     Ok(())
 }
 
@@ -65,7 +66,8 @@ pub async fn ensure(db: &Db) -> Result<()> {
 pub async fn ready(db: &Db) -> Result<bool> {
     Ok(
         db.component_version(&RETENTION).await? == Some(RETENTION.version(db.dialect()))
-            && db.component_version(&REQUESTS).await? == Some(REQUESTS.version(db.dialect())),
+            && db.component_version(&REQUESTS).await? == Some(REQUESTS.version(db.dialect()))
+            && privctl_audit::ready(db).await?,
     )
 }
 
@@ -136,8 +138,20 @@ pub async fn add_hold(
                 .fetch_one(&mut *c)
                 .await
                 .map_err(db.err("placing a hold", Some("privctl_holds")))?;
-            r.try_get::<i64, _>("id")
-                .map_err(db.err("placing a hold", Some("privctl_holds")))
+            let id = r
+                .try_get::<i64, _>("id")
+                .map_err(db.err("placing a hold", Some("privctl_holds")))?;
+            let subject = (scope == HoldScope::Subject).then_some(target);
+            privctl_audit::append(
+                db,
+                c,
+                "hold.placed",
+                subject,
+                &serde_json::json!({ "hold": id, "scope": scope.as_str(), "target": target, "reason": reason }),
+                now,
+            )
+            .await?;
+            Ok::<_, crate::Error>(id)
         })
         .await?;
     Ok(id)
@@ -148,7 +162,7 @@ pub async fn release_hold(db: &Db, id: i64, now: DateTime<Utc>) -> Result<bool> 
     ensure(db).await?;
     let n = db
         .write_with(Lock::Privctl, async |c| {
-            sqlx::query(
+            let n = sqlx::query(
                 "UPDATE privctl_holds SET released_at = $1 WHERE id = $2 AND released_at IS NULL",
             )
             .bind(now.timestamp())
@@ -156,7 +170,19 @@ pub async fn release_hold(db: &Db, id: i64, now: DateTime<Utc>) -> Result<bool> 
             .execute(&mut *c)
             .await
             .map(|r| r.rows_affected())
-            .map_err(db.err("releasing a hold", Some("privctl_holds")))
+            .map_err(db.err("releasing a hold", Some("privctl_holds")))?;
+            if n > 0 {
+                privctl_audit::append(
+                    db,
+                    c,
+                    "hold.released",
+                    None,
+                    &serde_json::json!({ "hold": id }),
+                    now,
+                )
+                .await?;
+            }
+            Ok::<_, crate::Error>(n)
         })
         .await?;
     Ok(n > 0)
@@ -210,8 +236,19 @@ pub async fn add_deletion_request(
                 .fetch_one(&mut *c)
                 .await
                 .map_err(db.err("recording a request", Some("privctl_requests")))?;
-            r.try_get::<i64, _>("id")
-                .map_err(db.err("recording a request", Some("privctl_requests")))
+            let id = r
+                .try_get::<i64, _>("id")
+                .map_err(db.err("recording a request", Some("privctl_requests")))?;
+            privctl_audit::append(
+                db,
+                c,
+                "request.recorded",
+                Some(subject),
+                &serde_json::json!({ "request": id, "kind": "erasure", "requested_at": at.timestamp(), "note": note }),
+                Utc::now(),
+            )
+            .await?;
+            Ok::<_, crate::Error>(id)
         })
         .await?;
     Ok(id)
@@ -233,8 +270,19 @@ pub(crate) async fn start_run(
                 .fetch_one(&mut *c)
                 .await
                 .map_err(db.err("opening the run log", Some("privctl_runs")))?;
-            r.try_get::<i64, _>("id")
-                .map_err(db.err("opening the run log", Some("privctl_runs")))
+            let id = r
+                .try_get::<i64, _>("id")
+                .map_err(db.err("opening the run log", Some("privctl_runs")))?;
+            privctl_audit::append(
+                db,
+                c,
+                "sweep.started",
+                None,
+                &serde_json::json!({ "run": id, "as_of": as_of.to_rfc3339(), "policy_sha256": digest }),
+                now,
+            )
+            .await?;
+            Ok::<_, crate::Error>(id)
         })
         .await?;
     Ok(id)
@@ -260,6 +308,15 @@ pub(crate) async fn record_batch(
         .execute(&mut *c)
         .await
         .map_err(db.err("writing the run log", Some("privctl_run_batches")))?;
+    privctl_audit::append(
+        db,
+        c,
+        "sweep.batch",
+        None,
+        &serde_json::json!({ "run": run, "data_type": data_type, "action": action, "rows": rows }),
+        Utc::now(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -273,7 +330,18 @@ pub(crate) async fn finish_run(db: &Db, run: i64, report: &str, now: DateTime<Ut
             .execute(&mut *c)
             .await
             .map_err(db.err("closing the run log", Some("privctl_runs")))?;
-        Ok(())
+        let report: serde_json::Value =
+            serde_json::from_str(report).unwrap_or(serde_json::Value::Null);
+        privctl_audit::append(
+            db,
+            c,
+            "sweep.finished",
+            None,
+            &serde_json::json!({ "run": run, "report": report }),
+            now,
+        )
+        .await?;
+        Ok::<_, crate::Error>(())
     })
     .await
 }
