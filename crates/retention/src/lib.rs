@@ -22,7 +22,8 @@ pub mod own;
 pub mod plan;
 pub mod sample;
 pub mod session;
-pub mod sql;
+/// The statement builder, from the store layer.
+pub use privctl_store::sql;
 
 pub use exec::{sweep, DataTypeReport, Options, Progress, Report};
 pub use own::{Hold, HoldScope};

@@ -19,6 +19,8 @@ mod db;
 pub mod drift;
 mod own;
 mod schema;
+pub mod sql;
+pub mod subject;
 mod url;
 
 #[cfg(feature = "testing")]

@@ -2,9 +2,9 @@
 //! Placeholders are numbered as values are pushed, each used once, so the
 //! same builder serves SQLite and PostgreSQL.
 
+use crate::{quote, Dialect, TimeKind};
 use chrono::{DateTime, Utc};
 use privctl_policy::SqlIdent;
-use privctl_store::{quote, Dialect, TimeKind};
 use sqlx::any::AnyArguments;
 use sqlx::Arguments;
 
