@@ -1,0 +1,575 @@
+//! Exports: one ZIP per request, with an entry per data type and format the
+//! policy's `[export]` names (rows streamed from the database, files copied
+//! from per-person directories), a `manifest.json` describing each and the
+//! SHA-256 of every entry, and a download token signed with privctl's
+//! Ed25519 key that expires after the policy's link expiry.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use privctl_audit::Signer;
+use privctl_policy::model::{Category, ExportFormat, Policy};
+use privctl_policy::SqlIdent;
+use privctl_store::{Db, Row};
+use serde::{Deserialize, Serialize};
+use zip::write::SimpleFileOptions;
+
+use crate::discover::{rows_of, Subject};
+use crate::{Error, Result};
+
+/// The manifest's format name.
+pub const FORMAT: &str = "privctl-export v1";
+/// Largest manifest read back.
+const MAX_MANIFEST: u64 = 16 << 20;
+
+/// What a request asks of an export.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// The request it answers, if one was recorded.
+    pub request: Option<String>,
+    /// When it is made.
+    pub now: DateTime<Utc>,
+}
+
+/// The archive's `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`FORMAT`].
+    pub format: String,
+    /// The organisation.
+    pub organisation: String,
+    /// SHA-256 of the policy file.
+    pub policy_sha256: String,
+    /// When it was made.
+    pub generated_at: DateTime<Utc>,
+    /// Whom it is about: the identifier they were named by.
+    pub subject: Subject,
+    /// The request it answers.
+    pub request: Option<String>,
+    /// One per data type exported.
+    pub data_types: Vec<ManifestDataType>,
+    /// Data types the policy exports that this archive does not hold, and why.
+    pub not_included: Vec<String>,
+    /// Every entry but the manifest, with its checksum.
+    pub entries: Vec<ManifestEntry>,
+}
+
+/// One data type in an export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestDataType {
+    /// Its name in the policy.
+    pub name: String,
+    /// What it holds.
+    pub description: String,
+    /// Where it came from (`store.table`, or `store:path`).
+    pub source: String,
+    /// Rows (or files) exported.
+    pub records: u64,
+    /// How long it is kept, and from when.
+    pub retention: Option<String>,
+    /// The laws that keep it longer, when any do.
+    pub legal_basis: Vec<String>,
+    /// Columns whose values are in the vault and appear masked.
+    pub masked: Vec<String>,
+    /// Its entries.
+    pub entries: Vec<String>,
+}
+
+/// One entry and its checksum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// Its name in the archive.
+    pub name: String,
+    /// Its size.
+    pub bytes: u64,
+    /// SHA-256 of its contents, hex.
+    pub sha256: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn zip_err(what: &'static str) -> impl Fn(zip::result::ZipError) -> Error {
+    move |source| Error::Zip { what, source }
+}
+
+/// Writes into the current archive entry, hashing and counting.
+struct Hashing<'a, W: Write + Seek> {
+    zip: &'a mut zip::ZipWriter<W>,
+    ctx: ring::digest::Context,
+    bytes: u64,
+}
+
+impl<W: Write + Seek> Write for Hashing<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.zip.write(buf)?;
+        self.ctx.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.zip.flush()
+    }
+}
+
+fn io(path: &str) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+struct Writer<W: Write + Seek> {
+    zip: zip::ZipWriter<W>,
+    entries: Vec<ManifestEntry>,
+}
+
+impl<W: Write + Seek> Writer<W> {
+    fn start(&mut self, name: &str) -> Result<Hashing<'_, W>> {
+        let options = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        self.zip
+            .start_file(name, options)
+            .map_err(zip_err("could not start an entry"))?;
+        Ok(Hashing {
+            zip: &mut self.zip,
+            ctx: ring::digest::Context::new(&ring::digest::SHA256),
+            bytes: 0,
+        })
+    }
+
+    fn done(&mut self, name: &str, ctx: ring::digest::Context, bytes: u64) {
+        self.entries.push(ManifestEntry {
+            name: name.to_owned(),
+            bytes,
+            sha256: hex(ctx.finish().as_ref()),
+        });
+    }
+}
+
+/// Writes the export of `subject` into `out` and returns its manifest.
+#[allow(clippy::too_many_arguments)]
+pub async fn export<W: Write + Seek>(
+    policy: &Policy,
+    policy_sha256: &str,
+    dbs: &BTreeMap<String, Db>,
+    roots: &BTreeMap<String, PathBuf>,
+    subject: &Subject,
+    options: &ExportOptions,
+    out: W,
+) -> Result<(Manifest, W)> {
+    let mut w = Writer {
+        zip: zip::ZipWriter::new(out),
+        entries: Vec::new(),
+    };
+    let mut manifest = Manifest {
+        format: FORMAT.to_owned(),
+        organisation: policy.organisation.name.clone(),
+        policy_sha256: policy_sha256.to_owned(),
+        generated_at: options.now,
+        subject: subject.clone(),
+        request: options.request.clone(),
+        data_types: Vec::new(),
+        not_included: Vec::new(),
+        entries: Vec::new(),
+    };
+    let Some(spec) = &policy.export else {
+        return Err(Error::Invalid("the policy has no [export]".to_owned()));
+    };
+    for name in &spec.data_types {
+        let Some(dt) = policy.data_types.get(name) else {
+            manifest
+                .not_included
+                .push(format!("{name}: not a data type of the policy"));
+            continue;
+        };
+        let retention = dt
+            .retention
+            .as_ref()
+            .map(|r| format!("{} from {}", r.period, name_of(r.from)));
+        let legal_basis = policy
+            .legal_floors
+            .values()
+            .filter(|f| f.applies_to.iter().any(|a| a == name))
+            .map(|f| f.law.clone())
+            .collect();
+        let mut entry = ManifestDataType {
+            name: name.clone(),
+            description: dt.description.clone(),
+            source: String::new(),
+            records: 0,
+            retention,
+            legal_basis,
+            masked: Vec::new(),
+            entries: Vec::new(),
+        };
+        if let Some(table) = &dt.table {
+            let Some(db) = dbs.get(&dt.store) else {
+                manifest.not_included.push(format!(
+                    "{name}: store \"{}\" is not open (a ClickHouse store, in this release)",
+                    dt.store
+                ));
+                continue;
+            };
+            entry.source = format!("{}.{}", dt.store, table);
+            let mut columns: Vec<SqlIdent> = dt.columns.keys().cloned().collect();
+            for c in dt.timestamp.iter().chain(&dt.anonymised_at) {
+                if !columns.contains(c) {
+                    columns.push(c.clone());
+                }
+            }
+            let masked: Vec<SqlIdent> = if spec.mask_vaulted {
+                dt.columns
+                    .iter()
+                    .filter(|(_, c)| **c == Category::Kyc)
+                    .map(|(n, _)| n.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            entry.masked = masked.iter().map(|m| m.to_string()).collect();
+            let order = columns.first().cloned();
+            let Some(query) = rows_of(
+                policy,
+                &dt.store,
+                table,
+                &columns,
+                order.as_ref(),
+                &subject.key,
+            ) else {
+                manifest
+                    .not_included
+                    .push(format!("{name}: table {table} does not reach the subject"));
+                continue;
+            };
+            for format in &spec.formats {
+                let (file, rows) = match format {
+                    ExportFormat::Json => {
+                        let file = format!("{name}.json");
+                        let rows = table_json(&mut w, &file, db, &query, &columns, &masked).await?;
+                        (file, rows)
+                    }
+                    ExportFormat::Csv => {
+                        let file = format!("{name}.csv");
+                        let rows = table_csv(&mut w, &file, db, &query, &columns, &masked).await?;
+                        (file, rows)
+                    }
+                };
+                entry.records = rows;
+                entry.entries.push(file);
+            }
+        } else {
+            let Some(root) = roots.get(&dt.store) else {
+                manifest
+                    .not_included
+                    .push(format!("{name}: files store \"{}\" is not open", dt.store));
+                continue;
+            };
+            let per_person = policy.subject.links.iter().any(|l| {
+                l.store == dt.store
+                    && l.path
+                        .as_deref()
+                        .is_some_and(|p| p.starts_with("{user_id}"))
+            });
+            if !per_person {
+                manifest.not_included.push(format!(
+                    "{name}: its files are not kept per person, so none can be told to be theirs"
+                ));
+                continue;
+            }
+            let dir = root
+                .join(dt.path.as_deref().unwrap_or("."))
+                .join(&subject.key);
+            entry.source = format!("{}:{}", dt.store, privctl_policy::escape_path(&dir));
+            let mut files = Vec::new();
+            walk(&dir, &dir, &mut files)?;
+            files.sort();
+            for (rel, path) in files {
+                let file = format!("{name}/{rel}");
+                let shown = privctl_policy::escape_path(&path);
+                let mut f = std::fs::File::open(&path).map_err(io(&shown))?;
+                let mut h = w.start(&file)?;
+                std::io::copy(&mut f, &mut h).map_err(io(&shown))?;
+                let (ctx, bytes) = (h.ctx, h.bytes);
+                w.done(&file, ctx, bytes);
+                entry.records += 1;
+                entry.entries.push(file);
+            }
+        }
+        manifest.data_types.push(entry);
+    }
+    manifest.entries = std::mem::take(&mut w.entries);
+    let text = serde_json::to_vec_pretty(&manifest)?;
+    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    w.zip
+        .start_file("manifest.json", options)
+        .map_err(zip_err("could not start the manifest"))?;
+    w.zip.write_all(&text).map_err(io("manifest.json"))?;
+    let out = w.zip.finish().map_err(zip_err("could not be finished"))?;
+    Ok((manifest, out))
+}
+
+fn name_of<T: Serialize>(v: T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Regular files under `dir`, without following symbolic links.
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+    let shown = privctl_policy::escape_path(dir);
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(&shown)(e)),
+    };
+    for e in entries {
+        let path = e.map_err(io(&shown))?.path();
+        let meta = std::fs::symlink_metadata(&path).map_err(io(&shown))?;
+        if meta.is_dir() {
+            walk(root, &path, out)?;
+        } else if meta.is_file() {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push((rel, path));
+        }
+    }
+    Ok(())
+}
+
+fn values(
+    row: &privctl_store::AnyRow,
+    columns: &[SqlIdent],
+    masked: &[SqlIdent],
+    db: &Db,
+) -> Result<Vec<Option<String>>> {
+    let err = db.err("reading the subject's rows", None);
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let v: Option<String> = row.try_get(i).map_err(&err)?;
+            Ok(if masked.contains(c) {
+                v.map(|_| "[vaulted]".to_owned())
+            } else {
+                v
+            })
+        })
+        .collect()
+}
+
+async fn table_json<W: Write + Seek>(
+    w: &mut Writer<W>,
+    file: &str,
+    db: &Db,
+    query: &privctl_store::sql::Sql,
+    columns: &[SqlIdent],
+    masked: &[SqlIdent],
+) -> Result<u64> {
+    let err = db.err("reading the subject's rows", None);
+    let mut h = w.start(file)?;
+    h.write_all(b"[").map_err(io(file))?;
+    let mut rows = query.query().fetch(db.pool());
+    let mut n = 0u64;
+    while let Some(row) = rows.try_next().await.map_err(&err)? {
+        let vals = values(&row, columns, masked, db)?;
+        let object: serde_json::Map<String, serde_json::Value> = columns
+            .iter()
+            .zip(vals)
+            .map(|(c, v)| {
+                (
+                    c.to_string(),
+                    v.map_or(serde_json::Value::Null, serde_json::Value::String),
+                )
+            })
+            .collect();
+        h.write_all(if n == 0 { b"\n" } else { b",\n" })
+            .map_err(io(file))?;
+        serde_json::to_writer(&mut h, &object)?;
+        n += 1;
+    }
+    h.write_all(b"\n]\n").map_err(io(file))?;
+    let (ctx, bytes) = (h.ctx, h.bytes);
+    w.done(file, ctx, bytes);
+    Ok(n)
+}
+
+async fn table_csv<W: Write + Seek>(
+    w: &mut Writer<W>,
+    file: &str,
+    db: &Db,
+    query: &privctl_store::sql::Sql,
+    columns: &[SqlIdent],
+    masked: &[SqlIdent],
+) -> Result<u64> {
+    let err = db.err("reading the subject's rows", None);
+    let mut h = w.start(file)?;
+    let mut n = 0u64;
+    {
+        let mut csv = csv::Writer::from_writer(&mut h);
+        let csv_err = |e: csv::Error| Error::Invalid(format!("{file}: {e}"));
+        csv.write_record(columns.iter().map(|c| c.as_str()))
+            .map_err(csv_err)?;
+        let mut rows = query.query().fetch(db.pool());
+        while let Some(row) = rows.try_next().await.map_err(&err)? {
+            let vals = values(&row, columns, masked, db)?;
+            csv.write_record(vals.iter().map(|v| v.as_deref().unwrap_or("")))
+                .map_err(csv_err)?;
+            n += 1;
+        }
+        csv.flush().map_err(io(file))?;
+    }
+    let (ctx, bytes) = (h.ctx, h.bytes);
+    w.done(file, ctx, bytes);
+    Ok(n)
+}
+
+/// Checks an archive against its manifest: every entry listed, each with
+/// the checksum the manifest gives, and no entry unlisted. Returns the
+/// manifest.
+pub fn verify_zip(reader: impl Read + Seek) -> Result<Manifest> {
+    let mut archive = zip::ZipArchive::new(reader).map_err(zip_err("is not a ZIP"))?;
+    let manifest: Manifest = {
+        let file = archive
+            .by_name("manifest.json")
+            .map_err(|_| Error::Invalid("the archive has no manifest.json".to_owned()))?;
+        let mut text = Vec::new();
+        file.take(MAX_MANIFEST)
+            .read_to_end(&mut text)
+            .map_err(io("manifest.json"))?;
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::Invalid(format!("manifest.json is not a privctl manifest: {e}")))?
+    };
+    if manifest.format != FORMAT {
+        return Err(Error::Invalid(format!(
+            "manifest.json is format \"{}\", not \"{FORMAT}\"",
+            privctl_policy::escape_untrusted(&manifest.format)
+        )));
+    }
+    let listed: BTreeMap<&str, &ManifestEntry> = manifest
+        .entries
+        .iter()
+        .map(|e| (e.name.as_str(), e))
+        .collect();
+    for i in 0..archive.len() {
+        let mut file = archive.by_index(i).map_err(zip_err("cannot be read"))?;
+        let name = file.name().to_owned();
+        if name == "manifest.json" {
+            continue;
+        }
+        let shown = privctl_policy::escape_untrusted(&name).into_owned();
+        let want = listed.get(name.as_str()).ok_or_else(|| {
+            Error::Invalid(format!(
+                "entry {shown} is not in the manifest: it was added"
+            ))
+        })?;
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut buf = [0u8; 64 * 1024];
+        let mut bytes = 0u64;
+        loop {
+            let n = file.read(&mut buf).map_err(io(&shown))?;
+            if n == 0 {
+                break;
+            }
+            ctx.update(&buf[..n]);
+            bytes += n as u64;
+        }
+        if bytes != want.bytes || hex(ctx.finish().as_ref()) != want.sha256 {
+            return Err(Error::Invalid(format!(
+                "entry {shown} does not match its checksum in the manifest: it was changed"
+            )));
+        }
+    }
+    for e in &manifest.entries {
+        if archive.by_name(&e.name).is_err() {
+            return Err(Error::Invalid(format!(
+                "entry {} is in the manifest but not in the archive: it was removed",
+                privctl_policy::escape_untrusted(&e.name)
+            )));
+        }
+    }
+    Ok(manifest)
+}
+
+/// What a download token says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    /// SHA-256 of the archive it lets someone download.
+    pub zip_sha256: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+const TOKEN_PREFIX: &str = "pdt1";
+
+/// A token for the archive with SHA-256 `zip_sha256`, valid until
+/// `expires_at`, signed with `signer`.
+pub fn token(signer: &Signer, zip_sha256: &str, expires_at: DateTime<Utc>) -> Result<String> {
+    let claims = serde_json::to_vec(&Token {
+        zip_sha256: zip_sha256.to_owned(),
+        expires_at,
+    })?;
+    let payload = hex(&claims);
+    let signature = signer.sign(format!("{TOKEN_PREFIX}.{payload}").as_bytes());
+    Ok(format!("{TOKEN_PREFIX}.{payload}.{signature}"))
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Checks a token: its signature against `signer`'s key, that it is for
+/// the archive with SHA-256 `zip_sha256`, and that it has not expired at
+/// `now`.
+pub fn verify_token(
+    signer: &Signer,
+    token: &str,
+    zip_sha256: &str,
+    now: DateTime<Utc>,
+) -> Result<Token> {
+    let bad = |why: &str| Error::Invalid(format!("the token {why}"));
+    let mut parts = token.trim().split('.');
+    let (Some(TOKEN_PREFIX), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad("is not a privctl download token"));
+    };
+    let signature = unhex(signature).ok_or_else(|| bad("has a signature that is not hex"))?;
+    ring::signature::UnparsedPublicKey::new(
+        &ring::signature::ED25519,
+        unhex(&signer.public_hex()).unwrap_or_default(),
+    )
+    .verify(format!("{TOKEN_PREFIX}.{payload}").as_bytes(), &signature)
+    .map_err(|_| bad("was not signed by this key, or was changed"))?;
+    let claims: Token = unhex(payload)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| bad("does not hold a download claim"))?;
+    if claims.zip_sha256 != zip_sha256 {
+        return Err(bad("is for another archive"));
+    }
+    if now >= claims.expires_at {
+        return Err(bad(&format!(
+            "expired at {}",
+            claims.expires_at.to_rfc3339()
+        )));
+    }
+    Ok(claims)
+}
