@@ -52,6 +52,11 @@ pub enum Command {
     Request(RequestArgs),
     /// The run log: what each sweep did, per data type.
     Runs(RunsArgs),
+    /// A copy of everything held about one person: a ZIP with an entry per
+    /// data type the policy exports, a manifest and checksums, and a signed
+    /// download token that expires after the policy's link expiry.
+    /// `privctl export verify FILE.zip [--token T]` checks one.
+    Export(ExportArgs),
     /// The audit log: `verify` checks every entry's link in the hash chain
     /// and the signed checkpoint of its head (exit 1 naming the first bad
     /// entry); `log` prints the latest entries.
@@ -468,6 +473,70 @@ pub struct SampleArgs {
     /// Age rows relative to this instant (RFC 3339) instead of now.
     #[arg(long)]
     pub as_of: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ExportArgs {
+    #[command(subcommand)]
+    pub command: Option<ExportCommand>,
+    #[command(flatten)]
+    pub export: ExportRun,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportRun {
+    /// The policy file.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Database URL for a policy with one database store.
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Whom: KIND=VALUE, KIND an identifier of the policy (email=ada@example.com, user_id=42).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// The archive to write [default: privctl-export-<user id>-<time>.zip].
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The request this answers (its id or ticket), recorded in the manifest.
+    #[arg(long)]
+    pub request: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    /// The Ed25519 key that signs the token and the audit log's head.
+    #[arg(
+        long,
+        env = "PRIVCTL_AUDIT_KEY_FILE",
+        default_value = ".privctl/audit.key"
+    )]
+    pub audit_key: PathBuf,
+    /// The signed checkpoint of the audit log's head.
+    #[arg(long, env = "PRIVCTL_AUDIT_HEAD")]
+    pub audit_head: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Check an archive against its manifest, and a token against its
+    /// signature, the archive and its expiry.
+    Verify {
+        /// The archive.
+        archive: PathBuf,
+        /// A download token to check too.
+        #[arg(long)]
+        token: Option<String>,
+        /// The key that signed the token.
+        #[arg(
+            long,
+            env = "PRIVCTL_AUDIT_KEY_FILE",
+            default_value = ".privctl/audit.key"
+        )]
+        audit_key: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]

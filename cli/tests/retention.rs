@@ -533,3 +533,82 @@ fn audit_verify_finds_tampering() {
     assert_eq!(code, 1);
     assert!(out.contains("its end is unchecked: no audit key"), "{out}");
 }
+
+/// `privctl export` and `export verify`: an archive and token that check
+/// out; a changed token refused; an unknown identifier or an unknown person
+/// refused with exit 2, leaving the database as it was.
+#[test]
+fn export_writes_a_verifiable_archive_and_refuses_bad_subjects() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = sample(dir.path(), "infrpool");
+    let export = |subject: &str| {
+        run(privctl()
+            .current_dir(dir.path())
+            .args(["export", "--policy"])
+            .arg(policy("infrpool"))
+            .args([
+                "--db",
+                &url(&db),
+                "--subject",
+                subject,
+                "-o",
+                "out.zip",
+                "--json",
+            ]))
+    };
+    let before = bytes(&db);
+    let (code, _, err) = export("phone=123");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("\"phone\" is not an identifier of the policy"),
+        "{err}"
+    );
+    let (code, _, err) = export("email=nobody@example.com");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no subject has email = \"nobody@example.com\""),
+        "{err}"
+    );
+    assert_eq!(bytes(&db), before, "a refused export changed the database");
+    assert!(!dir.path().join("out.zip").exists());
+
+    let (code, out, err) = export("email=user5@example.com");
+    assert_eq!(code, 0, "{out}{err}");
+    let done: Value = serde_json::from_str(&out).expect("json");
+    let token = done["token"].as_str().expect("token").to_owned();
+    let types: Vec<&str> = done["manifest"]["data_types"]
+        .as_array()
+        .expect("types")
+        .iter()
+        .map(|d| d["name"].as_str().expect("name"))
+        .collect();
+    assert!(
+        types.contains(&"generated_images") && types.contains(&"accounts"),
+        "{types:?}"
+    );
+    let verify = |token: &str| {
+        run(privctl()
+            .current_dir(dir.path())
+            .args(["export", "verify", "out.zip", "--token", token]))
+    };
+    let (code, out, err) = verify(&token);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("entries match the manifest") && out.contains("the token is valid"),
+        "{out}"
+    );
+    let forged = format!("{}0", &token[..token.len() - 1]);
+    let (code, _, err) = verify(&forged);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("not signed by this key, or was changed"),
+        "{err}"
+    );
+    // The export is in the audit log, which still verifies.
+    let (code, out, err) = run(privctl()
+        .current_dir(dir.path())
+        .args(["audit", "verify", "--policy"])
+        .arg(policy("infrpool"))
+        .args(["--db", &url(&db)]));
+    assert_eq!(code, 0, "{out}{err}");
+}

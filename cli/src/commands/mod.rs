@@ -26,5 +26,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Runs(args) => retention::runs(&args),
         Command::Sample(args) => retention::sample(&args),
         Command::Audit(args) => retention::audit(&args),
+        Command::Export(args) => retention::export(&args),
     }
 }

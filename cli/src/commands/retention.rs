@@ -15,8 +15,8 @@ use privctl_store::Open;
 use serde_json::json;
 
 use crate::cli::{
-    AuditArgs, AuditCommand, HoldArgs, HoldCommand, PolicyDb, RequestArgs, RequestCommand,
-    RunsArgs, SampleArgs, SweepArgs,
+    AuditArgs, AuditCommand, ExportArgs, ExportCommand, HoldArgs, HoldCommand, PolicyDb,
+    RequestArgs, RequestCommand, RunsArgs, SampleArgs, SweepArgs,
 };
 use crate::output::{self, Outcome};
 
@@ -617,4 +617,140 @@ pub fn audit(args: &AuditArgs) -> anyhow::Result<Outcome> {
             }
         }
     })
+}
+
+pub fn export(args: &ExportArgs) -> anyhow::Result<Outcome> {
+    if let Some(ExportCommand::Verify {
+        archive,
+        token,
+        audit_key,
+        json: as_json,
+    }) = &args.command
+    {
+        return export_verify(archive, token.as_deref(), audit_key, *as_json);
+    }
+    let run = &args.export;
+    let (Some(policy), Some(subject)) = (&run.policy, &run.subject) else {
+        anyhow::bail!("privctl export needs --policy FILE and --subject KIND=VALUE (or `export verify FILE.zip`)");
+    };
+    let target = PolicyDb {
+        policy: policy.clone(),
+        db: run.db.clone(),
+        json: run.json,
+        audit_key: run.audit_key.clone(),
+        audit_head: run.audit_head.clone(),
+    };
+    runtime()?.block_on(async {
+        let s = match session(&target, Open::Existing).await? {
+            Ok(s) => s,
+            Err(o) => return Ok(o),
+        };
+        let found = privctl_dsar::resolve(&s.policy, &s.dbs, subject).await?;
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_else(Utc::now);
+        let path = run.output.clone().unwrap_or_else(|| {
+            std::path::PathBuf::from(format!(
+                "privctl-export-{}-{}.zip",
+                found
+                    .key
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>(),
+                now.format("%Y%m%dT%H%M%SZ")
+            ))
+        });
+        let (signer, created) = Signer::load_or_create(&target.audit_key)?;
+        if created {
+            output::note(format_args!(
+                "privctl: created the audit key {}; keep it, and a copy, away from the database",
+                escape_path(&target.audit_key)
+            ));
+        }
+        let options = privctl_dsar::ExportOptions {
+            request: run.request.clone(),
+            now,
+        };
+        let done = privctl_dsar::export_to_file(
+            &s.policy,
+            &s.digest,
+            &s.dbs,
+            &s.roots,
+            s.home_db()?,
+            &found,
+            &options,
+            &path,
+            &signer,
+        )
+        .await?;
+        let chained = checkpoint(&s, &target).await?;
+        let mut text = format!(
+            "exported {} = {} to {} (sha256 {})\n",
+            found.identifier,
+            escape_untrusted(&found.value),
+            done.path,
+            &done.sha256[..16]
+        );
+        for d in &done.manifest.data_types {
+            text.push_str(&format!("  {:<22} {:>8} records\n", d.name, d.records));
+        }
+        for n in &done.manifest.not_included {
+            text.push_str(&format!("  not included: {n}\n"));
+        }
+        text.push_str(&format!(
+            "download token (valid until {}):\n{}",
+            done.expires_at.to_rfc3339(),
+            done.token
+        ));
+        output::emit(run.json, &serde_json::to_value(&done)?, &text)?;
+        Ok(chained_outcome(chained))
+    })
+}
+
+fn export_verify(
+    archive: &std::path::Path,
+    token: Option<&str>,
+    key: &std::path::Path,
+    as_json: bool,
+) -> anyhow::Result<Outcome> {
+    let shown = escape_path(archive);
+    let file =
+        std::fs::File::open(archive).with_context(|| format!("cannot read archive {shown}"))?;
+    let manifest = match privctl_dsar::verify_zip(std::io::BufReader::new(file)) {
+        Ok(m) => m,
+        Err(e @ privctl_dsar::Error::Invalid(_)) => {
+            output::note(format_args!("privctl: {shown}: {e}"));
+            return Ok(Outcome::Findings);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut text = format!(
+        "{shown}: {} entries match the manifest (export of {} made {})",
+        manifest.entries.len(),
+        manifest.subject.identifier,
+        manifest.generated_at.to_rfc3339()
+    );
+    let mut claims = None;
+    if let Some(t) = token {
+        let signer = Signer::load(key)?;
+        let sha = privctl_dsar::file_sha256(archive)?;
+        match privctl_dsar::verify_token(&signer, t, &sha, Utc::now()) {
+            Ok(c) => {
+                text.push_str(&format!(
+                    "; the token is valid until {}",
+                    c.expires_at.to_rfc3339()
+                ));
+                claims = Some(c);
+            }
+            Err(e @ privctl_dsar::Error::Invalid(_)) => {
+                output::note(format_args!("privctl: {e}"));
+                return Ok(Outcome::Findings);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    output::emit(
+        as_json,
+        &json!({ "manifest": manifest, "token": claims }),
+        &text,
+    )?;
+    Ok(Outcome::Clean)
 }

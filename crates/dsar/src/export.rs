@@ -573,3 +573,105 @@ pub fn verify_token(
     }
     Ok(claims)
 }
+
+/// A finished export.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exported {
+    /// Where the archive is.
+    pub path: String,
+    /// Its SHA-256.
+    pub sha256: String,
+    /// Its download token.
+    pub token: String,
+    /// When the token expires.
+    pub expires_at: DateTime<Utc>,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// The audit entry that records it.
+    pub audit_entry: i64,
+}
+
+/// SHA-256 of a file, hex.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    let shown = privctl_policy::escape_path(path);
+    let mut f = std::fs::File::open(path).map_err(io(&shown))?;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf).map_err(io(&shown))?;
+        if n == 0 {
+            break;
+        }
+        ctx.update(&buf[..n]);
+    }
+    Ok(hex(ctx.finish().as_ref()))
+}
+
+/// Answers an access request: exports `subject` into the archive at `path`
+/// (written whole or not at all, readable by its owner only), signs a
+/// download token valid for the policy's link expiry, and records the
+/// export in the audit log of `home`.
+#[allow(clippy::too_many_arguments)]
+pub async fn export_to_file(
+    policy: &Policy,
+    policy_sha256: &str,
+    dbs: &BTreeMap<String, Db>,
+    roots: &BTreeMap<String, PathBuf>,
+    home: &Db,
+    subject: &Subject,
+    options: &ExportOptions,
+    path: &Path,
+    signer: &Signer,
+) -> Result<Exported> {
+    let shown = privctl_policy::escape_path(path);
+    let mut file = privctl_fsio::AtomicFile::new(path, Some(0o600)).map_err(io(&shown))?;
+    let (manifest, _) = export(
+        policy,
+        policy_sha256,
+        dbs,
+        roots,
+        subject,
+        options,
+        file.file_mut(),
+    )
+    .await?;
+    file.commit(true).map_err(io(&shown))?;
+    let sha256 = file_sha256(path)?;
+    let expiry = policy
+        .export
+        .as_ref()
+        .map(|e| e.link_expiry)
+        .unwrap_or(privctl_policy::RetentionPeriod::Hours(24));
+    let expires_at = expiry
+        .end_from(options.now)
+        .unwrap_or(options.now + chrono::Duration::hours(24));
+    let token = token(signer, &sha256, expires_at)?;
+    let records: BTreeMap<&str, u64> = manifest
+        .data_types
+        .iter()
+        .map(|d| (d.name.as_str(), d.records))
+        .collect();
+    let entry = privctl_audit::record(
+        home,
+        "export.created",
+        Some(&subject.key),
+        &serde_json::json!({
+            "identifier": subject.identifier,
+            "request": options.request,
+            "zip_sha256": sha256,
+            "expires_at": expires_at.to_rfc3339(),
+            "records": records,
+            "not_included": manifest.not_included,
+        }),
+        options.now,
+    )
+    .await?;
+    Ok(Exported {
+        path: shown,
+        sha256,
+        token,
+        expires_at,
+        manifest,
+        audit_entry: entry.seq,
+    })
+}

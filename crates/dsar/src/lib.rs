@@ -11,7 +11,10 @@ pub mod discover;
 pub mod export;
 
 pub use discover::{resolve, Subject};
-pub use export::{export, token, verify_token, verify_zip, ExportOptions, Manifest, Token};
+pub use export::{
+    export, export_to_file, file_sha256, token, verify_token, verify_zip, ExportOptions, Exported,
+    Manifest, Token,
+};
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
