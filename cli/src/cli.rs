@@ -360,7 +360,7 @@ pub struct PolicyDb {
     )]
     pub audit_key: PathBuf,
     /// The signed checkpoint of the audit log's head [default:
-    /// .privctl/audit-<database>.head, named after the database].
+    /// audit-<database>.head beside the audit key, named after the database].
     #[arg(long, env = "PRIVCTL_AUDIT_HEAD")]
     pub audit_head: Option<PathBuf>,
 }

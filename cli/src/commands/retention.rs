@@ -495,8 +495,14 @@ fn chained_outcome(chained: bool) -> Outcome {
 /// Where the checkpoint of this database's audit log lives.
 fn head_path(target: &PolicyDb, db: &privctl_store::Db) -> std::path::PathBuf {
     target.audit_head.clone().unwrap_or_else(|| {
+        // Beside the key, wherever the command runs from.
         let id = privctl_retention::session::digest(&db.url().to_string());
-        std::path::PathBuf::from(format!(".privctl/audit-{}.head", &id[..16]))
+        let dir = target
+            .audit_key
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        dir.join(format!("audit-{}.head", &id[..16]))
     })
 }
 
@@ -558,13 +564,9 @@ pub fn audit(args: &AuditArgs) -> anyhow::Result<Outcome> {
             }
             AuditCommand::Verify { .. } => {
                 let head = head_path(target, db);
-                let signer = if target.audit_key.exists() {
-                    Some(Signer::load(&target.audit_key)?)
-                } else {
-                    None
-                };
+                let signer = public_key(&target.audit_key)?;
                 let checkpoint = match &signer {
-                    Some(signer) => match Checkpoint::read(&head, signer) {
+                    Some(key) => match Checkpoint::read(&head, key) {
                         Ok(c) => c,
                         Err(e @ privctl_audit::Error::Invalid { .. }) => {
                             output::note(format_args!("privctl: error: {e}"));
@@ -711,9 +713,14 @@ fn export_verify(
     key: &std::path::Path,
     as_json: bool,
 ) -> anyhow::Result<Outcome> {
+    use std::io::Seek;
     let shown = escape_path(archive);
-    let file =
+    let mut file =
         std::fs::File::open(archive).with_context(|| format!("cannot read archive {shown}"))?;
+    // One handle for the checksum and the check, so they see one file.
+    let sha = privctl_dsar::sha256_of(&mut file, &shown)?;
+    file.rewind()
+        .with_context(|| format!("cannot read archive {shown}"))?;
     let manifest = match privctl_dsar::verify_zip(std::io::BufReader::new(file)) {
         Ok(m) => m,
         Err(e @ privctl_dsar::Error::Invalid(_)) => {
@@ -730,9 +737,13 @@ fn export_verify(
     );
     let mut claims = None;
     if let Some(t) = token {
-        let signer = Signer::load(key)?;
-        let sha = privctl_dsar::file_sha256(archive)?;
-        match privctl_dsar::verify_token(&signer, t, &sha, Utc::now()) {
+        let Some(public) = public_key(key)? else {
+            anyhow::bail!(
+                "no audit public key at {} to check the token with",
+                escape_path(&privctl_audit::PublicKey::path_for(key))
+            );
+        };
+        match privctl_dsar::verify_token(&public, t, &sha, Utc::now()) {
             Ok(c) => {
                 text.push_str(&format!(
                     "; the token is valid until {}",
@@ -753,4 +764,17 @@ fn export_verify(
         &text,
     )?;
     Ok(Outcome::Clean)
+}
+
+/// The public half of the audit key: `<key>.pub`, which is all a verifier
+/// needs, or derived from the key file itself when only that is here.
+fn public_key(key: &std::path::Path) -> anyhow::Result<Option<privctl_audit::PublicKey>> {
+    let public = privctl_audit::PublicKey::path_for(key);
+    if std::fs::symlink_metadata(&public).is_ok() {
+        return Ok(Some(privctl_audit::PublicKey::load(&public)?));
+    }
+    if std::fs::symlink_metadata(key).is_ok() {
+        return Ok(Some(Signer::load(key)?.public()));
+    }
+    Ok(None)
 }

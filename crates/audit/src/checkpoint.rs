@@ -98,8 +98,13 @@ impl Signer {
     /// Loads the key at `path`, creating it (readable by its owner only)
     /// when there is none; says whether it was created.
     pub fn load_or_create(path: &Path) -> Result<(Signer, bool)> {
-        if path.exists() {
-            return Ok((Signer::load(path)?, false));
+        if std::fs::symlink_metadata(path).is_ok() {
+            let signer = Signer::load(path)?;
+            let public = PublicKey::path_for(path);
+            if std::fs::symlink_metadata(&public).is_err() {
+                signer.public().write(&public)?;
+            }
+            return Ok((signer, false));
         }
         let what = "audit key file";
         let io = |source| Error::File {
@@ -120,13 +125,22 @@ impl Signer {
         let mut file = AtomicFile::new(path, Some(0o600)).map_err(io)?;
         file.file_mut().write_all(text.as_bytes()).map_err(io)?;
         match file.commit_new(true) {
-            Ok(()) => Ok((Signer::load(path)?, true)),
+            Ok(()) => {
+                let signer = Signer::load(path)?;
+                signer.public().write(&PublicKey::path_for(path))?;
+                Ok((signer, true))
+            }
             // Another run created it first: use theirs.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 Ok((Signer::load(path)?, false))
             }
             Err(e) => Err(io(e)),
         }
+    }
+
+    /// The public key.
+    pub fn public(&self) -> PublicKey {
+        PublicKey(self.pair.public_key().as_ref().to_vec())
     }
 
     /// The public key, hex.
@@ -151,6 +165,71 @@ impl Signer {
             key,
             signature,
         }
+    }
+}
+
+/// An Ed25519 public key, to check checkpoints and tokens without being
+/// able to make them. Written beside the key file as `<key>.pub`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey(Vec<u8>);
+
+const PUB_HEADER: &str = "privctl-audit-public-key v1";
+
+impl PublicKey {
+    /// Reads a public key file.
+    pub fn load(path: &Path) -> Result<PublicKey> {
+        let what = "audit public key file";
+        let text = read(path, what)?;
+        let invalid = |why: &str| Error::Invalid {
+            what,
+            path: shown(path),
+            why: why.to_owned(),
+        };
+        let mut lines = text.lines();
+        if lines.next() != Some(PUB_HEADER) {
+            return Err(invalid(
+                "its first line is not \"privctl-audit-public-key v1\"",
+            ));
+        }
+        let key = lines
+            .next()
+            .and_then(unhex)
+            .filter(|k| k.len() == 32)
+            .ok_or_else(|| invalid("its second line is not a 32-byte key in hex"))?;
+        Ok(PublicKey(key))
+    }
+
+    /// The key, hex.
+    pub fn hex(&self) -> String {
+        hex(&self.0)
+    }
+
+    /// Whether `signature` (raw bytes) signs `message`.
+    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        UnparsedPublicKey::new(&ED25519, &self.0)
+            .verify(message, signature)
+            .is_ok()
+    }
+
+    /// The public key file's path for the key file at `key`.
+    pub fn path_for(key: &Path) -> PathBuf {
+        let mut p = key.as_os_str().to_owned();
+        p.push(".pub");
+        PathBuf::from(p)
+    }
+
+    fn write(&self, path: &Path) -> Result<()> {
+        let what = "audit public key file";
+        let io = |source| Error::File {
+            what,
+            path: shown(path),
+            source,
+        };
+        let mut file = AtomicFile::new(path, Some(0o644)).map_err(io)?;
+        file.file_mut()
+            .write_all(format!("{PUB_HEADER}\n{}\n", self.hex()).as_bytes())
+            .map_err(io)?;
+        file.commit(true).map_err(io)
     }
 }
 
@@ -179,11 +258,19 @@ impl Checkpoint {
 
     /// Reads the checkpoint at `path` and checks its signature against
     /// `signer`'s key; `None` when there is no file.
-    pub fn read(path: &Path, signer: &Signer) -> Result<Option<Checkpoint>> {
-        if !path.exists() {
-            return Ok(None);
-        }
+    pub fn read(path: &Path, key: &PublicKey) -> Result<Option<Checkpoint>> {
         let what = "audit checkpoint";
+        match std::fs::symlink_metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(Error::File {
+                    what,
+                    path: shown(path),
+                    source,
+                })
+            }
+            Ok(_) => {}
+        }
         let text = read(path, what)?;
         let invalid = |why: &str| Error::Invalid {
             what,
@@ -222,16 +309,18 @@ impl Checkpoint {
             key: get("key")?,
             signature: get("signature")?,
         };
-        if c.key != signer.public_hex() {
+        if c.key != key.hex() {
             return Err(invalid("it was signed by another key than this audit key"));
         }
         let signature = unhex(&c.signature).ok_or_else(|| invalid("its signature is not hex"))?;
-        UnparsedPublicKey::new(&ED25519, signer.pair.public_key().as_ref())
-            .verify(
-                Checkpoint::message(c.seq, &c.hash, c.at, &c.key).as_bytes(),
-                &signature,
-            )
-            .map_err(|_| invalid("its signature does not match its contents: it was edited"))?;
+        if !key.verifies(
+            Checkpoint::message(c.seq, &c.hash, c.at, &c.key).as_bytes(),
+            &signature,
+        ) {
+            return Err(invalid(
+                "its signature does not match its contents: it was edited",
+            ));
+        }
         Ok(Some(c))
     }
 
@@ -258,50 +347,71 @@ impl Checkpoint {
 }
 
 /// Signs the log's current head into the checkpoint at `path`, after
-/// checking that the log still reaches the checkpoint there (a checkpoint
-/// never moves back over entries that were removed). Returns the new
-/// checkpoint, or `None` for an empty log.
+/// checking the log: from the last checkpoint on when there is one (the
+/// entry it names unchanged, every later one following on), the whole log
+/// when there is none. A checkpoint never moves back and is never written
+/// over a log that does not check out; concurrent writers take turns on a
+/// lock file beside it. Returns the new checkpoint, or `None` for an empty
+/// log.
 pub async fn advance(
     db: &privctl_store::Db,
     signer: &Signer,
     path: &Path,
     now: DateTime<Utc>,
 ) -> Result<Option<Checkpoint>> {
-    let previous = Checkpoint::read(path, signer)?;
-    let Some((seq, hash)) = crate::head(db).await? else {
+    let what = "audit checkpoint";
+    let io = |source| Error::File {
+        what,
+        path: shown(path),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(PathBuf::from(lock_path))
+        .map_err(io)?;
+    lock.lock().map_err(io)?;
+    let key = signer.public();
+    let previous = Checkpoint::read(path, &key)?;
+    let refuse = |seq: i64, why: String| Error::Invalid {
+        what: "audit log",
+        path: shown(path),
+        why: format!("entry {seq}: {why}; run `privctl audit verify`"),
+    };
+    let v = match &previous {
+        Some(p) => {
+            let same = crate::entry_at(db, p.seq).await?;
+            if same.as_deref() != Some(p.hash.as_str()) {
+                return Err(refuse(
+                    p.seq,
+                    format!(
+                        "checkpointed at {}, it is no longer in the log as written",
+                        p.at.to_rfc3339()
+                    ),
+                ));
+            }
+            crate::verify_after(db, Some((p.seq, p.hash.clone())), None).await?
+        }
+        None => crate::verify(db, None).await?,
+    };
+    if let Some(problem) = v.problem {
+        return Err(refuse(problem.seq, problem.what));
+    }
+    let Some((seq, hash)) = v.head else {
         return Ok(None);
     };
-    if let Some(p) = &previous {
-        // The entry it names must still be there, unchanged.
-        let same = crate::entry_at(db, p.seq).await?;
-        if same.as_deref() != Some(p.hash.as_str()) {
-            return Err(Error::Invalid {
-                what: "audit log",
-                path: shown(path),
-                why: format!(
-                    "entry {} checkpointed at {} is no longer in the log as written; run `privctl audit verify`",
-                    p.seq,
-                    p.at.to_rfc3339()
-                ),
-            });
-        }
-    }
-    // And every entry after it must follow on.
-    if let Some(p) = &previous {
-        let v = crate::verify_after(db, Some((p.seq, p.hash.clone())), None).await?;
-        if let Some(problem) = v.problem {
-            return Err(Error::Invalid {
-                what: "audit log",
-                path: shown(path),
-                why: format!(
-                    "entry {}: {}; run `privctl audit verify`",
-                    problem.seq, problem.what
-                ),
-            });
-        }
+    if previous.as_ref().is_some_and(|p| p.seq > seq) {
+        return Ok(previous);
     }
     let c = signer.checkpoint(seq, &hash, now);
     c.write(path)?;
+    drop(lock);
     Ok(Some(c))
 }
 
@@ -325,14 +435,17 @@ mod tests {
         let path = dir.path().join("head");
         let c = signer.checkpoint(7, "ab", Utc::now());
         c.write(&path).expect("write");
-        assert_eq!(Checkpoint::read(&path, &signer).expect("read"), Some(c));
+        assert_eq!(
+            Checkpoint::read(&path, &signer.public()).expect("read"),
+            Some(c)
+        );
         let text = std::fs::read_to_string(&path).expect("text");
         std::fs::write(&path, text.replace("seq 7", "seq 9")).expect("edit");
-        let err = Checkpoint::read(&path, &signer).expect_err("edited");
+        let err = Checkpoint::read(&path, &signer.public()).expect_err("edited");
         assert!(err.to_string().contains("it was edited"), "{err}");
         let (other, _) = Signer::load_or_create(&dir.path().join("k2")).expect("key");
         std::fs::write(&path, text).expect("restore");
-        let err = Checkpoint::read(&path, &other).expect_err("other key");
+        let err = Checkpoint::read(&path, &other.public()).expect_err("other key");
         assert!(err.to_string().contains("another key"), "{err}");
     }
 }

@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use privctl_store::{AnyConnection, Component, Db, Dialect, Lock, Row};
 use serde::Serialize;
 
-pub use checkpoint::{advance, Checkpoint, Signer};
+pub use checkpoint::{advance, Checkpoint, PublicKey, Signer};
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -298,6 +298,7 @@ pub(crate) async fn verify_after(
     from: Option<(i64, String)>,
     checkpoint: Option<&Checkpoint>,
 ) -> Result<Verification> {
+    let partial = from.is_some();
     let mut v = Verification {
         entries: 0,
         head: from.clone(),
@@ -321,6 +322,10 @@ pub(crate) async fn verify_after(
             }
             for r in &rows {
                 let e = entry(db, r)?;
+                // The time as stored, not as converted.
+                let at: i64 = r
+                    .try_get("at")
+                    .map_err(db.err("reading the audit log", Some("privctl_audit")))?;
                 let problem = if e.seq != expected {
                     Some(format!(
                         "entry {expected} is missing (the next one is numbered {})",
@@ -332,14 +337,8 @@ pub(crate) async fn verify_after(
                         e.seq,
                         e.seq - 1
                     ))
-                } else if entry_hash(
-                    e.seq,
-                    e.at.timestamp(),
-                    &e.kind,
-                    e.subject.as_deref(),
-                    &e.body,
-                    &e.prev,
-                ) != e.hash
+                } else if entry_hash(e.seq, at, &e.kind, e.subject.as_deref(), &e.body, &e.prev)
+                    != e.hash
                 {
                     Some(format!("entry {} was changed after it was written", e.seq))
                 } else {
@@ -360,6 +359,24 @@ pub(crate) async fn verify_after(
                 v.entries += 1;
                 expected += 1;
             }
+        }
+    }
+    // Rows numbered outside the chain (0, negative) are not in it.
+    if v.problem.is_none() && !partial && ready(db).await? {
+        let err = db.err("reading the audit log", Some("privctl_audit"));
+        let r = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM privctl_audit")
+            .fetch_one(db.pool())
+            .await
+            .map_err(&err)?;
+        let n: i64 = r.try_get("n").map_err(&err)?;
+        if u64::try_from(n).unwrap_or(0) != v.entries {
+            v.problem = Some(Problem {
+                seq: 0,
+                what: format!(
+                    "the log holds {n} entries but only {} form the chain: entries were added outside it",
+                    v.entries
+                ),
+            });
         }
     }
     if let (None, Some(c)) = (&v.problem, checkpoint) {

@@ -183,6 +183,12 @@ pub async fn export<W: Write + Seek>(
         return Err(Error::Invalid("the policy has no [export]".to_owned()));
     };
     for name in &spec.data_types {
+        if name == "manifest" {
+            manifest
+                .not_included
+                .push(format!("{name}: the name is the archive's own manifest"));
+            continue;
+        }
         let Some(dt) = policy.data_types.get(name) else {
             manifest
                 .not_included
@@ -283,9 +289,29 @@ pub async fn export<W: Write + Seek>(
                 ));
                 continue;
             }
+            // The key names one directory: nothing else, nothing above.
+            let one_part = {
+                let mut parts = Path::new(&subject.key).components();
+                matches!(
+                    (parts.next(), parts.next()),
+                    (Some(std::path::Component::Normal(_)), None)
+                )
+            };
+            if !one_part {
+                manifest.not_included.push(format!(
+                    "{name}: the subject's key is not a plain directory name"
+                ));
+                continue;
+            }
             let dir = root
                 .join(dt.path.as_deref().unwrap_or("."))
                 .join(&subject.key);
+            if std::fs::symlink_metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+                manifest.not_included.push(format!(
+                    "{name}: the subject's directory is a symbolic link or not a directory"
+                ));
+                continue;
+            }
             entry.source = format!("{}:{}", dt.store, privctl_policy::escape_path(&dir));
             let mut files = Vec::new();
             walk(&dir, &dir, &mut files)?;
@@ -440,7 +466,8 @@ async fn table_csv<W: Write + Seek>(
 /// the checksum the manifest gives, and no entry unlisted. Returns the
 /// manifest.
 pub fn verify_zip(reader: impl Read + Seek) -> Result<Manifest> {
-    let mut archive = zip::ZipArchive::new(reader).map_err(zip_err("is not a ZIP"))?;
+    let damaged = |e: zip::result::ZipError| Error::Invalid(format!("the archive is damaged: {e}"));
+    let mut archive = zip::ZipArchive::new(reader).map_err(damaged)?;
     let manifest: Manifest = {
         let file = archive
             .by_name("manifest.json")
@@ -448,7 +475,7 @@ pub fn verify_zip(reader: impl Read + Seek) -> Result<Manifest> {
         let mut text = Vec::new();
         file.take(MAX_MANIFEST)
             .read_to_end(&mut text)
-            .map_err(io("manifest.json"))?;
+            .map_err(|e| Error::Invalid(format!("manifest.json is damaged: {e}")))?;
         serde_json::from_slice(&text)
             .map_err(|e| Error::Invalid(format!("manifest.json is not a privctl manifest: {e}")))?
     };
@@ -464,7 +491,7 @@ pub fn verify_zip(reader: impl Read + Seek) -> Result<Manifest> {
         .map(|e| (e.name.as_str(), e))
         .collect();
     for i in 0..archive.len() {
-        let mut file = archive.by_index(i).map_err(zip_err("cannot be read"))?;
+        let mut file = archive.by_index(i).map_err(damaged)?;
         let name = file.name().to_owned();
         if name == "manifest.json" {
             continue;
@@ -479,7 +506,9 @@ pub fn verify_zip(reader: impl Read + Seek) -> Result<Manifest> {
         let mut buf = [0u8; 64 * 1024];
         let mut bytes = 0u64;
         loop {
-            let n = file.read(&mut buf).map_err(io(&shown))?;
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| Error::Invalid(format!("entry {shown} is damaged: {e}")))?;
             if n == 0 {
                 break;
             }
@@ -536,11 +565,11 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Checks a token: its signature against `signer`'s key, that it is for
+/// Checks a token: its signature against the public `key`, that it is for
 /// the archive with SHA-256 `zip_sha256`, and that it has not expired at
 /// `now`.
 pub fn verify_token(
-    signer: &Signer,
+    key: &privctl_audit::PublicKey,
     token: &str,
     zip_sha256: &str,
     now: DateTime<Utc>,
@@ -553,12 +582,9 @@ pub fn verify_token(
         return Err(bad("is not a privctl download token"));
     };
     let signature = unhex(signature).ok_or_else(|| bad("has a signature that is not hex"))?;
-    ring::signature::UnparsedPublicKey::new(
-        &ring::signature::ED25519,
-        unhex(&signer.public_hex()).unwrap_or_default(),
-    )
-    .verify(format!("{TOKEN_PREFIX}.{payload}").as_bytes(), &signature)
-    .map_err(|_| bad("was not signed by this key, or was changed"))?;
+    if !key.verifies(format!("{TOKEN_PREFIX}.{payload}").as_bytes(), &signature) {
+        return Err(bad("was not signed by this key, or was changed"));
+    }
     let claims: Token = unhex(payload)
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| bad("does not hold a download claim"))?;
@@ -594,11 +620,16 @@ pub struct Exported {
 /// SHA-256 of a file, hex.
 pub fn file_sha256(path: &Path) -> Result<String> {
     let shown = privctl_policy::escape_path(path);
-    let mut f = std::fs::File::open(path).map_err(io(&shown))?;
+    let f = std::fs::File::open(path).map_err(io(&shown))?;
+    sha256_of(f, &shown)
+}
+
+/// SHA-256 of everything `f` yields, hex.
+pub fn sha256_of(mut f: impl Read, shown: &str) -> Result<String> {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     let mut buf = [0u8; 64 * 1024];
     loop {
-        let n = f.read(&mut buf).map_err(io(&shown))?;
+        let n = f.read(&mut buf).map_err(io(shown))?;
         if n == 0 {
             break;
         }
@@ -651,7 +682,7 @@ pub async fn export_to_file(
         .iter()
         .map(|d| (d.name.as_str(), d.records))
         .collect();
-    let entry = privctl_audit::record(
+    let recorded = privctl_audit::record(
         home,
         "export.created",
         Some(&subject.key),
@@ -665,7 +696,15 @@ pub async fn export_to_file(
         }),
         options.now,
     )
-    .await?;
+    .await;
+    let entry = match recorded {
+        Ok(e) => e,
+        Err(e) => {
+            // Unrecorded personal data is not left lying about.
+            let _ = std::fs::remove_file(path);
+            return Err(e.into());
+        }
+    };
     Ok(Exported {
         path: shown,
         sha256,

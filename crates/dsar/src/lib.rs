@@ -12,8 +12,8 @@ pub mod export;
 
 pub use discover::{resolve, Subject};
 pub use export::{
-    export, export_to_file, file_sha256, token, verify_token, verify_zip, ExportOptions, Exported,
-    Manifest, Token,
+    export, export_to_file, file_sha256, sha256_of, token, verify_token, verify_zip, ExportOptions,
+    Exported, Manifest, Token,
 };
 
 /// What went wrong.

@@ -269,6 +269,20 @@ async fn check(seed: &str, db: &privctl_store::testing::TestDb) {
     );
     let err = verify_zip(Cursor::new(&changed)).expect_err("changed");
     assert!(err.to_string().contains("it was changed"), "{err}");
+    let added = {
+        let mut a = zip::ZipArchive::new(Cursor::new(&zip)).expect("zip");
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for i in 0..a.len() {
+            w.raw_copy_file(a.by_index(i).expect("entry"))
+                .expect("copy");
+        }
+        w.start_file("extra.json", zip::write::SimpleFileOptions::default())
+            .expect("start");
+        w.write_all(b"[]").expect("write");
+        w.finish().expect("finish").into_inner()
+    };
+    let err = verify_zip(Cursor::new(&added)).expect_err("added");
+    assert!(err.to_string().contains("it was added"), "{err}");
     let removed = rewrite(&zip, &first, None);
     let err = verify_zip(Cursor::new(&removed)).expect_err("removed");
     assert!(err.to_string().contains("it was removed"), "{err}");
@@ -284,14 +298,15 @@ async fn check(seed: &str, db: &privctl_store::testing::TestDb) {
             .collect::<String>()
     };
     let t = token(&signer, &sha, as_of() + Duration::hours(24)).expect("token");
-    verify_token(&signer, &t, &sha, as_of()).expect("valid");
-    let err = verify_token(&signer, &t, &sha, as_of() + Duration::hours(25)).expect_err("expired");
+    verify_token(&signer.public(), &t, &sha, as_of()).expect("valid");
+    let err = verify_token(&signer.public(), &t, &sha, as_of() + Duration::hours(25))
+        .expect_err("expired");
     assert!(err.to_string().contains("expired"), "{err}");
-    let err = verify_token(&signer, &t, &"0".repeat(64), as_of()).expect_err("other");
+    let err = verify_token(&signer.public(), &t, &"0".repeat(64), as_of()).expect_err("other");
     assert!(err.to_string().contains("another archive"), "{err}");
     let forged = t.replacen("pdt1.7b", "pdt1.7c", 1);
     assert_ne!(forged, t);
-    assert!(verify_token(&signer, &forged, &sha, as_of()).is_err());
+    assert!(verify_token(&signer.public(), &forged, &sha, as_of()).is_err());
 }
 
 #[test]

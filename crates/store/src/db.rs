@@ -179,7 +179,14 @@ impl Db {
                 .await
                 .map_err(self.err(op, None))?,
             Dialect::Postgres => {
-                let mut tx = self.pool.begin().await.map_err(self.err(op, None))?;
+                // Read committed whatever the server's default: a writer
+                // that waited for a lock must see what was committed while
+                // it waited (the audit log's head, above all).
+                let mut tx = self
+                    .pool
+                    .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+                    .await
+                    .map_err(self.err(op, None))?;
                 if let Some(key) = lock.advisory_key() {
                     if let Err(e) = sqlx::query("SELECT pg_advisory_xact_lock($1)")
                         .bind(key)
