@@ -54,22 +54,79 @@ pub fn through(table: &SqlIdent, hops: &[Hop], target: &ColumnRef) -> Sql {
         sql.column(table, &first.column);
         return sql;
     }
+    // Each table on the way under an alias of its own, so a link from a
+    // table to itself never shadows the outer row.
+    let aliases: Vec<SqlIdent> = (0..hops.len())
+        .filter_map(|i| SqlIdent::new(&format!("privctl_hop{i}")).ok())
+        .collect();
+    if aliases.len() != hops.len() {
+        sql.push("NULL");
+        return sql;
+    }
+    let last_alias = &aliases[hops.len() - 1];
     sql.push("(SELECT ")
-        .column(&target.table, &target.column)
-        .push(" FROM ");
-    sql.ident(&first.references.table);
-    for h in rest {
+        .column(last_alias, &target.column)
+        .push(" FROM ")
+        .ident(&first.references.table)
+        .push(" AS ")
+        .ident(&aliases[0]);
+    for (i, h) in rest.iter().enumerate() {
         sql.push(" JOIN ")
             .ident(&h.references.table)
+            .push(" AS ")
+            .ident(&aliases[i + 1])
             .push(" ON ")
-            .column(&h.references.table, &h.references.column)
+            .column(&aliases[i + 1], &h.references.column)
             .push(" = ")
-            .column(&h.table, &h.column);
+            .column(&aliases[i], &h.column);
     }
     sql.push(" WHERE ")
-        .column(&first.references.table, &first.references.column)
+        .column(&aliases[0], &first.references.column)
         .push(" = ")
         .column(table, &first.column)
         .push(")");
     sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ident(s: &str) -> SqlIdent {
+        SqlIdent::new(s).expect("ident")
+    }
+
+    #[test]
+    fn a_table_that_refers_to_itself_does_not_shadow_the_row() {
+        // api_keys.parent_key_id -> api_keys.id -> users.id
+        let hops = [
+            Hop {
+                table: ident("api_keys"),
+                column: ident("parent_key_id"),
+                references: ColumnRef {
+                    table: ident("api_keys"),
+                    column: ident("id"),
+                },
+            },
+            Hop {
+                table: ident("api_keys"),
+                column: ident("user_id"),
+                references: ColumnRef {
+                    table: ident("users"),
+                    column: ident("id"),
+                },
+            },
+        ];
+        let target = ColumnRef {
+            table: ident("users"),
+            column: ident("closed_at"),
+        };
+        let sql = through(&ident("api_keys"), &hops, &target);
+        assert_eq!(
+            sql.text(),
+            "(SELECT \"privctl_hop1\".\"closed_at\" FROM \"api_keys\" AS \"privctl_hop0\" \
+             JOIN \"users\" AS \"privctl_hop1\" ON \"privctl_hop1\".\"id\" = \"privctl_hop0\".\"user_id\" \
+             WHERE \"privctl_hop0\".\"id\" = \"api_keys\".\"parent_key_id\")"
+        );
+    }
 }
