@@ -11,7 +11,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 use zeroize::Zeroizing;
 
-use crate::{hex, Error, Result};
+use crate::{hex, unhex, Error, Result};
 
 const KEY_HEADER: &str = "privctl-audit-key v1";
 const CHECKPOINT_HEADER: &str = "privctl-audit-checkpoint v1";
@@ -36,16 +36,6 @@ impl std::fmt::Debug for Signer {
 
 fn shown(path: &Path) -> String {
     privctl_policy::escape_path(path)
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 fn read(path: &Path, what: &'static str) -> Result<Zeroizing<String>> {

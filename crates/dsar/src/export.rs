@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use privctl_audit::Signer;
+use privctl_audit::{hex, unhex, Signer};
 use privctl_policy::model::{Category, ExportFormat, Policy};
 use privctl_policy::SqlIdent;
 use privctl_store::{Db, Row};
@@ -87,10 +87,6 @@ pub struct ManifestEntry {
     pub bytes: u64,
     /// SHA-256 of its contents, hex.
     pub sha256: String,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn zip_err(what: &'static str) -> impl Fn(zip::result::ZipError) -> Error {
@@ -553,16 +549,6 @@ pub fn token(signer: &Signer, zip_sha256: &str, expires_at: DateTime<Utc>) -> Re
     let payload = hex(&claims);
     let signature = signer.sign(format!("{TOKEN_PREFIX}.{payload}").as_bytes());
     Ok(format!("{TOKEN_PREFIX}.{payload}.{signature}"))
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// Checks a token: its signature against the public `key`, that it is for
