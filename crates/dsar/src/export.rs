@@ -178,6 +178,7 @@ pub async fn export<W: Write + Seek>(
     let Some(spec) = &policy.export else {
         return Err(Error::Invalid("the policy has no [export]".to_owned()));
     };
+    let mut snapshots = BTreeMap::new();
     for name in &spec.data_types {
         if name == "manifest" {
             manifest
@@ -220,6 +221,14 @@ pub async fn export<W: Write + Seek>(
                 continue;
             };
             entry.source = format!("{}.{}", dt.store, table);
+            // One snapshot per store for the whole export: every data type
+            // and format as of the same moment.
+            if !snapshots.contains_key(&dt.store) {
+                snapshots.insert(dt.store.clone(), db.snapshot().await?);
+            }
+            let snap: &mut privctl_store::AnyConnection = snapshots
+                .get_mut(&dt.store)
+                .ok_or_else(|| Error::StoreNotOpen(dt.store.clone()))?;
             let mut columns: Vec<SqlIdent> = dt.columns.keys().cloned().collect();
             for c in dt.timestamp.iter().chain(&dt.anonymised_at) {
                 if !columns.contains(c) {
@@ -254,12 +263,14 @@ pub async fn export<W: Write + Seek>(
                 let (file, rows) = match format {
                     ExportFormat::Json => {
                         let file = format!("{name}.json");
-                        let rows = table_json(&mut w, &file, db, &query, &columns, &masked).await?;
+                        let rows =
+                            table_json(&mut w, &file, db, snap, &query, &columns, &masked).await?;
                         (file, rows)
                     }
                     ExportFormat::Csv => {
                         let file = format!("{name}.csv");
-                        let rows = table_csv(&mut w, &file, db, &query, &columns, &masked).await?;
+                        let rows =
+                            table_csv(&mut w, &file, db, snap, &query, &columns, &masked).await?;
                         (file, rows)
                     }
                 };
@@ -325,6 +336,9 @@ pub async fn export<W: Write + Seek>(
             }
         }
         manifest.data_types.push(entry);
+    }
+    for (_, tx) in snapshots {
+        let _ = tx.rollback().await;
     }
     manifest.entries = std::mem::take(&mut w.entries);
     let text = serde_json::to_vec_pretty(&manifest)?;
@@ -396,6 +410,7 @@ async fn table_json<W: Write + Seek>(
     w: &mut Writer<W>,
     file: &str,
     db: &Db,
+    snapshot: &mut privctl_store::AnyConnection,
     query: &privctl_store::sql::Sql,
     columns: &[SqlIdent],
     masked: &[SqlIdent],
@@ -403,7 +418,7 @@ async fn table_json<W: Write + Seek>(
     let err = db.err("reading the subject's rows", None);
     let mut h = w.start(file)?;
     h.write_all(b"[").map_err(io(file))?;
-    let mut rows = query.query().fetch(db.pool());
+    let mut rows = query.query().fetch(&mut *snapshot);
     let mut n = 0u64;
     while let Some(row) = rows.try_next().await.map_err(&err)? {
         let vals = values(&row, columns, masked, db)?;
@@ -432,6 +447,7 @@ async fn table_csv<W: Write + Seek>(
     w: &mut Writer<W>,
     file: &str,
     db: &Db,
+    snapshot: &mut privctl_store::AnyConnection,
     query: &privctl_store::sql::Sql,
     columns: &[SqlIdent],
     masked: &[SqlIdent],
@@ -444,7 +460,7 @@ async fn table_csv<W: Write + Seek>(
         let csv_err = |e: csv::Error| Error::Invalid(format!("{file}: {e}"));
         csv.write_record(columns.iter().map(|c| c.as_str()))
             .map_err(csv_err)?;
-        let mut rows = query.query().fetch(db.pool());
+        let mut rows = query.query().fetch(&mut *snapshot);
         while let Some(row) = rows.try_next().await.map_err(&err)? {
             let vals = values(&row, columns, masked, db)?;
             csv.write_record(vals.iter().map(|v| v.as_deref().unwrap_or("")))

@@ -232,17 +232,23 @@ impl Db {
         &self,
         f: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, E>,
     ) -> Result<T, E> {
+        let mut tx = self.snapshot().await?;
+        let out = f(&mut tx).await;
+        let _ = tx.rollback().await;
+        out
+    }
+
+    /// A read-only snapshot to hold across several reads (an export that
+    /// reads many tables, several stores at once); roll it back when done.
+    pub async fn snapshot(&self) -> Result<Transaction<'static, sqlx::Any>> {
         let op = "starting a read";
-        let mut tx: Transaction<'static, sqlx::Any> = match self.dialect {
+        Ok(match self.dialect {
             Dialect::Sqlite => self.pool.begin().await.map_err(self.err(op, None))?,
             Dialect::Postgres => self
                 .pool
                 .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await
                 .map_err(self.err(op, None))?,
-        };
-        let out = f(&mut tx).await;
-        let _ = tx.rollback().await;
-        out
+        })
     }
 }
