@@ -57,6 +57,11 @@ pub enum Command {
     /// download token that expires after the policy's link expiry.
     /// `privctl export verify FILE.zip [--token T]` checks one.
     Export(ExportArgs),
+    /// Erasure requests: `request` records one with its regime's deadlines
+    /// and the policy's grace period, `cancel` withdraws one within its
+    /// grace period, `status` lists open ones, overdue first. (Carrying
+    /// requests out, `erase run`, is not built yet.)
+    Erase(EraseArgs),
     /// The audit log: `verify` checks every entry's link in the hash chain
     /// and the signed checkpoint of its head (exit 1 naming the first bad
     /// entry); `log` prints the latest entries.
@@ -536,6 +541,45 @@ pub enum ExportCommand {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EraseArgs {
+    #[command(subcommand)]
+    pub command: EraseCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EraseCommand {
+    /// Record an erasure request.
+    Request {
+        #[command(flatten)]
+        target: PolicyDb,
+        /// Whom: KIND=VALUE, KIND an identifier of the policy.
+        #[arg(long)]
+        subject: String,
+        /// The law it is made under: gdpr, ccpa or dpdp (one the policy answers under).
+        #[arg(long)]
+        regime: String,
+        /// When it was made (RFC 3339) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        /// A note (the ticket, the channel).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Cancel a request within its grace period.
+    Cancel {
+        #[command(flatten)]
+        target: PolicyDb,
+        /// The request's id.
+        id: i64,
+    },
+    /// Open requests with their deadlines, overdue first.
+    Status {
+        #[command(flatten)]
+        target: PolicyDb,
     },
 }
 

@@ -619,3 +619,128 @@ fn export_writes_a_verifiable_archive_and_refuses_bad_subjects() {
         .args(["--db", &url(&db)]));
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// `privctl erase request | cancel | status`: deadlines from the regime,
+/// the grace period from the policy, overdue requests first, cancellation
+/// only within the grace period and where the policy allows it.
+#[test]
+fn erasure_requests_are_recorded_with_deadlines_and_cancelled_only_in_grace() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = sample(dir.path(), "infrpool");
+    let erase = |args: &[&str], name: &str, db: &Path| {
+        run(privctl()
+            .current_dir(dir.path())
+            .arg("erase")
+            .args(args)
+            .args(["--policy"])
+            .arg(policy(name))
+            .args(["--db", &url(db), "--json"]))
+    };
+    let (code, out, err) = erase(
+        &[
+            "request",
+            "--subject",
+            "email=user5@example.com",
+            "--regime",
+            "ccpa",
+            "--at",
+            "2026-11-20T10:00:00Z",
+        ],
+        "infrpool",
+        &db,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let late: Value = serde_json::from_str(&out).expect("json");
+    // CCPA: 45 days to answer, 10 business days to acknowledge; InfrPool's
+    // grace period is 72 hours.
+    assert_eq!(late["due_at"], "2027-01-04T10:00:00Z");
+    assert_eq!(late["acknowledge_by"], "2026-12-04T10:00:00Z");
+    assert_eq!(late["grace_until"], "2026-11-23T10:00:00Z");
+    let (code, out, err) = erase(
+        &[
+            "request",
+            "--subject",
+            "email=user6@example.com",
+            "--regime",
+            "gdpr",
+            "--at",
+            "2026-01-10T00:00:00Z",
+        ],
+        "infrpool",
+        &db,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let overdue: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(overdue["due_at"], "2026-02-10T00:00:00Z");
+    let (code, out, err) = erase(
+        &["request", "--subject", "user_id=8", "--regime", "gdpr"],
+        "infrpool",
+        &db,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let fresh: Value = serde_json::from_str(&out).expect("json");
+
+    let (code, out, _) = erase(&["status"], "infrpool", &db);
+    assert_eq!(code, 0);
+    let open: Value = serde_json::from_str(&out).expect("json");
+    let ids: Vec<i64> = open
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|r| !r["regime"].is_null())
+        .map(|r| r["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(
+        ids,
+        // The GDPR month from today ends before the CCPA 45 days from
+        // four days ago.
+        [
+            overdue["id"].as_i64(),
+            fresh["id"].as_i64(),
+            late["id"].as_i64()
+        ]
+        .map(|i| i.expect("id")),
+        "overdue first, then by deadline"
+    );
+
+    // Cancelling: within grace yes, after it no, and nothing changes then.
+    let id = fresh["id"].as_i64().expect("id").to_string();
+    let (code, _, err) = erase(&["cancel", &id], "infrpool", &db);
+    assert_eq!(code, 0, "{err}");
+    let before = bytes(&db);
+    let old = late["id"].as_i64().expect("id").to_string();
+    let (code, _, err) = erase(&["cancel", &old], "infrpool", &db);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("grace period ended at 2026-11-23T10:00:00+00:00"),
+        "{err}"
+    );
+    let (code, _, err) = erase(&["cancel", &id], "infrpool", &db);
+    assert_eq!(code, 2);
+    assert!(err.contains("already cancelled"), "{err}");
+    let (code, _, err) = erase(
+        &["request", "--subject", "user_id=9", "--regime", "lgpd"],
+        "infrpool",
+        &db,
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("no requests under regime \"lgpd\""), "{err}");
+    assert_eq!(bytes(&db), before, "a refused command changed the database");
+
+    // CheapestInference's policy says requests cannot be cancelled.
+    let ci = sample(dir.path(), "cheapestinference");
+    let (code, out, err) = erase(
+        &["request", "--subject", "user_id=3", "--regime", "gdpr"],
+        "cheapestinference",
+        &ci,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let r: Value = serde_json::from_str(&out).expect("json");
+    let (code, _, err) = erase(
+        &["cancel", &r["id"].as_i64().expect("id").to_string()],
+        "cheapestinference",
+        &ci,
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot be cancelled"), "{err}");
+}

@@ -27,5 +27,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Sample(args) => retention::sample(&args),
         Command::Audit(args) => retention::audit(&args),
         Command::Export(args) => retention::export(&args),
+        Command::Erase(args) => retention::erase(&args),
     }
 }

@@ -15,8 +15,8 @@ use privctl_store::Open;
 use serde_json::json;
 
 use crate::cli::{
-    AuditArgs, AuditCommand, ExportArgs, ExportCommand, HoldArgs, HoldCommand, PolicyDb,
-    RequestArgs, RequestCommand, RunsArgs, SampleArgs, SweepArgs,
+    AuditArgs, AuditCommand, EraseArgs, EraseCommand, ExportArgs, ExportCommand, HoldArgs,
+    HoldCommand, PolicyDb, RequestArgs, RequestCommand, RunsArgs, SampleArgs, SweepArgs,
 };
 use crate::output::{self, Outcome};
 
@@ -777,4 +777,103 @@ fn public_key(key: &std::path::Path) -> anyhow::Result<Option<privctl_audit::Pub
         return Ok(Some(Signer::load(key)?.public()));
     }
     Ok(None)
+}
+
+pub fn erase(args: &EraseArgs) -> anyhow::Result<Outcome> {
+    let target = match &args.command {
+        EraseCommand::Request { target, .. }
+        | EraseCommand::Cancel { target, .. }
+        | EraseCommand::Status { target } => target,
+    };
+    runtime()?.block_on(async {
+        let s = match session(target, Open::Existing).await? {
+            Ok(s) => s,
+            Err(o) => return Ok(o),
+        };
+        let home = s.home_db()?;
+        let when = |t: Option<DateTime<Utc>>| t.map_or("-".to_owned(), |t| t.to_rfc3339());
+        match &args.command {
+            EraseCommand::Request {
+                subject,
+                regime,
+                at,
+                note,
+                ..
+            } => {
+                let made = match at {
+                    Some(a) => instant(a, "--at")?,
+                    None => Utc::now(),
+                };
+                let found = privctl_dsar::resolve(&s.policy, &s.dbs, subject).await?;
+                let r = privctl_dsar::requests::request_erasure(
+                    &s.policy,
+                    home,
+                    &found,
+                    regime,
+                    made,
+                    note.as_deref(),
+                )
+                .await?;
+                let chained = checkpoint(&s, target).await?;
+                let mut text = format!(
+                    "erasure request {} recorded for {} = {} under {}: due {}",
+                    r.id,
+                    found.identifier,
+                    escape_untrusted(&found.value),
+                    regime,
+                    when(r.due_at)
+                );
+                if let Some(a) = r.acknowledge_by {
+                    text.push_str(&format!(", acknowledge by {}", a.to_rfc3339()));
+                }
+                if let Some(g) = r.grace_until {
+                    text.push_str(&format!(", cancellable until {}", g.to_rfc3339()));
+                }
+                output::emit(target.json, &serde_json::to_value(&r)?, &text)?;
+                Ok(chained_outcome(chained))
+            }
+            EraseCommand::Cancel { id, .. } => {
+                let r = privctl_dsar::requests::cancel(&s.policy, home, *id, Utc::now()).await?;
+                let chained = checkpoint(&s, target).await?;
+                output::emit(
+                    target.json,
+                    &serde_json::to_value(&r)?,
+                    &format!("erasure request {id} cancelled; nothing was touched"),
+                )?;
+                Ok(chained_outcome(chained))
+            }
+            EraseCommand::Status { .. } => {
+                let now = Utc::now();
+                let open = privctl_dsar::requests::open(home, now).await?;
+                let mut text = String::new();
+                for r in &open {
+                    let state = match r.due_at {
+                        Some(d) if d <= now => format!("OVERDUE since {}", d.to_rfc3339()),
+                        Some(d) => format!("due {}", d.to_rfc3339()),
+                        None => "no deadline recorded".to_owned(),
+                    };
+                    text.push_str(&format!(
+                        "{:>5}  subject {:<10} {:<5} requested {}  {}{}{}\n",
+                        r.id,
+                        escape_untrusted(&r.subject),
+                        r.regime.as_deref().unwrap_or("-"),
+                        r.requested_at.to_rfc3339(),
+                        state,
+                        r.acknowledge_by
+                            .map(|a| format!(", acknowledge by {}", a.to_rfc3339()))
+                            .unwrap_or_default(),
+                        r.grace_until
+                            .filter(|g| *g > now)
+                            .map(|g| format!(", cancellable until {}", g.to_rfc3339()))
+                            .unwrap_or_default(),
+                    ));
+                }
+                if open.is_empty() {
+                    text.push_str("no open erasure requests");
+                }
+                output::emit(target.json, &serde_json::to_value(&open)?, text.trim_end())?;
+                Ok(Outcome::Clean)
+            }
+        }
+    })
 }

@@ -9,6 +9,7 @@
 
 pub mod discover;
 pub mod export;
+pub mod requests;
 
 pub use discover::{resolve, Subject};
 pub use export::{

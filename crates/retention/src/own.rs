@@ -28,30 +28,13 @@ fn retention_tables(d: Dialect) -> &'static [&'static [&'static str]] {
     }
 }
 
-fn request_tables(d: Dialect) -> &'static [&'static [&'static str]] {
-    match d {
-        Dialect::Sqlite => &[&[
-            "CREATE TABLE privctl_requests (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, subject TEXT NOT NULL, requested_at BIGINT NOT NULL, cancelled_at BIGINT, note TEXT)",
-            "CREATE INDEX privctl_requests_subject ON privctl_requests (subject, kind)",
-        ]],
-        Dialect::Postgres => &[&[
-            "CREATE TABLE privctl_requests (id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, requested_at BIGINT NOT NULL, cancelled_at BIGINT, note TEXT)",
-            "CREATE INDEX privctl_requests_subject ON privctl_requests (subject, kind)",
-        ]],
-    }
-}
-
 /// Holds and the run log.
 pub const RETENTION: Component = Component {
     name: "retention",
     migrations: retention_tables,
 };
 
-/// Data-subject requests.
-pub const REQUESTS: Component = Component {
-    name: "requests",
-    migrations: request_tables,
-};
+pub use privctl_store::requests::REQUESTS;
 
 /// Creates or upgrades every table retention reads.
 pub async fn ensure(db: &Db) -> Result<()> {

@@ -18,6 +18,7 @@
 mod db;
 pub mod drift;
 mod own;
+pub mod requests;
 mod schema;
 pub mod sql;
 pub mod subject;

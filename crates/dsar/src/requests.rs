@@ -1,0 +1,297 @@
+//! Erasure requests as records with deadlines: when one is made, under
+//! which regime, when it must be answered (and, under CCPA, acknowledged),
+//! and until when the person may cancel it. Each request and cancellation
+//! is an entry in the audit log, in the same transaction.
+
+use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
+use privctl_policy::model::{Policy, RegimeClock, RequestKind};
+use privctl_store::requests::REQUESTS;
+use privctl_store::{Db, Lock, Row};
+use serde::Serialize;
+
+use crate::discover::Subject;
+use crate::{Error, Result};
+
+/// A recorded erasure request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Request {
+    /// Its id.
+    pub id: i64,
+    /// Whose (their key), and by which identifier they were named.
+    pub subject: String,
+    /// The identifier they were named by (`email`), when recorded.
+    pub identifier: Option<String>,
+    /// The regime it is made under (`gdpr`, `ccpa`, `dpdp`).
+    pub regime: Option<String>,
+    /// When it was made.
+    pub requested_at: DateTime<Utc>,
+    /// When it must be answered.
+    pub due_at: Option<DateTime<Utc>>,
+    /// The latest it may be answered with an extension, notice given.
+    pub extended_due_at: Option<DateTime<Utc>>,
+    /// When it must be acknowledged (CCPA).
+    pub acknowledge_by: Option<DateTime<Utc>>,
+    /// Until when the person may cancel it, nothing touched.
+    pub grace_until: Option<DateTime<Utc>>,
+    /// When it was cancelled.
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// When it was carried out.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// A note (the ticket, the channel).
+    pub note: Option<String>,
+}
+
+fn regime<'p>(policy: &'p Policy, name: &str) -> Result<&'p RegimeClock> {
+    let r = &policy.regimes;
+    let found = match name {
+        "gdpr" => r.gdpr.as_ref(),
+        "ccpa" => r.ccpa.as_ref(),
+        "dpdp" => r.dpdp.as_ref(),
+        _ => None,
+    };
+    let known: Vec<&str> = [("gdpr", &r.gdpr), ("ccpa", &r.ccpa), ("dpdp", &r.dpdp)]
+        .iter()
+        .filter(|(_, c)| c.is_some())
+        .map(|(n, _)| *n)
+        .collect();
+    let clock = found.ok_or_else(|| {
+        Error::Invalid(format!(
+            "the policy answers no requests under regime \"{}\" (it has: {})",
+            privctl_policy::escape_untrusted(name),
+            known.join(", ")
+        ))
+    })?;
+    if !clock.rights.is_empty() && !clock.rights.contains(&RequestKind::Erasure) {
+        return Err(Error::Invalid(format!(
+            "the policy grants no erasure under regime \"{name}\""
+        )));
+    }
+    Ok(clock)
+}
+
+/// `n` business days (Monday to Friday; public holidays are not known)
+/// after `at`.
+pub fn business_days_after(at: DateTime<Utc>, n: u32) -> DateTime<Utc> {
+    let mut t = at;
+    let mut left = n;
+    while left > 0 {
+        t += Duration::days(1);
+        if !matches!(t.weekday(), Weekday::Sat | Weekday::Sun) {
+            left -= 1;
+        }
+    }
+    t
+}
+
+fn at(secs: Option<i64>) -> Option<DateTime<Utc>> {
+    secs.and_then(|s| DateTime::from_timestamp(s, 0))
+}
+
+/// Records an erasure request for `subject` under `regime_name`, made at
+/// `when`, with its deadlines and grace period from the policy.
+pub async fn request_erasure(
+    policy: &Policy,
+    home: &Db,
+    subject: &Subject,
+    regime_name: &str,
+    when: DateTime<Utc>,
+    note: Option<&str>,
+) -> Result<Request> {
+    let clock = regime(policy, regime_name)?;
+    let when = DateTime::from_timestamp(when.timestamp(), 0).unwrap_or(when);
+    let due = clock.response.end_from(when);
+    let extended = clock
+        .extension
+        .and_then(|e| due.and_then(|d| e.end_from(d)));
+    let acknowledge = clock
+        .acknowledge_business_days
+        .map(|n| business_days_after(when, n));
+    let grace = policy.erasure.grace_period.and_then(|g| g.end_from(when));
+    home.ensure(&REQUESTS).await?;
+    privctl_audit::ensure(home).await?;
+    let secs = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp());
+    let id = home
+        .write_with(Lock::Privctl, async |c| {
+            let err = home.err("recording a request", Some("privctl_requests"));
+            let r = sqlx::query("INSERT INTO privctl_requests (kind, subject, requested_at, note, regime, identifier, due_at, extended_due_at, acknowledge_by, grace_until) VALUES ('erasure', $1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
+                .bind(&subject.key)
+                .bind(when.timestamp())
+                .bind(note)
+                .bind(regime_name)
+                .bind(&subject.identifier)
+                .bind(secs(due))
+                .bind(secs(extended))
+                .bind(secs(acknowledge))
+                .bind(secs(grace))
+                .fetch_one(&mut *c)
+                .await
+                .map_err(&err)?;
+            let id: i64 = r.try_get("id").map_err(&err)?;
+            privctl_audit::append(
+                home,
+                c,
+                "request.recorded",
+                Some(&subject.key),
+                &serde_json::json!({
+                    "request": id,
+                    "kind": "erasure",
+                    "regime": regime_name,
+                    "identifier": subject.identifier,
+                    "requested_at": when.to_rfc3339(),
+                    "due_at": due.map(|t| t.to_rfc3339()),
+                    "acknowledge_by": acknowledge.map(|t| t.to_rfc3339()),
+                    "grace_until": grace.map(|t| t.to_rfc3339()),
+                    "note": note,
+                }),
+                when,
+            )
+            .await?;
+            Ok::<_, Error>(id)
+        })
+        .await?;
+    Ok(Request {
+        id,
+        subject: subject.key.clone(),
+        identifier: Some(subject.identifier.clone()),
+        regime: Some(regime_name.to_owned()),
+        requested_at: when,
+        due_at: due,
+        extended_due_at: extended,
+        acknowledge_by: acknowledge,
+        grace_until: grace,
+        cancelled_at: None,
+        completed_at: None,
+        note: note.map(str::to_owned),
+    })
+}
+
+const COLUMNS: &str = "id, subject, identifier, regime, requested_at, due_at, extended_due_at, acknowledge_by, grace_until, cancelled_at, completed_at, note";
+
+fn request(db: &Db, r: &privctl_store::AnyRow) -> Result<Request> {
+    let err = db.err("reading requests", Some("privctl_requests"));
+    let get = |c: &str| r.try_get::<Option<i64>, _>(c).map_err(&err);
+    Ok(Request {
+        id: r.try_get("id").map_err(&err)?,
+        subject: r.try_get("subject").map_err(&err)?,
+        identifier: r.try_get("identifier").map_err(&err)?,
+        regime: r.try_get("regime").map_err(&err)?,
+        requested_at: at(Some(r.try_get("requested_at").map_err(&err)?)).unwrap_or_default(),
+        due_at: at(get("due_at")?),
+        extended_due_at: at(get("extended_due_at")?),
+        acknowledge_by: at(get("acknowledge_by")?),
+        grace_until: at(get("grace_until")?),
+        cancelled_at: at(get("cancelled_at")?),
+        completed_at: at(get("completed_at")?),
+        note: r.try_get("note").map_err(&err)?,
+    })
+}
+
+/// Cancels request `id` at `now`: only while its grace period runs and the
+/// policy lets requests be cancelled; nothing else changes.
+pub async fn cancel(policy: &Policy, home: &Db, id: i64, now: DateTime<Utc>) -> Result<Request> {
+    home.ensure(&REQUESTS).await?;
+    privctl_audit::ensure(home).await?;
+    home.write_with(Lock::Privctl, async |c| {
+        let err = home.err("cancelling a request", Some("privctl_requests"));
+        // Constant text: the column list above.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM privctl_requests WHERE id = $1 AND kind = 'erasure'"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(&err)?
+        .ok_or_else(|| Error::Invalid(format!("there is no erasure request {id}")))?;
+        let mut r = request(home, &row)?;
+        if r.cancelled_at.is_some() {
+            return Err(Error::Invalid(format!(
+                "request {id} was already cancelled"
+            )));
+        }
+        if r.completed_at.is_some() {
+            return Err(Error::Invalid(format!(
+                "request {id} was already carried out"
+            )));
+        }
+        if !policy.erasure.cancellable {
+            return Err(Error::Invalid(
+                "the policy says erasure requests cannot be cancelled".to_owned(),
+            ));
+        }
+        match r.grace_until {
+            Some(g) if now < g => {}
+            Some(g) => {
+                return Err(Error::Invalid(format!(
+                    "request {id}'s grace period ended at {}",
+                    g.to_rfc3339()
+                )))
+            }
+            None => {
+                return Err(Error::Invalid(format!(
+                    "request {id} has no grace period to cancel it in"
+                )))
+            }
+        }
+        sqlx::query("UPDATE privctl_requests SET cancelled_at = $1 WHERE id = $2")
+            .bind(now.timestamp())
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map_err(&err)?;
+        privctl_audit::append(
+            home,
+            c,
+            "request.cancelled",
+            Some(&r.subject),
+            &serde_json::json!({ "request": id }),
+            now,
+        )
+        .await?;
+        r.cancelled_at = Some(now);
+        Ok(r)
+    })
+    .await
+}
+
+/// Open requests (neither cancelled nor carried out), those past their
+/// deadline first, then by deadline.
+pub async fn open(home: &Db, now: DateTime<Utc>) -> Result<Vec<Request>> {
+    if home.component_version(&REQUESTS).await? != Some(REQUESTS.version(home.dialect())) {
+        return Ok(Vec::new());
+    }
+    // Constant text: the column list above.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM privctl_requests WHERE kind = 'erasure' AND cancelled_at IS NULL AND completed_at IS NULL"
+    )))
+    .fetch_all(home.pool())
+    .await
+    .map_err(home.err("reading requests", Some("privctl_requests")))?;
+    let mut out: Vec<Request> = rows
+        .iter()
+        .map(|r| request(home, r))
+        .collect::<Result<_>>()?;
+    out.sort_by_key(|r| {
+        let due = r.due_at.unwrap_or(DateTime::<Utc>::MAX_UTC);
+        (due > now, due, r.id)
+    });
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn business_days_skip_weekends() {
+        // Friday 2026-11-20: ten business days later is Friday 2026-12-04.
+        let fri = DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        assert_eq!(
+            business_days_after(fri, 10).to_rfc3339(),
+            "2026-12-04T10:00:00+00:00"
+        );
+        assert_eq!(business_days_after(fri, 1).weekday(), Weekday::Mon);
+        assert_eq!(business_days_after(fri, 0), fri);
+    }
+}
