@@ -7,6 +7,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use privctl_audit::{advance, Checkpoint, Signer};
+use privctl_policy::model::name_of;
 use privctl_policy::{check_str, escape_path, escape_untrusted};
 use privctl_retention::own::{self, HoldScope};
 use privctl_retention::sample::SampleOptions;
@@ -169,7 +170,11 @@ fn summary(r: &Report) -> String {
         r.run.map(|id| format!(", run {id}")).unwrap_or_default()
     ));
     for d in &r.data_types {
-        let (action, from) = (name_of(d.action), name_of(d.from));
+        let name = |v: Option<String>| v.unwrap_or_default();
+        let (action, from) = (
+            name(d.action.as_ref().map(name_of)),
+            name(d.from.as_ref().map(name_of)),
+        );
         out.push_str(&format!(
             "  {:<22} {:>10} from {:<18} ",
             d.data_type, d.period, from
@@ -236,15 +241,6 @@ fn summary(r: &Report) -> String {
         }
     }
     out.trim_end().to_owned()
-}
-
-/// A policy enum's name as the policy spells it (`roll_up`,
-/// `deletion_requested`).
-fn name_of<T: serde::Serialize>(value: Option<T>) -> String {
-    value
-        .and_then(|v| serde_json::to_value(v).ok())
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 fn past(action: &str) -> &'static str {
@@ -510,15 +506,26 @@ fn head_path(target: &PolicyDb, db: &privctl_store::Db) -> std::path::PathBuf {
 /// no longer reaches its last checkpoint is reported, and the command exits
 /// 1: its own work is done, but the log was tampered with.
 async fn checkpoint(s: &Session, target: &PolicyDb) -> anyhow::Result<bool> {
-    let db = s.home_db()?;
-    let (signer, created) = Signer::load_or_create(&target.audit_key)?;
+    let signer = audit_signer(&target.audit_key)?;
+    checkpoint_with(s, target, &signer).await
+}
+
+/// The audit key, created (and said so) when there is none yet.
+fn audit_signer(key: &std::path::Path) -> anyhow::Result<Signer> {
+    let (signer, created) = Signer::load_or_create(key)?;
     if created {
         output::note(format_args!(
             "privctl: created the audit key {}; keep it, and a copy, away from the database",
-            escape_path(&target.audit_key)
+            escape_path(key)
         ));
     }
-    match advance(db, &signer, &head_path(target, db), Utc::now()).await {
+    Ok(signer)
+}
+
+/// [`checkpoint`] with the key already loaded.
+async fn checkpoint_with(s: &Session, target: &PolicyDb, signer: &Signer) -> anyhow::Result<bool> {
+    let db = s.home_db()?;
+    match advance(db, signer, &head_path(target, db), Utc::now()).await {
         Ok(_) => Ok(true),
         Err(e @ privctl_audit::Error::Invalid { .. }) => {
             output::note(format_args!("privctl: error: {e}"));
@@ -660,13 +667,7 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<Outcome> {
                 now.format("%Y%m%dT%H%M%SZ")
             ))
         });
-        let (signer, created) = Signer::load_or_create(&target.audit_key)?;
-        if created {
-            output::note(format_args!(
-                "privctl: created the audit key {}; keep it, and a copy, away from the database",
-                escape_path(&target.audit_key)
-            ));
-        }
+        let signer = audit_signer(&target.audit_key)?;
         let options = privctl_dsar::ExportOptions {
             request: run.request.clone(),
             now,
@@ -683,7 +684,7 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<Outcome> {
             &signer,
         )
         .await?;
-        let chained = checkpoint(&s, &target).await?;
+        let chained = checkpoint_with(&s, &target, &signer).await?;
         let mut text = format!(
             "exported {} = {} to {} (sha256 {})\n",
             found.identifier,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use privctl_policy::model::Policy;
+use privctl_policy::model::{name_of, Policy};
 use privctl_policy::SqlIdent;
 use privctl_store::sql::{Sql, Value};
 use privctl_store::{Db, Row};
@@ -32,14 +32,7 @@ pub async fn resolve(policy: &Policy, dbs: &BTreeMap<String, Db>, arg: &str) -> 
     let id = ids
         .iter()
         .find(|i| i.name == kind)
-        .or_else(|| {
-            ids.iter().find(|i| {
-                serde_json::to_value(i.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    == Some(kind.to_owned())
-            })
-        })
+        .or_else(|| ids.iter().find(|i| name_of(&i.kind) == kind))
         .ok_or_else(|| {
             Error::UnknownIdentifier(
                 privctl_policy::escape_untrusted(kind).into_owned(),

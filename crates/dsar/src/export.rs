@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use privctl_audit::{hex, unhex, Signer};
-use privctl_policy::model::{Category, ExportFormat, Policy};
+use privctl_policy::model::{name_of, Category, ExportFormat, Policy};
 use privctl_policy::SqlIdent;
 use privctl_store::{Db, Row};
 use serde::{Deserialize, Serialize};
@@ -195,7 +195,7 @@ pub async fn export<W: Write + Seek>(
         let retention = dt
             .retention
             .as_ref()
-            .map(|r| format!("{} from {}", r.period, name_of(r.from)));
+            .map(|r| format!("{} from {}", r.period, name_of(&r.from)));
         let legal_basis = policy
             .legal_floors
             .values()
@@ -349,13 +349,6 @@ pub async fn export<W: Write + Seek>(
     w.zip.write_all(&text).map_err(io("manifest.json"))?;
     let out = w.zip.finish().map_err(zip_err("could not be finished"))?;
     Ok((manifest, out))
-}
-
-fn name_of<T: Serialize>(v: T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// Regular files under `dir`, without following symbolic links.

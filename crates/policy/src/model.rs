@@ -826,3 +826,12 @@ pub struct Tier {
     #[serde(default)]
     pub retention: BTreeMap<String, RetentionPeriod>,
 }
+
+/// The name a value has in the policy file (its serde name: `roll_up`,
+/// `deletion_requested`, `external_auth_id`), `?` for a value with none.
+pub fn name_of<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::from("?"),
+    }
+}

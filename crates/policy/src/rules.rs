@@ -1569,14 +1569,6 @@ fn is_snake_name(s: &str) -> bool {
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// The name a value has in the policy file (its serde name).
-fn name_of<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::from("?"),
-    }
-}
-
 fn category_name(c: Option<&Category>) -> &'static str {
     match c {
         Some(Category::Kyc) => "KYC",
