@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use privctl_policy::model::{name_of, Policy};
 use privctl_policy::SqlIdent;
 use privctl_store::sql::{Sql, Value};
-use privctl_store::{Db, Row};
+use privctl_store::subject::Identifiers;
+use privctl_store::{Db, Row, Schema};
 
 use crate::{Error, Result};
 
@@ -84,21 +85,80 @@ pub async fn resolve(policy: &Policy, dbs: &BTreeMap<String, Db>, arg: &str) -> 
     }
 }
 
+/// Every identifier of the subject with `key` that their home row holds
+/// (the key itself included), by identifier name: what links into other
+/// stores compare with.
+pub async fn identifiers(
+    policy: &Policy,
+    dbs: &BTreeMap<String, Db>,
+    key: &str,
+) -> Result<Identifiers> {
+    let home = policy
+        .subject_home()
+        .ok_or_else(|| Error::Invalid("the policy names no subject identifier".to_owned()))?;
+    let db = dbs
+        .get(&home.store)
+        .ok_or_else(|| Error::StoreNotOpen(home.store.clone()))?;
+    let mut out = Identifiers::new();
+    out.insert(home.name.clone(), key.to_owned());
+    let own: Vec<_> = policy
+        .subject
+        .identifiers
+        .iter()
+        .filter(|i| i.store == home.store && i.table == home.table && i.name != home.name)
+        .collect();
+    if own.is_empty() {
+        return Ok(out);
+    }
+    let schema = db.schema().await?;
+    let mut sql = Sql::new();
+    sql.push("SELECT ");
+    for (i, id) in own.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push("CAST(")
+            .ident(&id.column)
+            .push(" AS TEXT) AS ")
+            .ident(&id.column);
+    }
+    sql.push(" FROM ").ident(&home.table).push(" WHERE ");
+    let mut mine = Identifiers::new();
+    mine.insert(home.name.clone(), key.to_owned());
+    match privctl_store::subject::belongs_to(policy, &schema, &home.store, &home.table, &mine) {
+        Some(cond) => sql.append(&cond),
+        None => sql.push("1 = 0"),
+    };
+    let err = db.err(
+        "reading the subject's identifiers",
+        Some(home.table.as_str()),
+    );
+    if let Some(row) = sql.query().fetch_optional(db.pool()).await.map_err(&err)? {
+        for id in own {
+            if let Some(v) = row
+                .try_get::<Option<String>, _>(id.column.as_str())
+                .map_err(&err)?
+            {
+                out.insert(id.name.clone(), v);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// `SELECT` of `columns` (as text) of the rows of `table` in `store` that
-/// belong to the subject with `key`, in key order; `None` when the table
+/// belong to the subject with `ids`, in `order`; `None` when the table
 /// does not reach the subject.
 pub fn rows_of(
     policy: &Policy,
+    schema: &Schema,
     store: &str,
     table: &SqlIdent,
     columns: &[SqlIdent],
     order: Option<&SqlIdent>,
-    key: &str,
+    ids: &Identifiers,
 ) -> Option<Sql> {
-    let keys = privctl_store::subject::subject_keys(policy, store, table);
-    if keys.is_empty() {
-        return None;
-    }
+    let mine = privctl_store::subject::belongs_to(policy, schema, store, table, ids)?;
     let mut sql = Sql::new();
     sql.push("SELECT ");
     for (i, c) in columns.iter().enumerate() {
@@ -110,14 +170,10 @@ pub fn rows_of(
             .push(" AS TEXT) AS ")
             .ident(c);
     }
-    sql.push(" FROM ").ident(table).push(" WHERE (1 = 0");
-    for k in &keys {
-        sql.push(" OR CAST(")
-            .append(k)
-            .push(" AS TEXT) = ")
-            .bind(Value::Text(key.to_owned()));
-    }
-    sql.push(")");
+    sql.push(" FROM ")
+        .ident(table)
+        .push(" WHERE ")
+        .append(&mine);
     if let Some(o) = order {
         sql.push(" ORDER BY ").column(table, o);
     }

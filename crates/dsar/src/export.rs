@@ -179,6 +179,8 @@ pub async fn export<W: Write + Seek>(
         return Err(Error::Invalid("the policy has no [export]".to_owned()));
     };
     let mut snapshots = BTreeMap::new();
+    let mut schemas = BTreeMap::new();
+    let ids = crate::discover::identifiers(policy, dbs, &subject.key).await?;
     for name in &spec.data_types {
         if name == "manifest" {
             manifest
@@ -246,13 +248,20 @@ pub async fn export<W: Write + Seek>(
             };
             entry.masked = masked.iter().map(|m| m.to_string()).collect();
             let order = columns.first().cloned();
+            if !schemas.contains_key(&dt.store) {
+                schemas.insert(dt.store.clone(), db.schema().await?);
+            }
+            let schema = schemas
+                .get(&dt.store)
+                .ok_or_else(|| Error::StoreNotOpen(dt.store.clone()))?;
             let Some(query) = rows_of(
                 policy,
+                schema,
                 &dt.store,
                 table,
                 &columns,
                 order.as_ref(),
-                &subject.key,
+                &ids,
             ) else {
                 manifest
                     .not_included

@@ -20,6 +20,11 @@ fn tables(d: Dialect) -> &'static [&'static [&'static str]] {
                 "ALTER TABLE privctl_requests ADD COLUMN grace_until BIGINT",
                 "ALTER TABLE privctl_requests ADD COLUMN completed_at BIGINT",
             ],
+            &[
+                "ALTER TABLE privctl_requests ADD COLUMN started_at BIGINT",
+                "ALTER TABLE privctl_requests ADD COLUMN blocked TEXT",
+                "ALTER TABLE privctl_requests ADD COLUMN receipt TEXT",
+            ],
         ],
         Dialect::Postgres => &[
             &[
@@ -35,13 +40,20 @@ fn tables(d: Dialect) -> &'static [&'static [&'static str]] {
                 "ALTER TABLE privctl_requests ADD COLUMN grace_until BIGINT",
                 "ALTER TABLE privctl_requests ADD COLUMN completed_at BIGINT",
             ],
+            &[
+                "ALTER TABLE privctl_requests ADD COLUMN started_at BIGINT",
+                "ALTER TABLE privctl_requests ADD COLUMN blocked TEXT",
+                "ALTER TABLE privctl_requests ADD COLUMN receipt TEXT",
+            ],
         ],
     }
 }
 
 /// Data-subject requests: version 1 as retention first wrote them (kind,
 /// subject, when, cancelled, note); version 2 adds the regime, the
-/// identifier the person was named by, the deadlines and the grace period.
+/// identifier the person was named by, the deadlines and the grace period;
+/// version 3 when an erasure started, why it cannot go on (a hold), and its
+/// signed receipt once done.
 pub const REQUESTS: Component = Component {
     name: "requests",
     migrations: tables,

@@ -119,6 +119,41 @@ pub fn time_of(sql: &mut Sql, dialect: Dialect, kind: TimeKind, expr: &Sql) {
     }
 }
 
+/// Appends an expression that reads the time in `expr` (of `kind`) as text
+/// [`parse_time_text`] reads back: whole seconds since 1970, or
+/// `YYYY-MM-DD HH:MM:SS` in UTC.
+pub fn time_text(sql: &mut Sql, dialect: Dialect, kind: TimeKind, expr: &Sql) {
+    match (dialect, kind) {
+        (_, TimeKind::UnixSeconds) => {
+            sql.push("CAST(").append(expr).push(" AS TEXT)");
+        }
+        (Dialect::Sqlite, _) => {
+            sql.push("datetime(").append(expr).push(")");
+        }
+        (Dialect::Postgres, TimeKind::Timestamp) | (Dialect::Postgres, TimeKind::Date) => {
+            sql.push("to_char(CAST(")
+                .append(expr)
+                .push(" AS TIMESTAMP), 'YYYY-MM-DD HH24:MI:SS')");
+        }
+        (Dialect::Postgres, _) => {
+            sql.push("to_char(CAST(")
+                .append(expr)
+                .push(" AS TIMESTAMPTZ) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')");
+        }
+    }
+}
+
+/// The instant in text [`time_text`] wrote.
+pub fn parse_time_text(text: &str) -> Option<DateTime<Utc>> {
+    let t = text.trim();
+    if let Ok(n) = t.parse::<i64>() {
+        return DateTime::from_timestamp(n, 0);
+    }
+    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S")
+        .ok()
+        .map(|n| n.and_utc())
+}
+
 /// Appends a bound instant, comparable with [`time_of`] of the same kind.
 pub fn time_value(sql: &mut Sql, dialect: Dialect, kind: TimeKind, t: DateTime<Utc>) {
     match (dialect, kind) {

@@ -1,10 +1,158 @@
 //! How a row reaches its subject, as SQL: the expressions retention and
 //! data-subject requests share to find whose a row is.
 
+use std::collections::BTreeMap;
+
 use privctl_policy::model::Policy;
 use privctl_policy::{ColumnRef, Hop, SqlIdent};
 
-use crate::sql::Sql;
+use crate::sql::{Sql, Value};
+use crate::Schema;
+
+/// A subject's identifier values by identifier name (`user_id`, `email`):
+/// the key of their home row and whatever else the home row holds.
+pub type Identifiers = BTreeMap<String, String>;
+
+/// The condition selecting the rows of `table` in `store` that belong to
+/// the subject with `ids`; `None` when no link reaches the table.
+///
+/// Unlike [`subject_keys`] (an expression per row, for sweeps that ask
+/// whose each row is), this asks the other way round, in a form indexes
+/// serve: `user_id = $1`, or through foreign keys
+/// `api_key_id IN (SELECT id FROM api_keys WHERE user_id = $1)`, values
+/// bound as the compared column's type. Identifier links into other stores
+/// compare the column with the subject's value of that identifier.
+pub fn belongs_to(
+    policy: &Policy,
+    schema: &Schema,
+    store: &str,
+    table: &SqlIdent,
+    ids: &Identifiers,
+) -> Option<Sql> {
+    let home = policy.subject_home()?;
+    let key = ids.get(&home.name)?;
+    let mut parts: Vec<Sql> = Vec::new();
+    if let Some(own) = policy.subject_path(store, table) {
+        if own.hops.is_empty() {
+            let mut sql = Sql::new();
+            equals(&mut sql, schema, table, table, &own.key.column, key);
+            parts.push(sql);
+        }
+    }
+    for link in policy
+        .subject
+        .links
+        .iter()
+        .filter(|l| l.store == store && l.table.as_ref() == Some(table))
+    {
+        let Some(column) = &link.column else { continue };
+        if let Some(references) = &link.references {
+            let Some(rest) = policy.subject_path(store, &references.table) else {
+                continue;
+            };
+            let mut hops = vec![Hop {
+                table: table.clone(),
+                column: column.clone(),
+                references: references.clone(),
+            }];
+            hops.extend(rest.hops);
+            let mut sql = Sql::new();
+            chain(&mut sql, schema, table, &hops, &rest.key, key, 0);
+            parts.push(sql);
+        } else if let Some(value) = link.identifier.as_ref().and_then(|i| ids.get(i)) {
+            let mut sql = Sql::new();
+            equals(&mut sql, schema, table, table, column, value);
+            parts.push(sql);
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let mut sql = Sql::new();
+    sql.push("(");
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.append(p);
+    }
+    sql.push(")");
+    Some(sql)
+}
+
+/// `alias.column = value`, the value bound as the column's type (an
+/// integer column and a value that is no integer: false).
+fn equals(
+    sql: &mut Sql,
+    schema: &Schema,
+    alias: &SqlIdent,
+    table: &SqlIdent,
+    column: &SqlIdent,
+    value: &str,
+) {
+    let integer = schema
+        .tables
+        .get(table.as_str())
+        .and_then(|t| t.column(column.as_str()))
+        .is_some_and(|c| c.declared_type.contains("int"));
+    if integer {
+        match value.trim().parse::<i64>() {
+            Ok(n) => {
+                sql.push("(")
+                    .column(alias, column)
+                    .push(" = ")
+                    .bind(Value::Int(n))
+                    .push(")");
+            }
+            Err(_) => {
+                sql.push("(1 = 0)");
+            }
+        }
+    } else {
+        sql.push("(")
+            .column(alias, column)
+            .push(" = ")
+            .bind(Value::Text(value.to_owned()))
+            .push(")");
+    }
+}
+
+/// The rows of `alias` (a row of `hops[0].table`) whose chain of
+/// references in `hops` ends at the subject with `key` in `target`.
+fn chain(
+    sql: &mut Sql,
+    schema: &Schema,
+    alias: &SqlIdent,
+    hops: &[Hop],
+    target: &ColumnRef,
+    key: &str,
+    depth: usize,
+) {
+    let Some((h, rest)) = hops.split_first() else {
+        equals(sql, schema, alias, &target.table, &target.column, key);
+        return;
+    };
+    if rest.is_empty() && h.references.column == target.column {
+        // The reference itself holds the key.
+        equals(sql, schema, alias, &h.table, &h.column, key);
+        return;
+    }
+    let Ok(next) = SqlIdent::new(&format!("privctl_hop{depth}")) else {
+        sql.push("(1 = 0)");
+        return;
+    };
+    sql.push("(")
+        .column(alias, &h.column)
+        .push(" IN (SELECT ")
+        .column(&next, &h.references.column)
+        .push(" FROM ")
+        .ident(&h.references.table)
+        .push(" AS ")
+        .ident(&next)
+        .push(" WHERE ");
+    chain(sql, schema, &next, rest, target, key, depth + 1);
+    sql.push("))");
+}
 
 /// Every subject a row of `table` is about: one expression per link out
 /// of the table (then along the subject map), or the key itself in the
