@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use privctl_policy::model::{Anchor, ExpiryAction};
+use privctl_policy::model::{Anchor, ErasureAction, ExpiryAction};
 use privctl_store::{AnyConnection, Db, Dialect, Lock, Row};
 use serde::Serialize;
 
@@ -38,6 +38,8 @@ pub struct Options {
     pub vault: Option<std::sync::Arc<privctl_vault::Vault>>,
     /// Why there is no vault, when opening it failed.
     pub vault_error: Option<String>,
+    /// What the run is, for the run log and the audit log.
+    pub run: own::RunKind,
 }
 
 impl Default for Options {
@@ -50,6 +52,7 @@ impl Default for Options {
             attempts: 5,
             vault: None,
             vault_error: None,
+            run: own::RunKind::Sweep,
         }
     }
 }
@@ -99,6 +102,9 @@ pub struct DataTypeReport {
     pub from: Option<Anchor>,
     /// Its action.
     pub action: Option<ExpiryAction>,
+    /// In an erasure: the policy's erasure rule for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erasure: Option<ErasureAction>,
     /// The default period's cutoff.
     pub cutoff: Option<DateTime<Utc>>,
     /// Rows or files whose retention has ended (and that the action has not
@@ -159,7 +165,7 @@ pub async fn sweep(
         None
     } else {
         own::ensure(home).await?;
-        Some(own::start_run(home, policy_digest, plan.as_of, Utc::now()).await?)
+        Some(own::start_run(home, policy_digest, plan.as_of, Utc::now(), &options.run).await?)
     };
     let mut report = Report {
         run,
@@ -175,6 +181,7 @@ pub async fn sweep(
             period: step.period.clone(),
             from: Some(step.from),
             action: Some(step.action),
+            erasure: step.erasure,
             cutoff: step.cutoff,
             refused_choices: step.refused_choices.clone(),
             ..DataTypeReport::default()
@@ -258,7 +265,7 @@ pub async fn sweep(
                             own::record_batch(
                                 home,
                                 c,
-                                id,
+                                (id, &options.run),
                                 &step.data_type,
                                 "delete_files",
                                 deleted,
@@ -275,7 +282,7 @@ pub async fn sweep(
     }
     if let Some(id) = run {
         let text = serde_json::to_string(&report).unwrap_or_default();
-        own::finish_run(home, id, &text, Utc::now()).await?;
+        own::finish_run(home, id, &text, Utc::now(), &options.run).await?;
     }
     Ok(report)
 }
@@ -449,7 +456,16 @@ async fn run_rows(
             }
             let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             if let Some((home, run, true)) = log {
-                own::record_batch(home, c, run, data_type, action, changed, micros).await?;
+                own::record_batch(
+                    home,
+                    c,
+                    (run, &options.run),
+                    data_type,
+                    action,
+                    changed,
+                    micros,
+                )
+                .await?;
             }
             Ok((changed, micros))
         })
@@ -457,7 +473,16 @@ async fn run_rows(
         crate::fault::point("committed");
         if let Some((home, run, false)) = log {
             home.write_with(Lock::Rows, async |c| {
-                own::record_batch(home, c, run, data_type, action, changed, micros).await
+                own::record_batch(
+                    home,
+                    c,
+                    (run, &options.run),
+                    data_type,
+                    action,
+                    changed,
+                    micros,
+                )
+                .await
             })
             .await?;
         }
@@ -572,7 +597,16 @@ async fn drop_partitions(
             let n = u64::try_from(n).unwrap_or(0);
             let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             if let Some((home, run, true)) = log {
-                own::record_batch(home, c, run, data_type, "drop_partition", n, micros).await?;
+                own::record_batch(
+                    home,
+                    c,
+                    (run, &options.run),
+                    data_type,
+                    "drop_partition",
+                    n,
+                    micros,
+                )
+                .await?;
             }
             Ok(Some((n, micros)))
         })
@@ -581,7 +615,16 @@ async fn drop_partitions(
         crate::fault::point("committed");
         if let Some((home, run, false)) = log {
             home.write_with(Lock::Rows, async |c| {
-                own::record_batch(home, c, run, data_type, "drop_partition", n, micros).await
+                own::record_batch(
+                    home,
+                    c,
+                    (run, &options.run),
+                    data_type,
+                    "drop_partition",
+                    n,
+                    micros,
+                )
+                .await
             })
             .await?;
         }
@@ -764,6 +807,22 @@ fn is_lock_timeout(e: &Error) -> bool {
 /// kept by hold).
 fn files(work: &FileWork, store: &str, dry: bool) -> Result<(u64, u64)> {
     let root = &work.dir;
+    if work.subject_dir {
+        // One person's directory: absent, nothing of theirs is here; a
+        // link or a file in its place is refused, never followed.
+        match std::fs::symlink_metadata(root) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+            Ok(m) if !m.is_dir() => {
+                return Err(Error::FilesRoot {
+                    store: store.to_owned(),
+                    path: privctl_policy::escape_path(root),
+                    reason: "the subject's directory is a symbolic link or not a directory"
+                        .to_owned(),
+                })
+            }
+            _ => {}
+        }
+    }
     // The root may itself be a link (to a mounted volume); nothing below it
     // is followed.
     let meta = std::fs::metadata(root).map_err(|e| Error::FilesRoot {
@@ -781,7 +840,23 @@ fn files(work: &FileWork, store: &str, dry: bool) -> Result<(u64, u64)> {
     let mut done = 0;
     let mut held = 0;
     walk(work, store, root, root, dry, &mut done, &mut held)?;
+    if work.subject_dir && !dry {
+        remove_empty(root);
+    }
     Ok((done, held))
+}
+
+/// Removes `dir` and the directories under it once they hold nothing (what
+/// is left, a link or a special file, keeps its directory).
+fn remove_empty(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
 }
 
 fn walk(

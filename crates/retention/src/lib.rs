@@ -16,6 +16,7 @@
 //!   statement (PostgreSQL) or one transaction (SQLite): no row is summed
 //!   twice or lost.
 
+pub mod erasure;
 pub mod exec;
 mod fault;
 pub mod own;
@@ -25,8 +26,9 @@ pub mod session;
 /// The statement builder, from the store layer.
 pub use privctl_store::sql;
 
+pub use erasure::{plan_erasure, Target};
 pub use exec::{sweep, DataTypeReport, Options, Progress, Report};
-pub use own::{Hold, HoldScope};
+pub use own::{Hold, HoldScope, RunKind};
 pub use plan::{plan, Inputs, Plan, StoreInfo};
 pub use session::{OpenError, Session};
 

@@ -11,24 +11,36 @@ use crate::Result;
 
 fn retention_tables(d: Dialect) -> &'static [&'static [&'static str]] {
     match d {
-        Dialect::Sqlite => &[&[
+        Dialect::Sqlite => &[
+            &[
             "CREATE TABLE privctl_holds (id INTEGER PRIMARY KEY AUTOINCREMENT, scope TEXT NOT NULL, target TEXT NOT NULL, reason TEXT NOT NULL, created_at BIGINT NOT NULL, released_at BIGINT)",
             "CREATE INDEX privctl_holds_target ON privctl_holds (scope, target)",
             "CREATE TABLE privctl_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, policy_digest TEXT NOT NULL, as_of BIGINT NOT NULL, started_at BIGINT NOT NULL, finished_at BIGINT, report TEXT)",
             "CREATE TABLE privctl_run_batches (run_id BIGINT NOT NULL, data_type TEXT NOT NULL, action TEXT NOT NULL, rows_changed BIGINT NOT NULL, micros BIGINT NOT NULL, at BIGINT NOT NULL)",
             "CREATE INDEX privctl_run_batches_run ON privctl_run_batches (run_id)",
-        ]],
-        Dialect::Postgres => &[&[
+            ],
+            &[
+                "ALTER TABLE privctl_runs ADD COLUMN request_id BIGINT",
+                "CREATE INDEX privctl_runs_request ON privctl_runs (request_id)",
+            ],
+        ],
+        Dialect::Postgres => &[
+            &[
             "CREATE TABLE privctl_holds (id BIGSERIAL PRIMARY KEY, scope TEXT NOT NULL, target TEXT NOT NULL, reason TEXT NOT NULL, created_at BIGINT NOT NULL, released_at BIGINT)",
             "CREATE INDEX privctl_holds_target ON privctl_holds (scope, target)",
             "CREATE TABLE privctl_runs (id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, policy_digest TEXT NOT NULL, as_of BIGINT NOT NULL, started_at BIGINT NOT NULL, finished_at BIGINT, report TEXT)",
             "CREATE TABLE privctl_run_batches (run_id BIGINT NOT NULL, data_type TEXT NOT NULL, action TEXT NOT NULL, rows_changed BIGINT NOT NULL, micros BIGINT NOT NULL, at BIGINT NOT NULL)",
             "CREATE INDEX privctl_run_batches_run ON privctl_run_batches (run_id)",
-        ]],
+            ],
+            &[
+                "ALTER TABLE privctl_runs ADD COLUMN request_id BIGINT",
+                "CREATE INDEX privctl_runs_request ON privctl_runs (request_id)",
+            ],
+        ],
     }
 }
 
-/// Holds and the run log.
+/// Holds and the run log; version 2 ties erasure runs to their request.
 pub const RETENTION: Component = Component {
     name: "retention",
     migrations: retention_tables,
@@ -237,19 +249,73 @@ pub async fn add_deletion_request(
     Ok(id)
 }
 
+/// What a run does: a retention sweep, or one erasure request carried out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RunKind {
+    /// A retention sweep.
+    #[default]
+    Sweep,
+    /// An erasure.
+    Erasure {
+        /// The request it carries out.
+        request: i64,
+        /// Whose (their key).
+        subject: String,
+    },
+}
+
+impl RunKind {
+    fn name(&self) -> &'static str {
+        match self {
+            RunKind::Sweep => "sweep",
+            RunKind::Erasure { .. } => "erasure",
+        }
+    }
+
+    fn request(&self) -> Option<i64> {
+        match self {
+            RunKind::Sweep => None,
+            RunKind::Erasure { request, .. } => Some(*request),
+        }
+    }
+
+    fn subject(&self) -> Option<&str> {
+        match self {
+            RunKind::Sweep => None,
+            RunKind::Erasure { subject, .. } => Some(subject),
+        }
+    }
+
+    /// The audit entry's kind for `event` (`started`, `batch`, `finished`).
+    fn entry(&self, event: &str) -> String {
+        format!("{}.{event}", self.name())
+    }
+
+    /// The audit entry's body, the request named for an erasure.
+    fn body(&self, mut body: serde_json::Value) -> serde_json::Value {
+        if let (Some(r), Some(map)) = (self.request(), body.as_object_mut()) {
+            map.insert("request".to_owned(), r.into());
+        }
+        body
+    }
+}
+
 /// Opens a run record; returns its id.
 pub(crate) async fn start_run(
     db: &Db,
     digest: &str,
     as_of: DateTime<Utc>,
     now: DateTime<Utc>,
+    kind: &RunKind,
 ) -> Result<i64> {
     let id = db
         .write_with(Lock::Privctl, async |c| {
-            let r = sqlx::query("INSERT INTO privctl_runs (kind, policy_digest, as_of, started_at) VALUES ('sweep', $1, $2, $3) RETURNING id")
+            let r = sqlx::query("INSERT INTO privctl_runs (kind, policy_digest, as_of, started_at, request_id) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+                .bind(kind.name())
                 .bind(digest)
                 .bind(as_of.timestamp())
                 .bind(now.timestamp())
+                .bind(kind.request())
                 .fetch_one(&mut *c)
                 .await
                 .map_err(db.err("opening the run log", Some("privctl_runs")))?;
@@ -259,9 +325,9 @@ pub(crate) async fn start_run(
             privctl_audit::append(
                 db,
                 c,
-                "sweep.started",
-                None,
-                &serde_json::json!({ "run": id, "as_of": as_of.to_rfc3339(), "policy_sha256": digest }),
+                &kind.entry("started"),
+                kind.subject(),
+                &kind.body(serde_json::json!({ "run": id, "as_of": as_of.to_rfc3339(), "policy_sha256": digest })),
                 now,
             )
             .await?;
@@ -275,7 +341,7 @@ pub(crate) async fn start_run(
 pub(crate) async fn record_batch(
     db: &Db,
     c: &mut AnyConnection,
-    run: i64,
+    (run, kind): (i64, &RunKind),
     data_type: &str,
     action: &str,
     rows: u64,
@@ -294,9 +360,9 @@ pub(crate) async fn record_batch(
     privctl_audit::append(
         db,
         c,
-        "sweep.batch",
-        None,
-        &serde_json::json!({ "run": run, "data_type": data_type, "action": action, "rows": rows }),
+        &kind.entry("batch"),
+        kind.subject(),
+        &kind.body(serde_json::json!({ "run": run, "data_type": data_type, "action": action, "rows": rows })),
         Utc::now(),
     )
     .await?;
@@ -304,7 +370,13 @@ pub(crate) async fn record_batch(
 }
 
 /// Closes a run record with its report.
-pub(crate) async fn finish_run(db: &Db, run: i64, report: &str, now: DateTime<Utc>) -> Result<()> {
+pub(crate) async fn finish_run(
+    db: &Db,
+    run: i64,
+    report: &str,
+    now: DateTime<Utc>,
+    kind: &RunKind,
+) -> Result<()> {
     db.write_with(Lock::Privctl, async |c| {
         sqlx::query("UPDATE privctl_runs SET finished_at = $1, report = $2 WHERE id = $3")
             .bind(now.timestamp())
@@ -318,9 +390,9 @@ pub(crate) async fn finish_run(db: &Db, run: i64, report: &str, now: DateTime<Ut
         privctl_audit::append(
             db,
             c,
-            "sweep.finished",
-            None,
-            &serde_json::json!({ "run": run, "report": report }),
+            &kind.entry("finished"),
+            kind.subject(),
+            &kind.body(serde_json::json!({ "run": run, "report": report })),
             now,
         )
         .await?;
@@ -402,4 +474,23 @@ pub async fn runs(db: &Db, n: i64) -> Result<Vec<RunRecord>> {
         });
     }
     Ok(out)
+}
+
+/// Rows changed per data type and action by every run of erasure request
+/// `request`, summed from their batches (a run killed and run again counts
+/// each row once: a batch's count commits with its change).
+pub async fn request_totals(db: &Db, request: i64) -> Result<Vec<(String, String, i64)>> {
+    if !ready(db).await? {
+        return Ok(Vec::new());
+    }
+    let op = "reading the run log";
+    sqlx::query("SELECT b.data_type AS data_type, b.action AS action, CAST(SUM(b.rows_changed) AS BIGINT) AS n FROM privctl_run_batches b JOIN privctl_runs r ON r.id = b.run_id WHERE r.request_id = $1 AND r.kind = 'erasure' GROUP BY b.data_type, b.action ORDER BY b.data_type, b.action")
+        .bind(request)
+        .fetch_all(db.pool())
+        .await
+        .map_err(db.err(op, Some("privctl_run_batches")))?
+        .iter()
+        .map(|b| Ok((b.try_get("data_type")?, b.try_get("action")?, b.try_get("n")?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(|e| db.err(op, Some("privctl_run_batches"))(e).into())
 }

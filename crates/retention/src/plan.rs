@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Months, Utc};
 use privctl_policy::model::{
-    Anchor, AnonymiseMethod, Category, DataType, EventSource, ExpiryAction, Policy, StoreKind,
+    Anchor, AnonymiseMethod, Category, DataType, ErasureAction, EventSource, ExpiryAction, Policy,
+    StoreKind,
 };
 use privctl_policy::{ColumnRef, Hop, RetentionPeriod, SqlIdent};
 use privctl_store::{Column, Dialect, Schema, Table, TimeKind};
@@ -103,8 +104,28 @@ pub struct Step {
     /// Customer choices refused (out of bounds, not a period, a tier not
     /// allowed to choose), and why: the default period applies to them.
     pub refused_choices: Vec<String>,
+    /// In an erasure: what the policy's erasure rule says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erasure: Option<ErasureAction>,
+    /// In an erasure: the floors that keep rows back, each with the anchor
+    /// it counts from, to tell until when.
+    #[serde(skip)]
+    pub floor_ends: Vec<FloorEnd>,
     /// The work.
     pub work: Work,
+}
+
+/// A floor that keeps rows through an erasure, and how to tell its end.
+#[derive(Debug, Clone)]
+pub struct FloorEnd {
+    /// The floor's name.
+    pub floor: String,
+    /// Each row's anchor.
+    pub anchor: Sql,
+    /// The anchor's kind of time.
+    pub kind: TimeKind,
+    /// The floor's period.
+    pub period: RetentionPeriod,
 }
 
 /// The work a step does.
@@ -231,6 +252,9 @@ pub struct FileWork {
     /// Whether every file is kept because a subject is held and files
     /// cannot be told apart by subject.
     pub all_held: bool,
+    /// Whether `dir` is one subject's own (an erasure): missing, it holds
+    /// nothing of theirs; emptied, it is removed.
+    pub subject_dir: bool,
 }
 
 /// The instant before `as_of` by `period`: an anchor at or before it has
@@ -243,6 +267,21 @@ pub fn cutoff(period: RetentionPeriod, as_of: DateTime<Utc>) -> Option<DateTime<
         RetentionPeriod::Years(n) => as_of.checked_sub_months(Months::new(n.checked_mul(12)?)),
         RetentionPeriod::Indefinite => None,
     }
+}
+
+/// An expression giving 32 random hex digits, a new value per row.
+pub fn random_text(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "lower(hex(randomblob(16)))",
+        Dialect::Postgres => "md5(CAST(random() AS TEXT) || CAST(clock_timestamp() AS TEXT))",
+    }
+}
+
+/// A pseudonym for an integer column: a negative number from the keyed
+/// hash's first 60 bits, so it never collides with a real (positive) id.
+pub fn integer_pseudonym(hex: &str) -> i64 {
+    let head: String = hex.chars().take(15).collect();
+    -(i64::from_str_radix(&head, 16).unwrap_or(0)) - 1
 }
 
 /// Plans a sweep.
@@ -277,6 +316,8 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan, Error> {
             cutoff: cut,
             floors,
             refused_choices: Vec::new(),
+            erasure: None,
+            floor_ends: Vec::new(),
             work: Work::Nothing {
                 reason: "kept indefinitely".to_owned(),
             },
@@ -339,7 +380,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan, Error> {
 
 /// How many foreign keys deep a step's table sits (0 for a table that
 /// refers to none).
-fn depth(inputs: &Inputs<'_>, step: &Step) -> usize {
+pub(crate) fn depth(inputs: &Inputs<'_>, step: &Step) -> usize {
     let Work::Rows(work) = &step.work else {
         return 0;
     };
@@ -401,21 +442,22 @@ fn plan_files(
         // held subject's files anywhere; a store it does not link to holds
         // nobody's.
         all_held: !inputs.held_subjects.is_empty() && !per_subject && linked,
+        subject_dir: false,
     })
 }
 
-struct Planner<'a, 'b> {
-    inputs: &'a Inputs<'b>,
-    name: &'a str,
-    dt: &'a DataType,
-    dialect: Dialect,
-    schema: &'a Schema,
+pub(crate) struct Planner<'a, 'b> {
+    pub(crate) inputs: &'a Inputs<'b>,
+    pub(crate) name: &'a str,
+    pub(crate) dt: &'a DataType,
+    pub(crate) dialect: Dialect,
+    pub(crate) schema: &'a Schema,
     /// Customer choices refused, for the report.
-    refused: Vec<String>,
+    pub(crate) refused: Vec<String>,
 }
 
 impl<'a> Planner<'a, '_> {
-    fn table(&self, t: &SqlIdent) -> Result<&'a Table, Error> {
+    pub(crate) fn table(&self, t: &SqlIdent) -> Result<&'a Table, Error> {
         self.schema
             .tables
             .get(t.as_str())
@@ -426,7 +468,7 @@ impl<'a> Planner<'a, '_> {
             })
     }
 
-    fn column(&self, t: &SqlIdent, c: &SqlIdent) -> Result<&Column, Error> {
+    pub(crate) fn column(&self, t: &SqlIdent, c: &SqlIdent) -> Result<&Column, Error> {
         self.table(t)?
             .column(c.as_str())
             .ok_or_else(|| Error::MissingColumn {
@@ -436,7 +478,7 @@ impl<'a> Planner<'a, '_> {
             })
     }
 
-    fn time_kind(&self, t: &SqlIdent, c: &SqlIdent) -> Result<TimeKind, Error> {
+    pub(crate) fn time_kind(&self, t: &SqlIdent, c: &SqlIdent) -> Result<TimeKind, Error> {
         let column = self.column(t, c)?;
         column
             .time_kind(self.dialect)
@@ -454,23 +496,7 @@ impl<'a> Planner<'a, '_> {
             what: "a tabular data type without a table".to_owned(),
         })?;
         let table = self.table(table_name)?;
-        // One key column; or the first of a partitioned table's key, which
-        // must include the partition column (its first is the row's id).
-        let key = match table.primary_key.as_slice() {
-            [k] => SqlIdent::new(k).map_err(|e| Error::UnsafeName(e.to_string()))?,
-            [k, ..] if table.range_partitioned_on.is_some() => {
-                SqlIdent::new(k).map_err(|e| Error::UnsafeName(e.to_string()))?
-            }
-            _ => {
-                return Err(Error::NoKey {
-                    table: table_name.to_string(),
-                    data_type: self.name.to_owned(),
-                })
-            }
-        };
-        let integer_key = table
-            .column(key.as_str())
-            .is_some_and(|c| c.declared_type.contains("int"));
+        let (key, integer_key) = self.key(table_name)?;
 
         // Expired: first matching conditional rule, else the default period.
         let anchor = self.anchor(retention.from)?;
@@ -572,46 +598,9 @@ impl<'a> Planner<'a, '_> {
                         data_type: self.name.to_owned(),
                         what: "anonymisation without an anonymised_at column".to_owned(),
                     })?;
-                let kind = self.time_kind(table_name, marker)?;
+                self.time_kind(table_name, marker)?;
                 pending.ident(marker).push(" IS NULL");
-                let mut set = Sql::new();
-                for (column, method) in &retention.anonymise {
-                    self.column(table_name, column)?;
-                    set.ident(column).push(" = ");
-                    match method {
-                        AnonymiseMethod::Null => {
-                            set.push("NULL");
-                        }
-                        AnonymiseMethod::Placeholder => {
-                            set.bind(Value::Text("[REDACTED]".to_owned()));
-                        }
-                        AnonymiseMethod::Random => {
-                            set.push(match self.dialect {
-                                Dialect::Sqlite => "lower(hex(randomblob(16)))",
-                                Dialect::Postgres => {
-                                    "md5(CAST(random() AS TEXT) || CAST(clock_timestamp() AS TEXT))"
-                                }
-                            });
-                        }
-                        AnonymiseMethod::Pseudonym => {
-                            return Err(Error::Unsupported {
-                                data_type: self.name.to_owned(),
-                                what: "pseudonym anonymisation in a retention sweep (it needs the vault's pseudonym key; erasure applies it)".to_owned(),
-                            })
-                        }
-                    }
-                    set.push(", ");
-                }
-                set.ident(marker).push(" = ");
-                time_to_store(&mut set, self.dialect, kind, self.inputs.as_of);
-                RowOp::Anonymise {
-                    columns: retention
-                        .anonymise
-                        .iter()
-                        .map(|(c, m)| (c.to_string(), *m))
-                        .collect(),
-                    assignments: set,
-                }
+                self.anonymise(table_name, &retention.anonymise, None)?
             }
             ExpiryAction::RollUp => {
                 pending.push("1 = 1");
@@ -683,6 +672,100 @@ impl<'a> Planner<'a, '_> {
         })
     }
 
+    /// The batches' keyset: one key column, or the first of a partitioned
+    /// table's key, which must include the partition column (its first is
+    /// the row's id); and whether it is an integer.
+    pub(crate) fn key(&self, table_name: &SqlIdent) -> Result<(SqlIdent, bool), Error> {
+        let table = self.table(table_name)?;
+        let key = match table.primary_key.as_slice() {
+            [k] => SqlIdent::new(k).map_err(|e| Error::UnsafeName(e.to_string()))?,
+            [k, ..] if table.range_partitioned_on.is_some() => {
+                SqlIdent::new(k).map_err(|e| Error::UnsafeName(e.to_string()))?
+            }
+            _ => {
+                return Err(Error::NoKey {
+                    table: table_name.to_string(),
+                    data_type: self.name.to_owned(),
+                })
+            }
+        };
+        let integer_key = table
+            .column(key.as_str())
+            .is_some_and(|c| c.declared_type.contains("int"));
+        Ok((key, integer_key))
+    }
+
+    /// The anonymisation of `columns` by their methods, the time recorded
+    /// in the data type's `anonymised_at` when it has one. A pseudonym is
+    /// `pseudonym` (hex of a keyed hash, from the vault), written as text,
+    /// or as a negative integer in an integer column so it never names a
+    /// real row; without one, pseudonymisation is not supported here.
+    pub(crate) fn anonymise(
+        &self,
+        table_name: &SqlIdent,
+        columns: &BTreeMap<SqlIdent, AnonymiseMethod>,
+        pseudonym: Option<&str>,
+    ) -> Result<RowOp, Error> {
+        let mut set = Sql::new();
+        for (i, (column, method)) in columns.iter().enumerate() {
+            let declared = self.column(table_name, column)?.declared_type.clone();
+            if i > 0 {
+                set.push(", ");
+            }
+            set.ident(column).push(" = ");
+            match method {
+                AnonymiseMethod::Null => {
+                    set.push("NULL");
+                }
+                AnonymiseMethod::Placeholder => {
+                    set.bind(Value::Text("[REDACTED]".to_owned()));
+                }
+                AnonymiseMethod::Random => {
+                    set.push(random_text(self.dialect));
+                }
+                AnonymiseMethod::Pseudonym => {
+                    let Some(p) = pseudonym else {
+                        return Err(Error::Unsupported {
+                            data_type: self.name.to_owned(),
+                            what: "pseudonym anonymisation without the vault's pseudonym key (an erasure with the vault open applies it; a retention sweep cannot)".to_owned(),
+                        });
+                    };
+                    let table = self.table(table_name)?;
+                    if let Some(fk) = table
+                        .foreign_keys
+                        .iter()
+                        .find(|f| f.columns.iter().any(|c| c == column.as_str()))
+                    {
+                        return Err(Error::Unsupported {
+                            data_type: self.name.to_owned(),
+                            what: format!(
+                                "a pseudonym in {table_name}.{column}, a foreign key to {} (the pseudonym names no row there: drop the constraint, or anonymise another way)",
+                                fk.references_table
+                            ),
+                        });
+                    }
+                    if declared.contains("int") {
+                        set.bind(Value::Int(integer_pseudonym(p)));
+                    } else {
+                        set.bind(Value::Text(p.to_owned()));
+                    }
+                }
+            }
+        }
+        if let Some(marker) = &self.dt.anonymised_at {
+            let kind = self.time_kind(table_name, marker)?;
+            if !columns.is_empty() {
+                set.push(", ");
+            }
+            set.ident(marker).push(" = ");
+            time_to_store(&mut set, self.dialect, kind, self.inputs.as_of);
+        }
+        Ok(RowOp::Anonymise {
+            columns: columns.iter().map(|(c, m)| (c.to_string(), *m)).collect(),
+            assignments: set,
+        })
+    }
+
     /// Partitions of a PostgreSQL table range-partitioned on the data
     /// type's timestamp whose range ends at or before the cutoff, when rows
     /// expire by deletion from their creation and no conditional rule
@@ -722,7 +805,7 @@ impl<'a> Planner<'a, '_> {
     }
 
     /// Rows of `table` that a foreign key of any table still points at.
-    fn referenced(&self, name: &SqlIdent, table: &Table) -> Result<Sql, Error> {
+    pub(crate) fn referenced(&self, name: &SqlIdent, table: &Table) -> Result<Sql, Error> {
         let safe = |n: &str| SqlIdent::new(n).map_err(|e| Error::UnsafeName(e.to_string()));
         let mut sql = Sql::new();
         sql.push("(1 = 0");
@@ -765,7 +848,7 @@ impl<'a> Planner<'a, '_> {
     }
 
     /// Appends `anchor <= cutoff`, false when the anchor is NULL.
-    fn before(&self, sql: &mut Sql, anchor: &(Sql, TimeKind), cut: DateTime<Utc>) {
+    pub(crate) fn before(&self, sql: &mut Sql, anchor: &(Sql, TimeKind), cut: DateTime<Utc>) {
         let (expr, kind) = anchor;
         sql.push("(");
         sql.append(expr).push(" IS NOT NULL AND ");
@@ -886,7 +969,7 @@ impl<'a> Planner<'a, '_> {
     }
 
     /// The expression giving each row's anchor, with its time kind.
-    fn anchor(&self, anchor: Anchor) -> Result<(Sql, TimeKind), Error> {
+    pub(crate) fn anchor(&self, anchor: Anchor) -> Result<(Sql, TimeKind), Error> {
         let dt = self.dt;
         let table = dt.table.as_ref().ok_or(Error::Internal("table"))?;
         let events = &self.inputs.policy.subject.events;
@@ -946,7 +1029,7 @@ impl<'a> Planner<'a, '_> {
     }
 
     /// The subject's key for each row of `table`, through the links.
-    fn subject_key(&self, table: &SqlIdent) -> Result<Sql, Error> {
+    pub(crate) fn subject_key(&self, table: &SqlIdent) -> Result<Sql, Error> {
         let path = self
             .inputs
             .policy
@@ -971,7 +1054,7 @@ impl<'a> Planner<'a, '_> {
     }
 
     /// Rows whose subject is under a hold.
-    fn held(&self, table: &SqlIdent) -> Result<Sql, Error> {
+    pub(crate) fn held(&self, table: &SqlIdent) -> Result<Sql, Error> {
         let mut sql = Sql::new();
         let reachable = self
             .inputs

@@ -122,6 +122,9 @@ pub struct TableSpec {
     pub primary_key: Vec<SqlIdent>,
     /// Foreign keys: column, and the column it references.
     pub foreign_keys: Vec<(SqlIdent, ColumnRef)>,
+    /// Of those, the columns the database is not told about (an erasure
+    /// replaces them with a pseudonym, which names no row).
+    pub unconstrained: Vec<SqlIdent>,
     /// Single-column indexes.
     pub indexes: Vec<SqlIdent>,
 }
@@ -141,6 +144,7 @@ pub fn schema(policy: &Policy, store: &str) -> Result<Vec<TableSpec>> {
     let mut rollup_keys: BTreeMap<SqlIdent, Vec<SqlIdent>> = BTreeMap::new();
     let mut fks: BTreeMap<SqlIdent, Vec<(SqlIdent, ColumnRef)>> = BTreeMap::new();
     let mut indexed: BTreeSet<(SqlIdent, SqlIdent)> = BTreeSet::new();
+    let mut loose: BTreeSet<(SqlIdent, SqlIdent)> = BTreeSet::new();
     fn mention(
         columns: &mut BTreeMap<SqlIdent, BTreeMap<SqlIdent, Category>>,
         t: &SqlIdent,
@@ -208,6 +212,18 @@ pub fn schema(policy: &Policy, store: &str) -> Result<Vec<TableSpec>> {
         };
         mention(&mut columns, t, c, None);
         indexed.insert((t.clone(), c.clone()));
+        // A reference an erasure replaces with a pseudonym names no row
+        // then: such a column cannot be a foreign key.
+        let pseudonymised = policy.data_types.values().any(|d| {
+            d.store == store
+                && d.table.as_ref() == Some(t)
+                && d.erasure.as_ref().is_some_and(|e| {
+                    e.anonymise.get(c) == Some(&privctl_policy::model::AnonymiseMethod::Pseudonym)
+                })
+        });
+        if pseudonymised {
+            loose.insert((t.clone(), c.clone()));
+        }
         if let Some(r) = &link.references {
             mention(&mut columns, &r.table, &r.column, None);
             fks.entry(t.clone())
@@ -311,6 +327,11 @@ pub fn schema(policy: &Policy, store: &str) -> Result<Vec<TableSpec>> {
             name: table.clone(),
             columns: out,
             primary_key,
+            unconstrained: table_fks
+                .iter()
+                .filter(|(c, _)| loose.contains(&(table.clone(), c.clone())))
+                .map(|(c, _)| c.clone())
+                .collect(),
             foreign_keys: table_fks,
             indexes,
         });
@@ -668,7 +689,11 @@ async fn create(c: &mut AnyConnection, db: &Db, spec: &TableSpec) -> Result<()> 
         } else if col.not_null {
             sql.push(" NOT NULL");
         }
-        if let Some((_, r)) = spec.foreign_keys.iter().find(|(f, _)| *f == col.name) {
+        if let Some((_, r)) = spec
+            .foreign_keys
+            .iter()
+            .find(|(f, _)| *f == col.name && !spec.unconstrained.contains(f))
+        {
             sql.push(" REFERENCES ")
                 .ident(&r.table)
                 .push(" (")

@@ -193,9 +193,9 @@ impl Session {
             .ok_or_else(|| Error::UnknownStore(self.home.clone()))
     }
 
-    /// Plans a sweep as of `as_of` (optionally one data type) against the
-    /// live schemas and the holds in force.
-    pub async fn plan(&self, as_of: DateTime<Utc>, only: Option<&str>) -> Result<plan::Plan> {
+    /// What the planner reads besides the policy: the live schemas, the
+    /// holds in force and (for a sweep) the customers' choices.
+    async fn gather(&self, only: Option<&str>, choices_too: bool) -> Result<Gathered> {
         let home = self.home_db()?;
         let own_tables = own::ready(home).await?;
         let holds = own::holds(home, false).await?;
@@ -221,7 +221,7 @@ impl Session {
         }
         let mut customer_choices = BTreeMap::new();
         let mut choice_errors = BTreeMap::new();
-        for (name, dt) in &self.policy.data_types {
+        for (name, dt) in self.policy.data_types.iter().filter(|_| choices_too) {
             let Some(r) = &dt.retention else { continue };
             let Some(choice) = r.customer.as_ref().filter(|_| r.configurable) else {
                 continue;
@@ -257,18 +257,52 @@ impl Session {
                 },
             );
         }
-        plan::plan(&Inputs {
-            policy: &self.policy,
-            stores: &stores,
-            home: &self.home,
+        Ok(Gathered {
+            stores,
             own_tables,
-            as_of,
-            only,
-            held_data_types: &held_data_types,
-            held_subjects: &held_subjects,
-            customer_choices: &customer_choices,
-            choice_errors: &choice_errors,
+            held_data_types,
+            held_subjects,
+            customer_choices,
+            choice_errors,
         })
+    }
+
+    /// Plans a sweep as of `as_of` (optionally one data type) against the
+    /// live schemas and the holds in force.
+    pub async fn plan(&self, as_of: DateTime<Utc>, only: Option<&str>) -> Result<plan::Plan> {
+        let g = self.gather(only, true).await?;
+        plan::plan(&g.inputs(self, as_of, only))
+    }
+
+    /// Plans the erasure of one subject as of `as_of` against the live
+    /// schemas and the holds in force.
+    pub async fn plan_erasure(
+        &self,
+        as_of: DateTime<Utc>,
+        target: &crate::erasure::Target<'_>,
+    ) -> Result<plan::Plan> {
+        let g = self.gather(None, false).await?;
+        crate::erasure::plan_erasure(&g.inputs(self, as_of, None), target)
+    }
+
+    /// Runs (or with `dry_run`, counts) a plan.
+    pub async fn execute(
+        &self,
+        plan: &plan::Plan,
+        dry_run: bool,
+        options: &Options,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<Report> {
+        exec::sweep(
+            plan,
+            &self.dbs,
+            self.home_db()?,
+            &self.digest,
+            options,
+            dry_run,
+            progress,
+        )
+        .await
     }
 
     /// Plans and runs (or with `dry_run`, counts) a sweep.
@@ -281,16 +315,7 @@ impl Session {
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<Report> {
         let plan = self.plan(as_of, only).await?;
-        exec::sweep(
-            &plan,
-            &self.dbs,
-            self.home_db()?,
-            &self.digest,
-            options,
-            dry_run,
-            progress,
-        )
-        .await
+        self.execute(&plan, dry_run, options, progress).await
     }
 }
 
@@ -390,5 +415,37 @@ fn check_root(store: &str, path: &Path) -> Result<(), OpenError> {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => Err(err("is not a directory")),
         Err(_) => Err(err("does not exist")),
+    }
+}
+
+/// What [`Session::gather`] read.
+struct Gathered {
+    stores: BTreeMap<String, StoreInfo>,
+    own_tables: bool,
+    held_data_types: BTreeMap<String, String>,
+    held_subjects: Vec<String>,
+    customer_choices: BTreeMap<String, Vec<plan::Choice>>,
+    choice_errors: BTreeMap<String, String>,
+}
+
+impl Gathered {
+    fn inputs<'a>(
+        &'a self,
+        session: &'a Session,
+        as_of: DateTime<Utc>,
+        only: Option<&'a str>,
+    ) -> Inputs<'a> {
+        Inputs {
+            policy: &session.policy,
+            stores: &self.stores,
+            home: &session.home,
+            own_tables: self.own_tables,
+            as_of,
+            only,
+            held_data_types: &self.held_data_types,
+            held_subjects: &self.held_subjects,
+            customer_choices: &self.customer_choices,
+            choice_errors: &self.choice_errors,
+        }
     }
 }

@@ -324,6 +324,18 @@ impl Oracle<'_> {
             if l.store != self.store || r.table != *table {
                 return false;
             }
+            // A column an erasure pseudonymises is no foreign key in the
+            // sample schema (a pseudonym names no row).
+            let pseudonymised = self.policy.data_types.values().any(|d| {
+                d.store == self.store
+                    && d.table.as_ref() == Some(t)
+                    && d.erasure
+                        .as_ref()
+                        .is_some_and(|e| e.anonymise.get(c) == Some(&AnonymiseMethod::Pseudonym))
+            });
+            if pseudonymised {
+                return false;
+            }
             self.before[t.as_str()].iter().any(|(child_key, child)| {
                 child.get(c.as_str()).and_then(|v| v.as_deref()) == Some(key)
                     && !matches!(
