@@ -59,9 +59,12 @@ pub enum Command {
     Export(ExportArgs),
     /// Erasure requests: `request` records one with its regime's deadlines
     /// and the policy's grace period, `cancel` withdraws one within its
-    /// grace period, `status` lists open ones, overdue first. (Carrying
-    /// requests out, `erase run`, is not built yet.)
+    /// grace period, `status` lists open ones, overdue first, `run` carries
+    /// out those whose grace period is over and signs a receipt, `receipt`
+    /// prints one.
     Erase(EraseArgs),
+    /// Erasure receipts: `verify FILE` checks one's signature offline.
+    Receipt(ReceiptArgs),
     /// The audit log: `verify` checks every entry's link in the hash chain
     /// and the signed checkpoint of its head (exit 1 naming the first bad
     /// entry); `log` prints the latest entries.
@@ -383,8 +386,15 @@ pub struct SweepArgs {
     /// Only this data type.
     #[arg(long)]
     pub data_type: Option<String>,
-    /// The vault, for data types that expire by crypto-shredding (opened
-    /// only for those): sqlite:PATH or postgres://...
+    #[command(flatten)]
+    pub vault: VaultUse,
+}
+
+/// The vault a sweep or an erasure uses, opened only when the policy needs
+/// it (crypto-shredding, erasure pseudonyms).
+#[derive(Debug, clap::Args)]
+pub struct VaultUse {
+    /// The vault: sqlite:PATH or postgres://...
     #[arg(
         long,
         env = "PRIVCTL_VAULT_DB",
@@ -580,6 +590,65 @@ pub enum EraseCommand {
     Status {
         #[command(flatten)]
         target: PolicyDb,
+    },
+    /// Carry out every request whose grace period is over: delete what may
+    /// be deleted, anonymise what the policy keeps, keep what a legal floor
+    /// keeps (the sweep deletes it when the floor ends), shred the vault key
+    /// where the policy says, and sign a receipt. A held person is not
+    /// touched. Killed and run again, it ends where one run would; run
+    /// again, it changes nothing more. Exits 1 while a request it reached
+    /// cannot be completed (the reason is printed and recorded).
+    Run {
+        #[command(flatten)]
+        target: PolicyDb,
+        /// Print what would happen; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Act as of this instant (RFC 3339) instead of now: for rehearsals.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Only this request.
+        #[arg(long)]
+        request: Option<i64>,
+        /// Where signed receipts are written, one file per request
+        /// [default: receipts/ beside the audit key].
+        #[arg(long)]
+        receipts: Option<PathBuf>,
+        #[command(flatten)]
+        vault: VaultUse,
+    },
+    /// Print the signed receipt of a completed request.
+    Receipt {
+        #[command(flatten)]
+        target: PolicyDb,
+        /// The request's id.
+        id: i64,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReceiptArgs {
+    #[command(subcommand)]
+    pub command: ReceiptCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReceiptCommand {
+    /// Check an erasure receipt's signature offline (exit 1 when it was
+    /// changed or signed by another key).
+    Verify {
+        /// The receipt file.
+        file: PathBuf,
+        /// The audit key whose public half (<key>.pub) signed it.
+        #[arg(
+            long,
+            env = "PRIVCTL_AUDIT_KEY_FILE",
+            default_value = ".privctl/audit.key"
+        )]
+        audit_key: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -28,5 +28,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Audit(args) => retention::audit(&args),
         Command::Export(args) => retention::export(&args),
         Command::Erase(args) => retention::erase(&args),
+        Command::Receipt(args) => retention::receipt(&args),
     }
 }

@@ -108,24 +108,8 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<Outcome> {
                     .as_ref()
                     .is_some_and(|r| r.action == privctl_policy::model::ExpiryAction::CryptoShred)
         });
-        if shreds && std::env::var_os("PRIVCTL_VAULT_KEYS").is_some() && args.vault_key_file.is_none() {
-            options.vault_error = Some(
-                "crypto-shredding rewrites the key file; PRIVCTL_VAULT_KEYS cannot be rewritten (give --vault-key-file)".to_owned(),
-            );
-        } else if shreds && !args.dry_run {
-            let loc = crate::cli::VaultLocation {
-                db: args.vault_db.clone(),
-                key_file: args.vault_key_file.clone(),
-                json: false,
-            };
-            match crate::commands::vault::open(&loc).await {
-                Ok(v) => options.vault = Some(std::sync::Arc::new(v)),
-                Err(e) => {
-                    let why = format!("{e:#}");
-                    let first = why.lines().next().unwrap_or_default();
-                    options.vault_error = Some(output::safe(&first));
-                }
-            }
+        if shreds && !args.dry_run {
+            (options.vault, options.vault_error) = vault_for(&args.vault, true).await;
         }
         let report = s
             .sweep(
@@ -154,6 +138,34 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<Outcome> {
             }
         })
     })
+}
+
+/// Opens the vault a sweep or an erasure needs; or why it could not be.
+/// `shreds`: crypto-shredding rewrites the key file, so keys from the
+/// environment will not do.
+async fn vault_for(
+    v: &crate::cli::VaultUse,
+    shreds: bool,
+) -> (Option<std::sync::Arc<privctl_vault::Vault>>, Option<String>) {
+    if shreds && std::env::var_os("PRIVCTL_VAULT_KEYS").is_some() && v.vault_key_file.is_none() {
+        return (
+            None,
+            Some("crypto-shredding rewrites the key file; PRIVCTL_VAULT_KEYS cannot be rewritten (give --vault-key-file)".to_owned()),
+        );
+    }
+    let loc = crate::cli::VaultLocation {
+        db: v.vault_db.clone(),
+        key_file: v.vault_key_file.clone(),
+        json: false,
+    };
+    match crate::commands::vault::open(&loc).await {
+        Ok(v) => (Some(std::sync::Arc::new(v)), None),
+        Err(e) => {
+            let why = format!("{e:#}");
+            let first = why.lines().next().unwrap_or_default();
+            (None, Some(output::safe(&first)))
+        }
+    }
 }
 
 fn summary(r: &Report) -> String {
@@ -488,17 +500,27 @@ fn chained_outcome(chained: bool) -> Outcome {
     }
 }
 
+/// Where erasure receipts of this database go by default: beside the audit
+/// key, named after the database like its checkpoint.
+fn receipts_dir(target: &PolicyDb, db: &privctl_store::Db) -> std::path::PathBuf {
+    let id = privctl_retention::session::digest(&db.url().to_string());
+    key_dir(target).join(format!("receipts-{}", &id[..16]))
+}
+
+fn key_dir(target: &PolicyDb) -> &std::path::Path {
+    target
+        .audit_key
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+}
+
 /// Where the checkpoint of this database's audit log lives.
 fn head_path(target: &PolicyDb, db: &privctl_store::Db) -> std::path::PathBuf {
     target.audit_head.clone().unwrap_or_else(|| {
         // Beside the key, wherever the command runs from.
         let id = privctl_retention::session::digest(&db.url().to_string());
-        let dir = target
-            .audit_key
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        dir.join(format!("audit-{}.head", &id[..16]))
+        key_dir(target).join(format!("audit-{}.head", &id[..16]))
     })
 }
 
@@ -784,7 +806,9 @@ pub fn erase(args: &EraseArgs) -> anyhow::Result<Outcome> {
     let target = match &args.command {
         EraseCommand::Request { target, .. }
         | EraseCommand::Cancel { target, .. }
-        | EraseCommand::Status { target } => target,
+        | EraseCommand::Status { target }
+        | EraseCommand::Run { target, .. }
+        | EraseCommand::Receipt { target, .. } => target,
     };
     runtime()?.block_on(async {
         let s = match session(target, Open::Existing).await? {
@@ -875,6 +899,212 @@ pub fn erase(args: &EraseArgs) -> anyhow::Result<Outcome> {
                 output::emit(target.json, &serde_json::to_value(&open)?, text.trim_end())?;
                 Ok(Outcome::Clean)
             }
+            EraseCommand::Receipt { id, .. } => {
+                let signed = privctl_dsar::erase::receipt_of(home, *id).await?;
+                let value = serde_json::to_value(&signed)?;
+                output::emit(target.json, &value, &serde_json::to_string_pretty(&signed)?)?;
+                Ok(Outcome::Clean)
+            }
+            EraseCommand::Run {
+                dry_run,
+                as_of,
+                request,
+                receipts,
+                vault,
+                ..
+            } => {
+                let now = match as_of {
+                    Some(a) => instant(a, "--as-of")?,
+                    None => Utc::now(),
+                };
+                let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+                erase_run(
+                    &s,
+                    target,
+                    *dry_run,
+                    now,
+                    *request,
+                    receipts.as_deref(),
+                    vault,
+                )
+                .await
+            }
         }
     })
+}
+
+async fn erase_run(
+    s: &Session,
+    target: &PolicyDb,
+    dry_run: bool,
+    now: DateTime<Utc>,
+    request: Option<i64>,
+    receipts: Option<&std::path::Path>,
+    vault: &crate::cli::VaultUse,
+) -> anyhow::Result<Outcome> {
+    use privctl_dsar::erase::State;
+    use privctl_policy::model::{AnonymiseMethod, ErasureAction};
+    let policy = &s.policy;
+    let shreds = policy.erasure.crypto_shred_vault
+        || policy.data_types.values().any(|d| {
+            d.erasure
+                .as_ref()
+                .is_some_and(|e| e.action == ErasureAction::CryptoShred)
+        });
+    let pseudonyms = policy.data_types.values().any(|d| {
+        d.erasure.as_ref().is_some_and(|e| {
+            e.anonymise
+                .values()
+                .any(|m| *m == AnonymiseMethod::Pseudonym)
+        })
+    });
+    let mut options = privctl_dsar::erase::RunOptions {
+        now,
+        dry_run,
+        request,
+        vault: None,
+        vault_error: None,
+    };
+    if (shreds || pseudonyms) && !dry_run {
+        (options.vault, options.vault_error) = vault_for(vault, shreds).await;
+    }
+    let signer = audit_signer(&target.audit_key)?;
+    let outcomes = privctl_dsar::erase::run(s, &signer, &options).await?;
+    let dir = match receipts {
+        Some(d) => d.to_path_buf(),
+        None => receipts_dir(target, s.home_db()?),
+    };
+    let mut text = String::new();
+    let mut written = Vec::new();
+    let mut stuck = false;
+    for o in &outcomes {
+        let r = &o.request;
+        let head = format!(
+            "request {} (subject {}, {})",
+            r.id,
+            escape_untrusted(&r.subject),
+            r.regime.as_deref().unwrap_or("-")
+        );
+        match o.state {
+            State::Waiting => text.push_str(&format!(
+                "{head}: waiting, {}\n",
+                o.reason.as_deref().unwrap_or_default()
+            )),
+            State::Held | State::Incomplete => {
+                stuck = true;
+                text.push_str(&format!(
+                    "{head}: NOT COMPLETED: {}\n",
+                    o.reason.as_deref().unwrap_or_default()
+                ));
+            }
+            State::Planned => text.push_str(&format!("{head}: would be carried out\n")),
+            State::Completed => text.push_str(&format!("{head}: completed\n")),
+        }
+        if let Some(report) = &o.report {
+            for d in &report.data_types {
+                let rule = d
+                    .erasure
+                    .as_ref()
+                    .map(name_of)
+                    .unwrap_or_else(|| "no rule".to_owned());
+                let mut line = format!("  {:<22} {:<17}", d.data_type, rule);
+                if let Some(n) = &d.note {
+                    line.push_str(n);
+                } else if let Some(n) = &d.not_supported {
+                    line.push_str(&format!("NOT DONE: {n}"));
+                } else if dry_run {
+                    let will = d.expired - d.kept_by_floor - d.kept_by_hold - d.kept_referenced;
+                    line.push_str(&format!("{will} rows to {rule}"));
+                    if d.kept_by_floor > 0 {
+                        line.push_str(&format!(", {} kept by a legal floor", d.kept_by_floor));
+                    }
+                } else {
+                    line.push_str(&format!(
+                        "{} deleted, {} anonymised",
+                        d.deleted + d.shredded,
+                        d.anonymised
+                    ));
+                    if d.kept_by_floor > 0 {
+                        line.push_str(&format!(", {} kept by a legal floor", d.kept_by_floor));
+                    }
+                }
+                text.push_str(line.trim_end());
+                text.push('\n');
+            }
+        }
+        if let Some(signed) = &o.receipt {
+            for l in signed.receipt.data_types.iter().filter(|l| l.kept > 0) {
+                text.push_str(&format!(
+                    "  kept: {} {} rows until {}\n",
+                    l.kept,
+                    l.data_type,
+                    l.kept_until
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_else(|| "what keeps them ends".to_owned())
+                ));
+            }
+            let path = privctl_dsar::receipt::write(signed, &dir)?;
+            text.push_str(&format!("  signed receipt: {}\n", escape_path(&path)));
+            written.push(path);
+        }
+    }
+    if outcomes.is_empty() {
+        text.push_str("no open erasure requests");
+    }
+    let chained = dry_run || checkpoint_with(s, target, &signer).await?;
+    output::emit(
+        target.json,
+        &serde_json::to_value(&outcomes)?,
+        text.trim_end(),
+    )?;
+    Ok(if stuck || !chained {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
+}
+
+pub fn receipt(args: &crate::cli::ReceiptArgs) -> anyhow::Result<Outcome> {
+    let crate::cli::ReceiptCommand::Verify {
+        file,
+        audit_key,
+        json: as_json,
+    } = &args.command;
+    let shown = escape_path(file);
+    let f = std::fs::File::open(file).with_context(|| format!("cannot read receipt {shown}"))?;
+    let bytes = privctl_fsio::read_limited(f, privctl_dsar::receipt::MAX_RECEIPT)
+        .with_context(|| format!("cannot read receipt {shown}"))?;
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        output::note(format_args!(
+            "privctl: {shown}: the receipt is not UTF-8 text"
+        ));
+        return Ok(Outcome::Findings);
+    };
+    let Some(public) = public_key(audit_key)? else {
+        anyhow::bail!(
+            "no audit public key at {} to check the receipt with",
+            escape_path(&privctl_audit::PublicKey::path_for(audit_key))
+        );
+    };
+    match privctl_dsar::receipt::verify(text, &public) {
+        Ok(signed) => {
+            let r = &signed.receipt;
+            output::emit(
+                *as_json,
+                &serde_json::to_value(&signed)?,
+                &format!(
+                    "{shown}: a valid receipt of erasure request {} (subject {}), completed {}",
+                    r.request,
+                    escape_untrusted(&r.subject),
+                    r.completed_at.to_rfc3339()
+                ),
+            )?;
+            Ok(Outcome::Clean)
+        }
+        Err(e @ privctl_dsar::Error::Invalid(_)) => {
+            output::note(format_args!("privctl: {shown}: {e}"));
+            Ok(Outcome::Findings)
+        }
+        Err(e) => Err(e.into()),
+    }
 }

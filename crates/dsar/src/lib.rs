@@ -8,7 +8,9 @@
 //! of its table, followed along the subject map, leads to their key.
 
 pub mod discover;
+pub mod erase;
 pub mod export;
+pub mod receipt;
 pub mod requests;
 
 pub use discover::{resolve, Subject};
@@ -27,6 +29,9 @@ pub enum Error {
     /// The audit log failed.
     #[error(transparent)]
     Audit(#[from] privctl_audit::Error),
+    /// Planning or running the erasure's batches failed.
+    #[error(transparent)]
+    Retention(Box<privctl_retention::Error>),
     /// `KIND=VALUE` that names no identifier of the policy.
     #[error("\"{0}\" is not an identifier of the policy (it has: {1})")]
     UnknownIdentifier(String, String),
@@ -61,6 +66,12 @@ pub enum Error {
     /// JSON that does not serialise.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+}
+
+impl From<privctl_retention::Error> for Error {
+    fn from(e: privctl_retention::Error) -> Self {
+        Error::Retention(Box::new(e))
+    }
 }
 
 /// A `Result` with this crate's [`Error`].

@@ -39,6 +39,11 @@ pub struct Request {
     pub completed_at: Option<DateTime<Utc>>,
     /// A note (the ticket, the channel).
     pub note: Option<String>,
+    /// When its execution began (the grace period over).
+    pub started_at: Option<DateTime<Utc>>,
+    /// Why it cannot be carried out yet (a legal hold, a store this release
+    /// cannot act on), when the last run found a reason.
+    pub blocked: Option<String>,
 }
 
 fn regime<'p>(policy: &'p Policy, name: &str) -> Result<&'p RegimeClock> {
@@ -162,12 +167,14 @@ pub async fn request_erasure(
         cancelled_at: None,
         completed_at: None,
         note: note.map(str::to_owned),
+        started_at: None,
+        blocked: None,
     })
 }
 
-const COLUMNS: &str = "id, subject, identifier, regime, requested_at, due_at, extended_due_at, acknowledge_by, grace_until, cancelled_at, completed_at, note";
+pub(crate) const COLUMNS: &str = "id, subject, identifier, regime, requested_at, due_at, extended_due_at, acknowledge_by, grace_until, cancelled_at, completed_at, note, started_at, blocked";
 
-fn request(db: &Db, r: &privctl_store::AnyRow) -> Result<Request> {
+pub(crate) fn request(db: &Db, r: &privctl_store::AnyRow) -> Result<Request> {
     let err = db.err("reading requests", Some("privctl_requests"));
     let get = |c: &str| r.try_get::<Option<i64>, _>(c).map_err(&err);
     Ok(Request {
@@ -183,6 +190,8 @@ fn request(db: &Db, r: &privctl_store::AnyRow) -> Result<Request> {
         cancelled_at: at(get("cancelled_at")?),
         completed_at: at(get("completed_at")?),
         note: r.try_get("note").map_err(&err)?,
+        started_at: at(get("started_at")?),
+        blocked: r.try_get("blocked").map_err(&err)?,
     })
 }
 
@@ -211,6 +220,12 @@ pub async fn cancel(policy: &Policy, home: &Db, id: i64, now: DateTime<Utc>) -> 
         if r.completed_at.is_some() {
             return Err(Error::Invalid(format!(
                 "request {id} was already carried out"
+            )));
+        }
+        if r.started_at.is_some() {
+            return Err(Error::Invalid(format!(
+                "request {id} is being carried out (since {})",
+                r.started_at.map(|t| t.to_rfc3339()).unwrap_or_default()
             )));
         }
         if !policy.erasure.cancellable {

@@ -12,7 +12,13 @@
 //!   PostgreSQL the one statement that does both);
 //! - `shredded`: after a subject was crypto-shredded in the vault, before
 //!   their rows are deleted;
-//! - `committed`: after a batch's transaction has committed.
+//! - `committed`: after a batch's transaction has committed;
+//! - `erasure-begun`: an erasure marked started, the account recorded as
+//!   closed, before any row changes;
+//! - `erasure-replaced`: after an erasure replaced a kept account's
+//!   identifiers or found none to replace, before the vault key is shredded;
+//! - `erasure-receipt`: the receipt signed, before the request is marked
+//!   completed.
 //!
 //! Without the feature every function here is an empty inline.
 
@@ -23,6 +29,7 @@ mod on {
 
     static SEEN: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 
+    /// Aborts here when `PRIVCTL_FAULT` says so.
     pub fn point(name: &str) {
         let Ok(spec) = std::env::var("PRIVCTL_FAULT") else {
             return;
@@ -39,20 +46,23 @@ mod on {
         }
     }
 
+    /// The fixed batch size `PRIVCTL_FAULT_BATCH` asks for.
     pub fn batch() -> Option<i64> {
         std::env::var("PRIVCTL_FAULT_BATCH").ok()?.parse().ok()
     }
 }
 
 #[cfg(feature = "fault-injection")]
-pub(crate) use on::{batch, point};
+pub use on::{batch, point};
 
+/// Aborts here when `PRIVCTL_FAULT` says so (with the feature).
 #[cfg(not(feature = "fault-injection"))]
 #[inline(always)]
-pub(crate) fn point(_name: &str) {}
+pub fn point(_name: &str) {}
 
+/// The fixed batch size `PRIVCTL_FAULT_BATCH` asks for (with the feature).
 #[cfg(not(feature = "fault-injection"))]
 #[inline(always)]
-pub(crate) fn batch() -> Option<i64> {
+pub fn batch() -> Option<i64> {
     None
 }

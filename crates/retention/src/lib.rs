@@ -18,7 +18,8 @@
 
 pub mod erasure;
 pub mod exec;
-mod fault;
+#[doc(hidden)]
+pub mod fault;
 pub mod own;
 pub mod plan;
 pub mod sample;

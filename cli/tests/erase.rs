@@ -1,0 +1,370 @@
+//! `privctl erase run` and `privctl receipt verify`: a real process killed
+//! at several points and run again ends as one uninterrupted run; receipts
+//! verify offline and an edited one is refused; bad input changes nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::util::{privctl, repo_root, run};
+
+const AS_OF: &str = "2026-11-23T00:00:00Z";
+/// After InfrPool's 72-hour grace period.
+const LATER: &str = "2026-11-27T00:00:00Z";
+
+fn policy(name: &str) -> PathBuf {
+    repo_root().join("policies").join(format!("{name}.toml"))
+}
+
+/// `privctl` working in `dir` (where files stores go), with the audit key
+/// and the vault in `keys` beside it, shared by the directories of a test.
+fn cmd(dir: &Path) -> Command {
+    let keys = dir.parent().expect("a parent").join("keys");
+    std::fs::create_dir_all(dir).expect("work dir");
+    std::fs::create_dir_all(&keys).expect("keys dir");
+    let mut c = privctl();
+    c.current_dir(dir)
+        .env("PRIVCTL_AUDIT_KEY_FILE", keys.join("audit.key"))
+        .env(
+            "PRIVCTL_VAULT_DB",
+            format!("sqlite:{}", keys.join("vault.db").display()),
+        )
+        .env("PRIVCTL_VAULT_KEY_FILE", keys.join("vault.keys"))
+        .env_remove("PRIVCTL_VAULT_KEYS")
+        .env_remove("PRIVCTL_AUDIT_HEAD");
+    c
+}
+
+fn erase(dir: &Path, name: &str, db: &str, args: &[&str]) -> Command {
+    let mut c = cmd(dir);
+    c.arg("erase")
+        .args(args)
+        .arg("--policy")
+        .arg(policy(name))
+        .args(["--db", db]);
+    c
+}
+
+/// Every row of every table (privctl's own aside), as text; random
+/// replacements (32 hex digits, new on every run) masked so two runs
+/// compare.
+async fn rows(url: &str) -> Vec<(String, Vec<String>)> {
+    use privctl_store::{Db, Open, Row};
+    let db = Db::open("main", url, Open::Existing).await.expect("open");
+    let schema = db.schema().await.expect("schema");
+    let mut out = Vec::new();
+    for (name, table) in &schema.tables {
+        if name.starts_with("privctl_") {
+            continue;
+        }
+        let cols: Vec<String> = table
+            .columns
+            .iter()
+            .map(|c| format!("CAST(\"{}\" AS TEXT)", c.name))
+            .collect();
+        // Names from the live schema of a database this test made.
+        let sql = format!("SELECT {} FROM \"{name}\"", cols.join(", "));
+        let mut got: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(db.pool())
+            .await
+            .expect("read")
+            .iter()
+            .map(|r| {
+                (0..table.columns.len())
+                    .map(|i| {
+                        let v: Option<String> = r.try_get(i).expect("text");
+                        match v {
+                            None => "NULL".to_owned(),
+                            Some(v)
+                                if v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                            {
+                                "<random>".to_owned()
+                            }
+                            Some(v) => v,
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect();
+        got.sort();
+        out.push((name.clone(), got));
+    }
+    out
+}
+
+/// Samples InfrPool into `db`, records an erasure of user 5 (request 10:
+/// the sample records nine first) and returns its id.
+fn prepare(dir: &Path, db: &str) -> String {
+    let (code, out, err) = run(cmd(dir)
+        .args(["sample", "--policy"])
+        .arg(policy("infrpool"))
+        .args(["--db", db, "--as-of", AS_OF, "--subjects", "30"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run(&mut erase(
+        dir,
+        "infrpool",
+        db,
+        &[
+            "request",
+            "--subject",
+            "email=user5@example.com",
+            "--regime",
+            "gdpr",
+            "--at",
+            AS_OF,
+            "--json",
+        ],
+    ));
+    assert_eq!(code, 0, "{out}{err}");
+    let r: Value = serde_json::from_str(&out).expect("json");
+    r["id"].as_i64().expect("id").to_string()
+}
+
+/// Kills `privctl erase run` (an abort, as `kill -9`) before and inside its
+/// batches, after they committed, after the identifiers were dealt with and
+/// after the receipt was signed, then runs it again: the data ends as after
+/// one uninterrupted run (the same vault, so the same pseudonyms), the
+/// receipt's counts are the same, a further run changes nothing, and the
+/// audit log is one intact chain.
+#[test]
+fn a_killed_erasure_rerun_ends_as_an_uninterrupted_one() {
+    let rt = privctl_store::testing::runtime();
+    let reference = rt.block_on(privctl_store::testing::fresh_databases("erase_ref"));
+    let killed = rt.block_on(privctl_store::testing::fresh_databases("erase_kill"));
+    let top = tempfile::tempdir().expect("dir");
+    let (code, out, err) = run(cmd(&top.path().join("init")).args(["vault", "init"]));
+    assert_eq!(code, 0, "{out}{err}");
+    for (n, (a, b)) in reference.iter().zip(&killed).enumerate() {
+        let (da, db) = (
+            top.path().join(format!("a{n}")),
+            top.path().join(format!("b{n}")),
+        );
+        let id = prepare(&da, &a.url);
+        assert_eq!(prepare(&db, &b.url), id);
+        assert_eq!(
+            rt.block_on(rows(&a.url)),
+            rt.block_on(rows(&b.url)),
+            "samples differ"
+        );
+        let go = |dir: &Path, url: &str| {
+            erase(
+                dir,
+                "infrpool",
+                url,
+                &["run", "--as-of", LATER, "--request", &id],
+            )
+        };
+
+        let (code, out, err) = run(&mut go(&da, &a.url));
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("completed"), "{out}");
+        let want = rt.block_on(rows(&a.url));
+        let receipt = |dir: &Path, url: &str| {
+            let (code, out, err) = run(&mut erase(
+                dir,
+                "infrpool",
+                url,
+                &["receipt", &id, "--json"],
+            ));
+            assert_eq!(code, 0, "{out}{err}");
+            let v: Value = serde_json::from_str(&out).expect("json");
+            v["receipt"]["data_types"].clone()
+        };
+        let want_receipt = receipt(&da, &a.url);
+
+        let faults = [
+            "erasure-begun:1",
+            "statement:1",
+            "committed:2",
+            "statement:4",
+            "committed:6",
+            "erasure-replaced:1",
+            "erasure-receipt:1",
+        ];
+        let mut aborted = 0;
+        for fault in faults {
+            let out = go(&db, &b.url)
+                .env("PRIVCTL_FAULT", fault)
+                .env("PRIVCTL_FAULT_BATCH", "2")
+                .output()
+                .expect("privctl runs");
+            if out.status.code().is_none() {
+                aborted += 1;
+            }
+        }
+        assert_eq!(
+            aborted,
+            faults.len(),
+            "{:?}: not every run was killed",
+            b.dialect
+        );
+        let (code, out, err) = run(&mut go(&db, &b.url));
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(
+            rt.block_on(rows(&b.url)),
+            want,
+            "{:?}: killed and rerun differs",
+            b.dialect
+        );
+        assert_eq!(
+            receipt(&db, &b.url),
+            want_receipt,
+            "{:?}: the receipt's counts",
+            b.dialect
+        );
+
+        // Run again: nothing is left to do, and nothing changes.
+        let (code, _, err) = run(&mut go(&db, &b.url));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("no open erasure request"), "{err}");
+        assert_eq!(rt.block_on(rows(&b.url)), want);
+        let (code, out, err) = run(cmd(&db)
+            .args(["audit", "verify", "--policy"])
+            .arg(policy("infrpool"))
+            .args(["--db", &b.url]));
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("intact, and reaches the checkpoint"), "{out}");
+    }
+}
+
+/// A completed erasure writes a signed receipt that `receipt verify`
+/// accepts offline with the public key alone; a changed count, an added
+/// field, or another key is refused (exit 1).
+#[test]
+fn receipts_verify_and_edits_are_refused() {
+    let top = tempfile::tempdir().expect("dir");
+    let dir = &top.path().join("w");
+    let db = format!("sqlite:{}", dir.join("ip.db").display());
+    let (code, out, err) = run(cmd(dir).args(["vault", "init"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let id = prepare(dir, &db);
+    let (code, out, err) = run(&mut erase(
+        dir,
+        "infrpool",
+        &db,
+        &["run", "--as-of", LATER, "--request", &id],
+    ));
+    assert_eq!(code, 0, "{out}{err}");
+    let path = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("signed receipt: "))
+        .map(PathBuf::from)
+        .expect("receipt path");
+    let verify = |file: &Path, key: &Path| {
+        run(privctl()
+            .args(["receipt", "verify"])
+            .arg(file)
+            .arg("--audit-key")
+            .arg(key))
+    };
+    // The public half is enough.
+    let public = dir.join("elsewhere.key");
+    std::fs::copy(
+        top.path().join("keys/audit.key.pub"),
+        dir.join("elsewhere.key.pub"),
+    )
+    .expect("copy");
+    let (code, out, err) = verify(&path, &public);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("a valid receipt of erasure request {id}")),
+        "{out}"
+    );
+
+    let text = std::fs::read_to_string(&path).expect("receipt");
+    let edits = [
+        text.replacen("\"deleted\": 4", "\"deleted\": 3", 1),
+        text.replacen("\"kept\": 0", "\"kept\": 1", 1),
+        text.replacen(
+            "\"vault_shredded\": false",
+            "\"vault_shredded\": false, \"note\": \"x\"",
+            1,
+        ),
+    ];
+    for (i, edited) in edits.iter().enumerate() {
+        assert_ne!(edited, &text, "edit {i} changed nothing");
+        let f = dir.join(format!("edited{i}.json"));
+        std::fs::write(&f, edited).expect("write");
+        let (code, _, err) = verify(&f, &public);
+        assert_eq!(code, 1, "edit {i} accepted");
+        assert!(err.contains("receipt"), "{err}");
+    }
+    // Another key.
+    let other = dir.join("other.key");
+    privctl_audit::Signer::load_or_create(&other).expect("another key");
+    let (code, _, err) = verify(&path, &other);
+    assert_eq!(code, 1);
+    assert!(err.contains("another key"), "{err}");
+}
+
+/// Bad input to `erase run`: a request that is not open, a policy with
+/// errors, an unreachable database: a clear error, a non-zero exit, and
+/// the database unchanged.
+#[test]
+fn erase_run_refuses_bad_input_and_changes_nothing() {
+    let top = tempfile::tempdir().expect("dir");
+    let dir = &top.path().join("w");
+    let file = dir.join("ip.db");
+    let db = format!("sqlite:{}", file.display());
+    let (code, out, err) = run(cmd(dir).args(["vault", "init"]));
+    assert_eq!(code, 0, "{out}{err}");
+    prepare(dir, &db);
+    let before = std::fs::read(&file).expect("db");
+
+    let (code, _, err) = run(&mut erase(
+        dir,
+        "infrpool",
+        &db,
+        &["run", "--as-of", LATER, "--request", "999"],
+    ));
+    assert_eq!(code, 2);
+    assert!(err.contains("no open erasure request 999"), "{err}");
+
+    let broken = dir.join("broken.toml");
+    let text = std::fs::read_to_string(policy("infrpool")).expect("policy");
+    std::fs::write(
+        &broken,
+        text.replace("period = \"90d\"", "period = \"ninety days\""),
+    )
+    .expect("write");
+    let (code, _, err) = run(cmd(dir)
+        .args(["erase", "run", "--as-of", LATER, "--policy"])
+        .arg(&broken)
+        .args(["--db", &db]));
+    assert_eq!(code, 1);
+    assert!(err.contains("has errors; nothing was changed"), "{err}");
+
+    let (code, _, err) = run(&mut erase(
+        dir,
+        "infrpool",
+        "postgres://privctl:secret@127.0.0.1:1/none",
+        &["run", "--as-of", LATER],
+    ));
+    assert_eq!(code, 2);
+    assert!(!err.contains("secret"), "{err}");
+    assert_eq!(
+        std::fs::read(&file).expect("db"),
+        before,
+        "a refused run changed the database"
+    );
+
+    // A dry run changes nothing either.
+    let (code, out, err) = run(&mut erase(
+        dir,
+        "infrpool",
+        &db,
+        &["run", "--as-of", LATER, "--dry-run"],
+    ));
+    assert_eq!(
+        code, 1,
+        "the held subject's request cannot be done: {out}{err}"
+    );
+    assert!(out.contains("would be carried out"), "{out}");
+    assert_eq!(
+        std::fs::read(&file).expect("db"),
+        before,
+        "a dry run changed the database"
+    );
+}

@@ -1,0 +1,858 @@
+//! Carrying out erasure requests (`privctl erase run`).
+//!
+//! Every request whose grace period is over is executed in steps that are
+//! each idempotent, so a run killed anywhere and run again ends where one
+//! uninterrupted run would:
+//! 1. the request is marked started, and the account recorded as closed
+//!    (the clock of floors that count from the end of the relationship)
+//!    where the policy keeps that in a column and it is empty;
+//! 2. the person's erasure plan (retention's planner with "this person's
+//!    rows" for "expired rows", children before parents) runs in short
+//!    batches, each committing its change and its count together;
+//! 3. an account row that must stay because kept rows refer to it has its
+//!    identifying columns replaced;
+//! 4. the person's vault key is crypto-shredded when the policy says so;
+//! 5. a signed receipt is made from what the batches counted and what is
+//!    still kept, and the request is marked completed with it, and logged,
+//!    in one transaction.
+//!
+//! A person under a legal hold is not touched: the request records the
+//! hold. So does a request that meets a data type under a hold, or data
+//! this release cannot act on: what can be done is done, and the request
+//! stays open, saying why, until a rerun finds nothing in the way.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use privctl_policy::model::{Category, ErasureAction, EventSource};
+use privctl_policy::{ColumnRef, SqlIdent};
+use privctl_retention::own::{self, HoldScope, RunKind};
+use privctl_retention::plan::{random_text, Plan, RowOp, Step, Work};
+use privctl_retention::{Options, Report, Session, Target};
+use privctl_store::sql::{parse_time_text, time_text, time_to_store, Sql};
+use privctl_store::subject::{belongs_to, Identifiers};
+use privctl_store::{Db, Lock, Row};
+use serde::Serialize;
+
+use crate::receipt::{self, Line, Receipt, Signed};
+use crate::requests::{self, Request};
+use crate::{Error, Result};
+
+/// How a run goes.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The instant it acts as of (now, but for rehearsals and tests).
+    pub now: DateTime<Utc>,
+    /// Only plan and count: nothing changes.
+    pub dry_run: bool,
+    /// Only this request.
+    pub request: Option<i64>,
+    /// The vault: its pseudonym key for columns the policy pseudonymises,
+    /// and crypto-shredding.
+    pub vault: Option<Arc<privctl_vault::Vault>>,
+    /// Why there is no vault, when opening it failed.
+    pub vault_error: Option<String>,
+}
+
+/// Where a request stands after a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Carried out; its receipt is signed.
+    Completed,
+    /// Its grace period runs: nothing touched.
+    Waiting,
+    /// The person is under a legal hold: nothing touched.
+    Held,
+    /// Partly done; what stands in the way is in `reason`.
+    Incomplete,
+    /// A dry run's plan.
+    Planned,
+}
+
+/// One request's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The request, as it stands now.
+    pub request: Request,
+    /// Where it stands.
+    pub state: State,
+    /// Why it is not completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What this run did (or, in a dry run, would do), per data type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
+    /// The signed receipt, once completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Signed>,
+}
+
+/// The purpose under which erasure pseudonyms are keyed in the vault.
+pub const PSEUDONYM_PURPOSE: &str = "erasure";
+
+/// Runs every open erasure request whose grace period is over (or only
+/// `options.request`), signing receipts with `signer`.
+pub async fn run(
+    session: &Session,
+    signer: &privctl_audit::Signer,
+    options: &RunOptions,
+) -> Result<Vec<Outcome>> {
+    let home = session.home_db()?;
+    if !options.dry_run {
+        own::ensure(home).await?;
+    }
+    let open = requests::open(home, options.now).await?;
+    if let Some(id) = options.request {
+        if !open.iter().any(|r| r.id == id) {
+            return Err(Error::Invalid(format!(
+                "there is no open erasure request {id} (see `privctl erase status`)"
+            )));
+        }
+    }
+    let holds = own::holds(home, false).await?;
+    let mut out = Vec::new();
+    for r in open {
+        if options.request.is_some_and(|id| id != r.id) {
+            continue;
+        }
+        if let Some(g) = r.grace_until.filter(|g| options.now < *g) {
+            out.push(Outcome {
+                reason: Some(format!("cancellable until {}", g.to_rfc3339())),
+                request: r,
+                state: State::Waiting,
+                report: None,
+                receipt: None,
+            });
+            continue;
+        }
+        let held: Vec<String> = holds
+            .iter()
+            .filter(|h| h.scope == HoldScope::Subject && h.target == r.subject)
+            .map(|h| format!("legal hold {} ({})", h.id, h.reason))
+            .collect();
+        if !held.is_empty() {
+            let why = format!("the person is under {}", held.join(", "));
+            let request = if options.dry_run {
+                r
+            } else {
+                block(home, r, &why).await?
+            };
+            out.push(Outcome {
+                request,
+                state: State::Held,
+                reason: Some(why),
+                report: None,
+                receipt: None,
+            });
+            continue;
+        }
+        out.push(execute(session, signer, options, r).await?);
+    }
+    Ok(out)
+}
+
+async fn execute(
+    session: &Session,
+    signer: &privctl_audit::Signer,
+    options: &RunOptions,
+    r: Request,
+) -> Result<Outcome> {
+    let home = session.home_db()?;
+    let now = options.now;
+    let closed_at = if options.dry_run {
+        None
+    } else {
+        let closed = begin(session, &r, now).await?;
+        privctl_retention::fault::point("erasure-begun");
+        closed
+    };
+    let ids = crate::discover::identifiers(&session.policy, &session.dbs, &r.subject).await?;
+    let mut problems: Vec<String> = Vec::new();
+    let pseudonym = match &options.vault {
+        // A dry run counts rows; the value it would write does not matter,
+        // and making it could write the vault's epoch key.
+        _ if options.dry_run => Some("0".repeat(64)),
+        Some(v) => {
+            let secs = u64::try_from(r.requested_at.timestamp()).unwrap_or(0);
+            match v.pseudonym(PSEUDONYM_PURPOSE, &r.subject, secs).await {
+                Ok((_, p)) => Some(p),
+                Err(e) => {
+                    problems.push(format!("the vault could not make a pseudonym: {e}"));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let pseudonyms = session.policy.data_types.values().any(|d| {
+        d.erasure.as_ref().is_some_and(|e| {
+            e.anonymise
+                .values()
+                .any(|m| *m == privctl_policy::model::AnonymiseMethod::Pseudonym)
+        })
+    });
+    if pseudonyms && pseudonym.is_none() && problems.is_empty() {
+        problems.push(format!(
+            "the policy replaces references with pseudonyms, which the vault keys, and the vault is not open{}",
+            options
+                .vault_error
+                .as_ref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_else(|| " (give --vault-db and its key file)".to_owned())
+        ));
+    }
+    let plan = session
+        .plan_erasure(
+            now,
+            &Target {
+                ids: &ids,
+                pseudonym: pseudonym.as_deref(),
+            },
+        )
+        .await?;
+    let run_options = Options {
+        vault: options.vault.clone(),
+        vault_error: options.vault_error.clone(),
+        run: RunKind::Erasure {
+            request: r.id,
+            subject: r.subject.clone(),
+        },
+        ..Options::default()
+    };
+    let report = session
+        .execute(&plan, options.dry_run, &run_options, &|_| {})
+        .await?;
+    if options.dry_run {
+        return Ok(Outcome {
+            request: r,
+            state: State::Planned,
+            reason: None,
+            report: Some(report),
+            receipt: None,
+        });
+    }
+    let replaced = replace_identifiers(session, &plan, &ids).await?;
+    privctl_retention::fault::point("erasure-replaced");
+    let mut shredded = false;
+    if session.policy.erasure.crypto_shred_vault {
+        match &options.vault {
+            Some(v) => match v.shred(&r.subject).await {
+                Ok(_) => shredded = true,
+                Err(e) => problems.push(format!("crypto-shredding the vault key failed: {e}")),
+            },
+            None => problems.push(format!(
+                "the policy crypto-shreds the person's vault key, and the vault is not open{}",
+                options
+                    .vault_error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_else(|| " (give --vault-db and its key file)".to_owned())
+            )),
+        }
+    }
+    for (step, d) in plan.steps.iter().zip(&report.data_types) {
+        if let Some(why) = &d.not_supported {
+            problems.push(format!("{}: {why}", d.data_type));
+        }
+        if let Work::Held { reason } = &step.work {
+            problems.push(format!("{}: the data type is under {reason}", d.data_type));
+        }
+        if d.kept_by_hold > 0 {
+            problems.push(format!(
+                "{}: {} rows kept by a legal hold",
+                d.data_type, d.kept_by_hold
+            ));
+        }
+        if !d.skipped_subjects.is_empty() {
+            problems.push(format!(
+                "{}: the vault cannot name the subject to shred",
+                d.data_type
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        let why = problems.join("; ");
+        let request = block(home, r, &why).await?;
+        return Ok(Outcome {
+            request,
+            state: State::Incomplete,
+            reason: Some(why),
+            report: Some(report),
+            receipt: None,
+        });
+    }
+    let receipt = make_receipt(session, &plan, &r, closed_at, replaced, shredded, now).await?;
+    let signed = receipt::sign(receipt, signer)?;
+    privctl_retention::fault::point("erasure-receipt");
+    let request = complete(home, r, &signed).await?;
+    Ok(Outcome {
+        request,
+        state: State::Completed,
+        reason: None,
+        report: Some(report),
+        receipt: Some(signed),
+    })
+}
+
+/// Step 1: the request marked started (once) and the account recorded as
+/// closed where the policy keeps that in the subject's own row. Returns
+/// when the account was recorded as closed.
+async fn begin(
+    session: &Session,
+    r: &Request,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>> {
+    let policy = &session.policy;
+    let events = &policy.subject.events;
+    let mut closed_at = None;
+    if let (Some(home), Some(closed)) = (policy.subject_home(), &events.account_closed) {
+        if closed.table == home.table {
+            let db = db_of(session, &home.store)?;
+            set_event(db, policy, &home.store, closed, &r.subject, now).await?;
+            closed_at = read_event(db, policy, &home.store, closed, &r.subject).await?;
+        }
+    }
+    if let (Some(home), Some(EventSource::Column(c))) =
+        (policy.subject_home(), &events.deletion_requested)
+    {
+        if c.table == home.table {
+            let db = db_of(session, &home.store)?;
+            set_event(db, policy, &home.store, c, &r.subject, r.requested_at).await?;
+        }
+    }
+    if r.started_at.is_none() {
+        let home = session.home_db()?;
+        home.write_with(Lock::Privctl, async |c| {
+            let err = home.err("starting an erasure", Some("privctl_requests"));
+            let n = sqlx::query(
+                "UPDATE privctl_requests SET started_at = $1 WHERE id = $2 AND started_at IS NULL",
+            )
+            .bind(now.timestamp())
+            .bind(r.id)
+            .execute(&mut *c)
+            .await
+            .map_err(&err)?
+            .rows_affected();
+            if n > 0 {
+                privctl_audit::append(
+                    home,
+                    c,
+                    "request.started",
+                    Some(&r.subject),
+                    &serde_json::json!({
+                        "request": r.id,
+                        "as_of": now.to_rfc3339(),
+                        "account_closed_at": closed_at.map(|t| t.to_rfc3339()),
+                    }),
+                    Utc::now(),
+                )
+                .await?;
+            }
+            Ok::<_, Error>(())
+        })
+        .await?;
+    }
+    Ok(closed_at)
+}
+
+fn db_of<'a>(session: &'a Session, store: &str) -> Result<&'a Db> {
+    session
+        .dbs
+        .get(store)
+        .ok_or_else(|| Error::StoreNotOpen(store.to_owned()))
+}
+
+fn one_subject(
+    policy: &privctl_policy::Policy,
+    store: &str,
+    table: &SqlIdent,
+    schema: &privctl_store::Schema,
+    key: &str,
+) -> Result<Sql> {
+    let home = policy
+        .subject_home()
+        .ok_or_else(|| Error::Invalid("the policy names no subject identifier".to_owned()))?;
+    let mut ids = Identifiers::new();
+    ids.insert(home.name.clone(), key.to_owned());
+    belongs_to(policy, schema, store, table, &ids)
+        .ok_or_else(|| Error::Invalid(format!("table {table} does not reach the subject")))
+}
+
+/// Sets the subject's event column `c` to `t` where it is empty.
+async fn set_event(
+    db: &Db,
+    policy: &privctl_policy::Policy,
+    store: &str,
+    c: &ColumnRef,
+    key: &str,
+    t: DateTime<Utc>,
+) -> Result<()> {
+    let schema = db.schema().await?;
+    let kind = time_kind(db, &schema, c)?;
+    let mine = one_subject(policy, store, &c.table, &schema, key)?;
+    let mut sql = Sql::new();
+    sql.push("UPDATE ")
+        .ident(&c.table)
+        .push(" SET ")
+        .ident(&c.column)
+        .push(" = ");
+    time_to_store(&mut sql, db.dialect(), kind, t);
+    sql.push(" WHERE ")
+        .append(&mine)
+        .push(" AND ")
+        .column(&c.table, &c.column)
+        .push(" IS NULL");
+    db.write_with(Lock::Rows, async |conn| {
+        sql.query()
+            .execute(&mut *conn)
+            .await
+            .map_err(db.err("recording the account as closed", Some(c.table.as_str())))?;
+        Ok::<_, Error>(())
+    })
+    .await
+}
+
+async fn read_event(
+    db: &Db,
+    policy: &privctl_policy::Policy,
+    store: &str,
+    c: &ColumnRef,
+    key: &str,
+) -> Result<Option<DateTime<Utc>>> {
+    let schema = db.schema().await?;
+    let kind = time_kind(db, &schema, c)?;
+    let mine = one_subject(policy, store, &c.table, &schema, key)?;
+    let mut column = Sql::new();
+    column.column(&c.table, &c.column);
+    let mut sql = Sql::new();
+    sql.push("SELECT ");
+    time_text(&mut sql, db.dialect(), kind, &column);
+    sql.push(" AS t FROM ")
+        .ident(&c.table)
+        .push(" WHERE ")
+        .append(&mine);
+    let err = db.err("reading when the account closed", Some(c.table.as_str()));
+    let row = sql.query().fetch_optional(db.pool()).await.map_err(&err)?;
+    Ok(match row {
+        Some(row) => row
+            .try_get::<Option<String>, _>("t")
+            .map_err(&err)?
+            .and_then(|t| parse_time_text(&t)),
+        None => None,
+    })
+}
+
+fn time_kind(
+    db: &Db,
+    schema: &privctl_store::Schema,
+    c: &ColumnRef,
+) -> Result<privctl_store::TimeKind> {
+    schema
+        .tables
+        .get(c.table.as_str())
+        .and_then(|t| t.column(c.column.as_str()))
+        .and_then(|col| col.time_kind(db.dialect()))
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "store {}: column {}.{} does not exist or holds no time",
+                db.name(),
+                c.table,
+                c.column
+            ))
+        })
+}
+
+/// Categories whose values say who someone is: replaced in an account row
+/// that must stay.
+fn identifying(c: Category) -> bool {
+    !matches!(
+        c,
+        Category::Metadata | Category::Financial | Category::Telemetry | Category::Audit
+    )
+}
+
+/// Step 3: where the account's own data type is deleted on erasure but its
+/// row stays (kept rows refer to it), its identifying columns are replaced:
+/// text with random values, other types emptied where they may be. The key,
+/// columns other tables refer to and the policy's time columns stay.
+async fn replace_identifiers(
+    session: &Session,
+    plan: &Plan,
+    ids: &Identifiers,
+) -> Result<Vec<String>> {
+    let policy = &session.policy;
+    let Some(home) = policy.subject_home() else {
+        return Ok(Vec::new());
+    };
+    let Some((step, dt)) = plan.steps.iter().find_map(|s| {
+        let dt = policy.data_types.get(&s.data_type)?;
+        (dt.store == home.store && dt.table.as_ref() == Some(&home.table)).then_some((s, dt))
+    }) else {
+        return Ok(Vec::new());
+    };
+    if !matches!(
+        step.erasure,
+        Some(ErasureAction::Delete | ErasureAction::KeepUntilFloor | ErasureAction::CryptoShred)
+    ) {
+        return Ok(Vec::new());
+    }
+    let Work::Rows(work) = &step.work else {
+        return Ok(Vec::new());
+    };
+    let db = db_of(session, &home.store)?;
+    let schema = db.schema().await?;
+    let Some(mine) = belongs_to(policy, &schema, &home.store, &home.table, ids) else {
+        return Ok(Vec::new());
+    };
+    let mut count = Sql::new();
+    count
+        .push("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ")
+        .ident(&work.table)
+        .push(" WHERE ")
+        .append(&mine);
+    let err = db.err(
+        "replacing the account's identifiers",
+        Some(home.table.as_str()),
+    );
+    let n: i64 = count
+        .query()
+        .fetch_one(db.pool())
+        .await
+        .map_err(&err)?
+        .try_get("n")
+        .map_err(&err)?;
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let Some(table) = schema.tables.get(home.table.as_str()) else {
+        return Ok(Vec::new());
+    };
+    let referenced: Vec<&str> = schema
+        .tables
+        .values()
+        .flat_map(|t| &t.foreign_keys)
+        .filter(|fk| fk.references_table == home.table.as_str())
+        .flat_map(|fk| {
+            if fk.references_columns.is_empty() {
+                table
+                    .primary_key
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+            } else {
+                fk.references_columns.iter().map(String::as_str).collect()
+            }
+        })
+        .collect();
+    let events = &policy.subject.events;
+    let times: Vec<&SqlIdent> = dt
+        .timestamp
+        .iter()
+        .chain(&dt.anonymised_at)
+        .chain(events.account_closed.iter().map(|c| &c.column))
+        .chain(events.last_activity.iter().map(|c| &c.column))
+        .collect();
+    let mut set: Vec<Sql> = Vec::new();
+    let mut replaced = Vec::new();
+    for (column, category) in &dt.columns {
+        if !identifying(*category)
+            || *column == home.column
+            || referenced.contains(&column.as_str())
+            || times.contains(&column)
+            || table.primary_key.iter().any(|k| k == column.as_str())
+        {
+            continue;
+        }
+        let Some(col) = table.column(column.as_str()) else {
+            continue;
+        };
+        let text = col.declared_type.contains("text")
+            || col.declared_type.contains("char")
+            || col.declared_type.is_empty();
+        let mut one = Sql::new();
+        if !col.not_null {
+            one.ident(column).push(" = NULL");
+        } else if text {
+            one.ident(column)
+                .push(" = ")
+                .push(random_text(db.dialect()));
+        } else {
+            // NOT NULL and no text: nothing can stand in for it.
+            continue;
+        }
+        set.push(one);
+        replaced.push(format!("{}.{column}", home.table));
+    }
+    if set.is_empty() {
+        return Ok(replaced);
+    }
+    let mut sql = Sql::new();
+    sql.push("UPDATE ").ident(&home.table).push(" SET ");
+    for (i, one) in set.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.append(one);
+    }
+    sql.push(" WHERE ").append(&mine);
+    db.write_with(Lock::Rows, async |c| {
+        sql.query().execute(&mut *c).await.map_err(&err)?;
+        Ok::<_, Error>(())
+    })
+    .await?;
+    Ok(replaced)
+}
+
+/// Step 5: the receipt, from what every run of this request counted and
+/// what is still kept.
+async fn make_receipt(
+    session: &Session,
+    plan: &Plan,
+    r: &Request,
+    closed_at: Option<DateTime<Utc>>,
+    identifiers_replaced: Vec<String>,
+    vault_shredded: bool,
+    now: DateTime<Utc>,
+) -> Result<Receipt> {
+    let home = session.home_db()?;
+    let totals = own::request_totals(home, r.id).await?;
+    let mut done: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (dt, action, n) in totals {
+        *done.entry((dt, action)).or_default() += u64::try_from(n).unwrap_or(0);
+    }
+    let get = |dt: &str, action: &str| {
+        done.get(&(dt.to_owned(), action.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    };
+    let mut lines = Vec::new();
+    for step in &plan.steps {
+        let name = &step.data_type;
+        let mut line = Line {
+            data_type: name.clone(),
+            rule: step.erasure,
+            deleted: get(name, "delete") + get(name, "delete_files"),
+            anonymised: get(name, "anonymise"),
+            shredded: get(name, "crypto_shred"),
+            kept: 0,
+            kept_until: None,
+            why: Vec::new(),
+        };
+        match &step.work {
+            Work::Nothing { reason } => line.why.push(reason.clone()),
+            Work::Rows(work) if !matches!(work.op, RowOp::Anonymise { .. }) => {
+                kept(session, step, work, &mut line).await?;
+            }
+            _ => {}
+        }
+        if line.kept > 0 || !line.why.is_empty() || step.erasure.is_some() {
+            lines.push(line);
+        }
+    }
+    lines.sort_by(|a, b| a.data_type.cmp(&b.data_type));
+    Ok(Receipt {
+        organisation: session.policy.organisation.name.clone(),
+        policy_sha256: session.digest.clone(),
+        request: r.id,
+        regime: r.regime.clone(),
+        identifier: r.identifier.clone(),
+        subject: r.subject.clone(),
+        requested_at: r.requested_at,
+        completed_at: DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now),
+        account_closed_at: closed_at,
+        data_types: lines,
+        identifiers_replaced,
+        vault_shredded,
+    })
+}
+
+/// The person's rows of `work` still there, until when the floors keep
+/// them, and why.
+async fn kept(
+    session: &Session,
+    step: &Step,
+    work: &privctl_retention::plan::RowWork,
+    line: &mut Line,
+) -> Result<()> {
+    let db = db_of(session, &step.store)?;
+    let err = db.err("counting what an erasure kept", Some(work.table.as_str()));
+    let mut sql = Sql::new();
+    sql.push("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ")
+        .ident(&work.table)
+        .push(" WHERE ")
+        .append(&work.expired);
+    let n: i64 = sql
+        .query()
+        .fetch_one(db.pool())
+        .await
+        .map_err(&err)?
+        .try_get("n")
+        .map_err(&err)?;
+    line.kept = u64::try_from(n).unwrap_or(0);
+    if line.kept == 0 {
+        return Ok(());
+    }
+    let policy = &session.policy;
+    let mut until: Option<DateTime<Utc>> = None;
+    let mut forever = false;
+    for end in &step.floor_ends {
+        let law = policy
+            .legal_floors
+            .get(&end.floor)
+            .map(|f| f.law.clone())
+            .unwrap_or_default();
+        line.why.push(format!("legal floor {}: {law}", end.floor));
+        let mut q = Sql::new();
+        q.push("SELECT MAX(");
+        time_text(&mut q, db.dialect(), end.kind, &end.anchor);
+        q.push(") AS t FROM ")
+            .ident(&work.table)
+            .push(" WHERE ")
+            .append(&work.expired);
+        let latest = q
+            .query()
+            .fetch_one(db.pool())
+            .await
+            .map_err(&err)?
+            .try_get::<Option<String>, _>("t")
+            .map_err(&err)?
+            .and_then(|t| parse_time_text(&t));
+        match latest.and_then(|t| end.period.end_from(t)) {
+            Some(t) => until = Some(until.map_or(t, |u| u.max(t))),
+            None => forever = true,
+        }
+    }
+    let mut referenced = Sql::new();
+    referenced
+        .push("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ")
+        .ident(&work.table)
+        .push(" WHERE ")
+        .append(&work.expired)
+        .push(" AND ")
+        .append(&work.referenced);
+    let by_reference: i64 = referenced
+        .query()
+        .fetch_one(db.pool())
+        .await
+        .map_err(&err)?
+        .try_get("n")
+        .map_err(&err)?;
+    if by_reference > 0 {
+        line.why.push(format!(
+            "{by_reference} still referred to by rows that are kept: the retention sweep deletes them once those go"
+        ));
+        forever = true;
+    }
+    line.kept_until = if forever { None } else { until };
+    Ok(())
+}
+
+/// Records why a request cannot go on (once per new reason, in the audit
+/// log too).
+async fn block(home: &Db, mut r: Request, why: &str) -> Result<Request> {
+    if r.blocked.as_deref() == Some(why) {
+        return Ok(r);
+    }
+    home.write_with(Lock::Privctl, async |c| {
+        let err = home.err("recording why a request waits", Some("privctl_requests"));
+        sqlx::query("UPDATE privctl_requests SET blocked = $1 WHERE id = $2")
+            .bind(why)
+            .bind(r.id)
+            .execute(&mut *c)
+            .await
+            .map_err(&err)?;
+        privctl_audit::append(
+            home,
+            c,
+            "request.blocked",
+            Some(&r.subject),
+            &serde_json::json!({ "request": r.id, "why": why }),
+            Utc::now(),
+        )
+        .await?;
+        Ok::<_, Error>(())
+    })
+    .await?;
+    r.blocked = Some(why.to_owned());
+    Ok(r)
+}
+
+/// Marks the request completed with its receipt, and logs it, in one
+/// transaction.
+async fn complete(home: &Db, mut r: Request, signed: &Signed) -> Result<Request> {
+    let text = serde_json::to_string(signed)?;
+    let digest = receipt::digest(&signed.receipt)?;
+    let completed = signed.receipt.completed_at;
+    home.write_with(Lock::Privctl, async |c| {
+        let err = home.err("completing a request", Some("privctl_requests"));
+        let n = sqlx::query("UPDATE privctl_requests SET completed_at = $1, receipt = $2, blocked = NULL WHERE id = $3 AND completed_at IS NULL")
+            .bind(completed.timestamp())
+            .bind(&text)
+            .bind(r.id)
+            .execute(&mut *c)
+            .await
+            .map_err(&err)?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::Invalid(format!(
+                "request {} was completed by another run meanwhile",
+                r.id
+            )));
+        }
+        let lines: Vec<serde_json::Value> = signed
+            .receipt
+            .data_types
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "data_type": l.data_type,
+                    "deleted": l.deleted,
+                    "anonymised": l.anonymised,
+                    "shredded": l.shredded,
+                    "kept": l.kept,
+                    "kept_until": l.kept_until.map(|t| t.to_rfc3339()),
+                })
+            })
+            .collect();
+        privctl_audit::append(
+            home,
+            c,
+            "erasure.completed",
+            Some(&r.subject),
+            &serde_json::json!({
+                "request": r.id,
+                "receipt_sha256": digest,
+                "data_types": lines,
+                "identifiers_replaced": signed.receipt.identifiers_replaced,
+                "vault_shredded": signed.receipt.vault_shredded,
+            }),
+            Utc::now(),
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    r.completed_at = Some(completed);
+    r.blocked = None;
+    Ok(r)
+}
+
+/// The signed receipt of completed request `id`.
+pub async fn receipt_of(home: &Db, id: i64) -> Result<Signed> {
+    let err = home.err("reading a receipt", Some("privctl_requests"));
+    let text: Option<String> = sqlx::query("SELECT receipt FROM privctl_requests WHERE id = $1")
+        .bind(id)
+        .fetch_optional(home.pool())
+        .await
+        .map_err(&err)?
+        .map(|r| r.try_get("receipt"))
+        .transpose()
+        .map_err(&err)?
+        .flatten();
+    let text = text.ok_or_else(|| {
+        Error::Invalid(format!("request {id} has no receipt (it is not completed)"))
+    })?;
+    Ok(serde_json::from_str(&text)?)
+}
