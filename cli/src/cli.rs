@@ -617,6 +617,24 @@ pub enum EraseCommand {
         #[command(flatten)]
         vault: VaultUse,
     },
+    /// After the database was restored from a backup taken before some
+    /// erasures: apply each again from its signed receipt (the receipts
+    /// directory lives outside the database, so it survives the restore),
+    /// touching nobody else. The audit log's checkpoint, which the restored
+    /// log no longer reaches, is moved to the restored head, and the log
+    /// records that it was. Run it again and nothing more changes.
+    Replay {
+        #[command(flatten)]
+        target: PolicyDb,
+        /// Print what would happen; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The receipts [default: the directory `erase run` writes them to].
+        #[arg(long)]
+        receipts: Option<PathBuf>,
+        #[command(flatten)]
+        vault: VaultUse,
+    },
     /// Print the signed receipt of a completed request.
     Receipt {
         #[command(flatten)]

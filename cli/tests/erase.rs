@@ -50,6 +50,11 @@ fn erase(dir: &Path, name: &str, db: &str, args: &[&str]) -> Command {
 /// replacements (32 hex digits, new on every run) masked so two runs
 /// compare.
 async fn rows(url: &str) -> Vec<(String, Vec<String>)> {
+    rows_as(url, true).await
+}
+
+/// [`rows`], random replacements masked or not.
+async fn rows_as(url: &str, mask: bool) -> Vec<(String, Vec<String>)> {
     use privctl_store::{Db, Open, Row};
     let db = Db::open("main", url, Open::Existing).await.expect("open");
     let schema = db.schema().await.expect("schema");
@@ -77,7 +82,9 @@ async fn rows(url: &str) -> Vec<(String, Vec<String>)> {
                         match v {
                             None => "NULL".to_owned(),
                             Some(v)
-                                if v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                                if mask
+                                    && v.len() == 32
+                                    && v.bytes().all(|b| b.is_ascii_hexdigit()) =>
                             {
                                 "<random>".to_owned()
                             }
@@ -367,4 +374,128 @@ fn erase_run_refuses_bad_input_and_changes_nothing() {
         before,
         "a dry run changed the database"
     );
+}
+
+/// Copies the database at `url` (a backup) or puts a copy back over it (a
+/// restore): the SQLite file, or a PostgreSQL database made from another
+/// as its template.
+async fn copy_database(from: &str, to: &str) {
+    if let (Some(f), Some(t)) = (from.strip_prefix("sqlite:"), to.strip_prefix("sqlite:")) {
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let _ = std::fs::remove_file(format!("{t}{suffix}"));
+        }
+        std::fs::copy(f, t).expect("copy the database file");
+        return;
+    }
+    let admin = privctl_store::testing::postgres_admin().expect("a test server");
+    let name = |u: &str| u.rsplit('/').next().expect("a database name").to_owned();
+    let (f, t) = (name(from), name(to));
+    for n in [&f, &t] {
+        assert!(
+            n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+            "{n}"
+        );
+    }
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&admin).await.expect("admin");
+    // Names checked above, made by the test.
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {t}")))
+        .execute(&pool)
+        .await
+        .expect("drop");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE {t} TEMPLATE {f}"
+    )))
+    .execute(&pool)
+    .await
+    .expect("copy");
+    pool.close().await;
+}
+
+/// A database restored from a backup taken before an erasure: `audit
+/// verify` sees that the log no longer reaches its checkpoint; `erase
+/// replay` erases the person again from the signed receipt, moves the
+/// checkpoint with the restore on the record, and leaves every other row
+/// byte for byte as the backup had it; run again, it changes nothing.
+#[test]
+fn a_restored_backup_is_erased_again_by_replay() {
+    let rt = privctl_store::testing::runtime();
+    let dbs = rt.block_on(privctl_store::testing::fresh_databases("replay"));
+    let backups = rt.block_on(privctl_store::testing::fresh_databases("replay_bak"));
+    let top = tempfile::tempdir().expect("dir");
+    let (code, out, err) = run(cmd(&top.path().join("init")).args(["vault", "init"]));
+    assert_eq!(code, 0, "{out}{err}");
+    for (n, (live, bak)) in dbs.iter().zip(&backups).enumerate() {
+        let dir = top.path().join(format!("w{n}"));
+        let id = prepare(&dir, &live.url);
+        rt.block_on(copy_database(&live.url, &bak.url));
+        let backup_rows = rt.block_on(rows_as(&live.url, false));
+
+        let (code, out, err) = run(&mut erase(
+            &dir,
+            "infrpool",
+            &live.url,
+            &["run", "--as-of", LATER, "--request", &id],
+        ));
+        assert_eq!(code, 0, "{out}{err}");
+        let erased = rt.block_on(rows(&live.url));
+        let erased_raw = rt.block_on(rows_as(&live.url, false));
+        assert_ne!(erased_raw, backup_rows, "the erasure changed nothing");
+
+        rt.block_on(copy_database(&bak.url, &live.url));
+        assert_eq!(
+            rt.block_on(rows_as(&live.url, false)),
+            backup_rows,
+            "the restore"
+        );
+        let verify = || {
+            run(cmd(&dir)
+                .args(["audit", "verify", "--policy"])
+                .arg(policy("infrpool"))
+                .args(["--db", &live.url]))
+        };
+        let (code, out, err) = verify();
+        assert_eq!(code, 1, "a restored log passed as intact: {out}{err}");
+
+        let (code, out, err) = run(&mut erase(&dir, "infrpool", &live.url, &["replay"]));
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("a restore; recorded"), "{out}");
+        assert!(
+            out.contains(&format!("request {id} (subject 5): erased again")),
+            "{out}"
+        );
+        assert_eq!(
+            rt.block_on(rows(&live.url)),
+            erased,
+            "{:?}: replayed differs from the erasure",
+            live.dialect
+        );
+        // Every row the erasure left alone is byte for byte the backup's.
+        let replayed = rt.block_on(rows_as(&live.url, false));
+        for ((table, was), (_, now)) in backup_rows.iter().zip(&replayed) {
+            let untouched = erased_raw
+                .iter()
+                .find(|(t, _)| t == table)
+                .map(|(_, r)| r)
+                .expect("table");
+            for row in was.iter().filter(|r| untouched.contains(r)) {
+                assert!(
+                    now.contains(row),
+                    "{:?}: {table}: {row} changed",
+                    live.dialect
+                );
+            }
+        }
+        let (code, out, err) = verify();
+        assert_eq!(code, 0, "{out}{err}");
+
+        let (code, out, err) = run(&mut erase(&dir, "infrpool", &live.url, &["replay"]));
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("nothing left to erase"), "{out}");
+        assert_eq!(
+            rt.block_on(rows_as(&live.url, false)),
+            replayed,
+            "a second replay changed something"
+        );
+    }
 }

@@ -808,6 +808,7 @@ pub fn erase(args: &EraseArgs) -> anyhow::Result<Outcome> {
         | EraseCommand::Cancel { target, .. }
         | EraseCommand::Status { target }
         | EraseCommand::Run { target, .. }
+        | EraseCommand::Replay { target, .. }
         | EraseCommand::Receipt { target, .. } => target,
     };
     runtime()?.block_on(async {
@@ -929,6 +930,12 @@ pub fn erase(args: &EraseArgs) -> anyhow::Result<Outcome> {
                 )
                 .await
             }
+            EraseCommand::Replay {
+                dry_run,
+                receipts,
+                vault,
+                ..
+            } => erase_replay(&s, target, *dry_run, receipts.as_deref(), vault).await,
         }
     })
 }
@@ -943,21 +950,6 @@ async fn erase_run(
     vault: &crate::cli::VaultUse,
 ) -> anyhow::Result<Outcome> {
     use privctl_dsar::erase::State;
-    use privctl_policy::model::{AnonymiseMethod, ErasureAction};
-    let policy = &s.policy;
-    let shreds = policy.erasure.crypto_shred_vault
-        || policy.data_types.values().any(|d| {
-            d.erasure
-                .as_ref()
-                .is_some_and(|e| e.action == ErasureAction::CryptoShred)
-        });
-    let pseudonyms = policy.data_types.values().any(|d| {
-        d.erasure.as_ref().is_some_and(|e| {
-            e.anonymise
-                .values()
-                .any(|m| *m == AnonymiseMethod::Pseudonym)
-        })
-    });
     let mut options = privctl_dsar::erase::RunOptions {
         now,
         dry_run,
@@ -965,7 +957,8 @@ async fn erase_run(
         vault: None,
         vault_error: None,
     };
-    if (shreds || pseudonyms) && !dry_run {
+    let (needs, shreds) = erasure_vault_use(&s.policy);
+    if needs && !dry_run {
         (options.vault, options.vault_error) = vault_for(vault, shreds).await;
     }
     let signer = audit_signer(&target.audit_key)?;
@@ -1057,6 +1050,106 @@ async fn erase_run(
         &serde_json::to_value(&outcomes)?,
         text.trim_end(),
     )?;
+    Ok(if stuck || !chained {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// Whether carrying out an erasure under `policy` needs the vault: it
+/// shreds keys, or keys pseudonyms; and whether it shreds.
+fn erasure_vault_use(policy: &privctl_policy::Policy) -> (bool, bool) {
+    use privctl_policy::model::{AnonymiseMethod, ErasureAction};
+    let shreds = policy.erasure.crypto_shred_vault
+        || policy.data_types.values().any(|d| {
+            d.erasure
+                .as_ref()
+                .is_some_and(|e| e.action == ErasureAction::CryptoShred)
+        });
+    let pseudonyms = policy.data_types.values().any(|d| {
+        d.erasure.as_ref().is_some_and(|e| {
+            e.anonymise
+                .values()
+                .any(|m| *m == AnonymiseMethod::Pseudonym)
+        })
+    });
+    (shreds || pseudonyms, shreds)
+}
+
+async fn erase_replay(
+    s: &Session,
+    target: &PolicyDb,
+    dry_run: bool,
+    receipts: Option<&std::path::Path>,
+    vault: &crate::cli::VaultUse,
+) -> anyhow::Result<Outcome> {
+    use privctl_dsar::erase::State;
+    let home = s.home_db()?;
+    let dir = match receipts {
+        Some(d) => d.to_path_buf(),
+        None => receipts_dir(target, home),
+    };
+    let signer = audit_signer(&target.audit_key)?;
+    let loaded = privctl_dsar::receipt::load_dir(&dir, &signer.public())?;
+    let mut options = privctl_dsar::erase::RunOptions {
+        now: Utc::now(),
+        dry_run,
+        request: None,
+        vault: None,
+        vault_error: None,
+    };
+    let (needs, shreds) = erasure_vault_use(&s.policy);
+    if needs && !dry_run {
+        (options.vault, options.vault_error) = vault_for(vault, shreds).await;
+    }
+    let mut text = String::new();
+    if !dry_run {
+        privctl_audit::ensure(home).await?;
+        if let Some(left) =
+            privctl_audit::rebase(home, &signer, &head_path(target, home), Utc::now()).await?
+        {
+            text.push_str(&format!(
+                "the audit log no longer reaches its checkpoint of entry {} (signed {}): a restore; recorded, and the checkpoint moved to the restored head\n",
+                left.seq,
+                left.at.to_rfc3339()
+            ));
+        }
+    }
+    let signed: Vec<_> = loaded.into_iter().map(|(_, s)| s).collect();
+    let done = privctl_dsar::erase::replay(s, &signed, &options).await?;
+    let mut stuck = false;
+    for r in &done {
+        let changed: u64 = r
+            .report
+            .as_ref()
+            .map(|rep| {
+                rep.data_types
+                    .iter()
+                    .map(|d| d.deleted + d.anonymised + d.shredded)
+                    .sum()
+            })
+            .unwrap_or(0);
+        let state = match r.state {
+            State::Completed if changed == 0 => "nothing left to erase".to_owned(),
+            State::Completed => format!("erased again ({changed} rows)"),
+            State::Planned => "would be applied again".to_owned(),
+            _ => {
+                stuck = true;
+                format!("NOT DONE: {}", r.reason.as_deref().unwrap_or_default())
+            }
+        };
+        text.push_str(&format!(
+            "request {} (subject {}): {state}\n",
+            r.request,
+            escape_untrusted(&r.subject)
+        ));
+    }
+    if done.is_empty() {
+        text.push_str(&format!("no receipts in {}", escape_path(&dir)));
+    }
+    let chained = dry_run || checkpoint_with(s, target, &signer).await?;
+    output::emit(target.json, &serde_json::to_value(&done)?, text.trim_end())?;
     Ok(if stuck || !chained {
         Outcome::Findings
     } else {

@@ -336,6 +336,23 @@ impl Checkpoint {
     }
 }
 
+/// Takes the lock file beside the checkpoint at `path`: writers of one
+/// checkpoint take turns.
+fn lock(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(PathBuf::from(lock_path))?;
+    lock.lock()?;
+    Ok(lock)
+}
+
 /// Signs the log's current head into the checkpoint at `path`, after
 /// checking the log: from the last checkpoint on when there is one (the
 /// entry it names unchanged, every later one following on), the whole log
@@ -355,18 +372,7 @@ pub async fn advance(
         path: shown(path),
         source,
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let mut lock_path = path.as_os_str().to_owned();
-    lock_path.push(".lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(PathBuf::from(lock_path))
-        .map_err(io)?;
-    lock.lock().map_err(io)?;
+    let lock = lock(path).map_err(io)?;
     let key = signer.public();
     let previous = Checkpoint::read(path, &key)?;
     let refuse = |seq: i64, why: String| Error::Invalid {
@@ -403,6 +409,71 @@ pub async fn advance(
     c.write(path)?;
     drop(lock);
     Ok(Some(c))
+}
+
+/// After the database was restored from a backup: the log is intact but
+/// no longer reaches the checkpoint (it ends before it, or went on from an
+/// earlier entry). Records that in the log, naming the checkpoint left
+/// behind, keeps the old checkpoint file beside the new one
+/// (`<path>.before-restore-<seq>`), and checkpoints the new head, so that
+/// `verify` passes again and the restore stays on the record. Returns the
+/// checkpoint left behind; `None` when the log still reaches its
+/// checkpoint (nothing to do). Refuses a log that is not intact.
+pub async fn rebase(
+    db: &privctl_store::Db,
+    signer: &Signer,
+    path: &Path,
+    now: DateTime<Utc>,
+) -> Result<Option<Checkpoint>> {
+    let what = "audit checkpoint";
+    let io = |source| Error::File {
+        what,
+        path: shown(path),
+        source,
+    };
+    let lock = lock(path).map_err(io)?;
+    let key = signer.public();
+    let Some(previous) = Checkpoint::read(path, &key)? else {
+        return Ok(None);
+    };
+    if crate::entry_at(db, previous.seq).await?.as_deref() == Some(previous.hash.as_str()) {
+        return Ok(None);
+    }
+    let v = crate::verify(db, None).await?;
+    if let Some(problem) = v.problem {
+        return Err(Error::Invalid {
+            what: "audit log",
+            path: shown(path),
+            why: format!(
+                "entry {}: {}; a restored log must be intact up to its own head",
+                problem.seq, problem.what
+            ),
+        });
+    }
+    let mut kept = path.as_os_str().to_owned();
+    kept.push(format!(".before-restore-{}", previous.seq));
+    std::fs::copy(path, PathBuf::from(kept)).map_err(io)?;
+    crate::record(
+        db,
+        "audit.restored",
+        None,
+        &serde_json::json!({
+            "checkpoint_left_behind": {
+                "seq": previous.seq,
+                "hash": previous.hash,
+                "at": previous.at.to_rfc3339(),
+            },
+            "head_of_restored_log": v.head.as_ref().map(|(seq, hash)| serde_json::json!({ "seq": seq, "hash": hash })),
+        }),
+        now,
+    )
+    .await?;
+    let v = crate::verify(db, None).await?;
+    if let Some((seq, hash)) = v.head {
+        signer.checkpoint(seq, &hash, now).write(path)?;
+    }
+    drop(lock);
+    Ok(Some(previous))
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use privctl_store::{AnyConnection, Component, Db, Dialect, Lock, Row};
 use serde::Serialize;
 
-pub use checkpoint::{advance, Checkpoint, PublicKey, Signer};
+pub use checkpoint::{advance, rebase, Checkpoint, PublicKey, Signer};
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]

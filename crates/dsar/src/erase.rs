@@ -153,30 +153,56 @@ pub async fn run(
     Ok(out)
 }
 
-async fn execute(
-    session: &Session,
-    signer: &privctl_audit::Signer,
-    options: &RunOptions,
-    r: Request,
-) -> Result<Outcome> {
-    let home = session.home_db()?;
-    let now = options.now;
+/// One erasure to carry out: a request now, or a completed one replayed.
+struct Job<'a> {
+    request: i64,
+    subject: &'a str,
+    requested_at: DateTime<Utc>,
+    /// The instant it acts as of.
+    as_of: DateTime<Utc>,
+    /// When the account is recorded as closed where it is not yet.
+    closes_at: DateTime<Utc>,
+}
+
+/// What carrying out a job did.
+struct Done {
+    plan: Plan,
+    report: Report,
+    identifiers_replaced: Vec<String>,
+    vault_shredded: bool,
+    /// When the account is recorded as closed.
+    closed_at: Option<DateTime<Utc>>,
+    /// What stands in the way of completing it.
+    problems: Vec<String>,
+}
+
+/// Steps 1 to 4 of an erasure (see the module's documentation).
+async fn carry_out(session: &Session, options: &RunOptions, job: &Job<'_>) -> Result<Done> {
     let closed_at = if options.dry_run {
         None
     } else {
-        let closed = begin(session, &r, now).await?;
+        let closed = record_closed(session, job).await?;
         privctl_retention::fault::point("erasure-begun");
         closed
     };
-    let ids = crate::discover::identifiers(&session.policy, &session.dbs, &r.subject).await?;
+    let ids = crate::discover::identifiers(&session.policy, &session.dbs, job.subject).await?;
     let mut problems: Vec<String> = Vec::new();
+    let not_open = || {
+        options
+            .vault_error
+            .as_ref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_else(|| " (give --vault-db and its key file)".to_owned())
+    };
     let pseudonym = match &options.vault {
         // A dry run counts rows; the value it would write does not matter,
         // and making it could write the vault's epoch key.
         _ if options.dry_run => Some("0".repeat(64)),
         Some(v) => {
-            let secs = u64::try_from(r.requested_at.timestamp()).unwrap_or(0);
-            match v.pseudonym(PSEUDONYM_PURPOSE, &r.subject, secs).await {
+            // Keyed under the epoch of the request, so a rerun or a replay
+            // writes the same pseudonym while the epoch's key lives.
+            let secs = u64::try_from(job.requested_at.timestamp()).unwrap_or(0);
+            match v.pseudonym(PSEUDONYM_PURPOSE, job.subject, secs).await {
                 Ok((_, p)) => Some(p),
                 Err(e) => {
                     problems.push(format!("the vault could not make a pseudonym: {e}"));
@@ -196,16 +222,12 @@ async fn execute(
     if pseudonyms && pseudonym.is_none() && problems.is_empty() {
         problems.push(format!(
             "the policy replaces references with pseudonyms, which the vault keys, and the vault is not open{}",
-            options
-                .vault_error
-                .as_ref()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_else(|| " (give --vault-db and its key file)".to_owned())
+            not_open()
         ));
     }
     let plan = session
         .plan_erasure(
-            now,
+            job.as_of,
             &Target {
                 ids: &ids,
                 pseudonym: pseudonym.as_deref(),
@@ -216,73 +238,112 @@ async fn execute(
         vault: options.vault.clone(),
         vault_error: options.vault_error.clone(),
         run: RunKind::Erasure {
-            request: r.id,
-            subject: r.subject.clone(),
+            request: job.request,
+            subject: job.subject.to_owned(),
         },
         ..Options::default()
     };
     let report = session
         .execute(&plan, options.dry_run, &run_options, &|_| {})
         .await?;
+    let mut done = Done {
+        plan,
+        report,
+        identifiers_replaced: Vec::new(),
+        vault_shredded: false,
+        closed_at,
+        problems,
+    };
     if options.dry_run {
-        return Ok(Outcome {
-            request: r,
-            state: State::Planned,
-            reason: None,
-            report: Some(report),
-            receipt: None,
-        });
+        return Ok(done);
     }
-    let replaced = replace_identifiers(session, &plan, &ids).await?;
+    done.identifiers_replaced = replace_identifiers(session, &done.plan, &ids).await?;
     privctl_retention::fault::point("erasure-replaced");
-    let mut shredded = false;
     if session.policy.erasure.crypto_shred_vault {
         match &options.vault {
-            Some(v) => match v.shred(&r.subject).await {
-                Ok(_) => shredded = true,
-                Err(e) => problems.push(format!("crypto-shredding the vault key failed: {e}")),
+            Some(v) => match v.shred(job.subject).await {
+                Ok(_) => done.vault_shredded = true,
+                Err(e) => done
+                    .problems
+                    .push(format!("crypto-shredding the vault key failed: {e}")),
             },
-            None => problems.push(format!(
+            None => done.problems.push(format!(
                 "the policy crypto-shreds the person's vault key, and the vault is not open{}",
-                options
-                    .vault_error
-                    .as_ref()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_else(|| " (give --vault-db and its key file)".to_owned())
+                not_open()
             )),
         }
     }
-    for (step, d) in plan.steps.iter().zip(&report.data_types) {
+    for (step, d) in done.plan.steps.iter().zip(&done.report.data_types) {
         if let Some(why) = &d.not_supported {
-            problems.push(format!("{}: {why}", d.data_type));
+            done.problems.push(format!("{}: {why}", d.data_type));
         }
         if let Work::Held { reason } = &step.work {
-            problems.push(format!("{}: the data type is under {reason}", d.data_type));
+            done.problems
+                .push(format!("{}: the data type is under {reason}", d.data_type));
         }
         if d.kept_by_hold > 0 {
-            problems.push(format!(
+            done.problems.push(format!(
                 "{}: {} rows kept by a legal hold",
                 d.data_type, d.kept_by_hold
             ));
         }
         if !d.skipped_subjects.is_empty() {
-            problems.push(format!(
+            done.problems.push(format!(
                 "{}: the vault cannot name the subject to shred",
                 d.data_type
             ));
         }
     }
-    if !problems.is_empty() {
-        let why = problems.join("; ");
+    Ok(done)
+}
+
+async fn execute(
+    session: &Session,
+    signer: &privctl_audit::Signer,
+    options: &RunOptions,
+    r: Request,
+) -> Result<Outcome> {
+    let home = session.home_db()?;
+    let now = options.now;
+    if !options.dry_run && r.started_at.is_none() {
+        mark_started(home, &r, now).await?;
+    }
+    let job = Job {
+        request: r.id,
+        subject: &r.subject,
+        requested_at: r.requested_at,
+        as_of: now,
+        closes_at: now,
+    };
+    let done = carry_out(session, options, &job).await?;
+    if options.dry_run {
+        return Ok(Outcome {
+            request: r,
+            state: State::Planned,
+            reason: None,
+            report: Some(done.report),
+            receipt: None,
+        });
+    }
+    if !done.problems.is_empty() {
+        let why = done.problems.join("; ");
         let request = block(home, r, &why).await?;
         return Ok(Outcome {
             request,
             state: State::Incomplete,
             reason: Some(why),
-            report: Some(report),
+            report: Some(done.report),
             receipt: None,
         });
     }
+    let Done {
+        plan,
+        report,
+        identifiers_replaced: replaced,
+        vault_shredded: shredded,
+        closed_at,
+        ..
+    } = done;
     let receipt = make_receipt(session, &plan, &r, closed_at, replaced, shredded, now).await?;
     let signed = receipt::sign(receipt, signer)?;
     privctl_retention::fault::point("erasure-receipt");
@@ -296,22 +357,18 @@ async fn execute(
     })
 }
 
-/// Step 1: the request marked started (once) and the account recorded as
-/// closed where the policy keeps that in the subject's own row. Returns
-/// when the account was recorded as closed.
-async fn begin(
-    session: &Session,
-    r: &Request,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>> {
+/// Step 1: the account recorded as closed where the policy keeps that in
+/// the subject's own row and it is empty (and the deletion request where it
+/// keeps that in a column). Returns when the account is recorded as closed.
+async fn record_closed(session: &Session, job: &Job<'_>) -> Result<Option<DateTime<Utc>>> {
     let policy = &session.policy;
     let events = &policy.subject.events;
     let mut closed_at = None;
     if let (Some(home), Some(closed)) = (policy.subject_home(), &events.account_closed) {
         if closed.table == home.table {
             let db = db_of(session, &home.store)?;
-            set_event(db, policy, &home.store, closed, &r.subject, now).await?;
-            closed_at = read_event(db, policy, &home.store, closed, &r.subject).await?;
+            set_event(db, policy, &home.store, closed, job.subject, job.closes_at).await?;
+            closed_at = read_event(db, policy, &home.store, closed, job.subject).await?;
         }
     }
     if let (Some(home), Some(EventSource::Column(c))) =
@@ -319,42 +376,39 @@ async fn begin(
     {
         if c.table == home.table {
             let db = db_of(session, &home.store)?;
-            set_event(db, policy, &home.store, c, &r.subject, r.requested_at).await?;
+            set_event(db, policy, &home.store, c, job.subject, job.requested_at).await?;
         }
     }
-    if r.started_at.is_none() {
-        let home = session.home_db()?;
-        home.write_with(Lock::Privctl, async |c| {
-            let err = home.err("starting an erasure", Some("privctl_requests"));
-            let n = sqlx::query(
-                "UPDATE privctl_requests SET started_at = $1 WHERE id = $2 AND started_at IS NULL",
-            )
-            .bind(now.timestamp())
-            .bind(r.id)
-            .execute(&mut *c)
-            .await
-            .map_err(&err)?
-            .rows_affected();
-            if n > 0 {
-                privctl_audit::append(
-                    home,
-                    c,
-                    "request.started",
-                    Some(&r.subject),
-                    &serde_json::json!({
-                        "request": r.id,
-                        "as_of": now.to_rfc3339(),
-                        "account_closed_at": closed_at.map(|t| t.to_rfc3339()),
-                    }),
-                    Utc::now(),
-                )
-                .await?;
-            }
-            Ok::<_, Error>(())
-        })
-        .await?;
-    }
     Ok(closed_at)
+}
+
+/// The request marked started, once, and logged.
+async fn mark_started(home: &Db, r: &Request, now: DateTime<Utc>) -> Result<()> {
+    home.write_with(Lock::Privctl, async |c| {
+        let err = home.err("starting an erasure", Some("privctl_requests"));
+        let n = sqlx::query(
+            "UPDATE privctl_requests SET started_at = $1 WHERE id = $2 AND started_at IS NULL",
+        )
+        .bind(now.timestamp())
+        .bind(r.id)
+        .execute(&mut *c)
+        .await
+        .map_err(&err)?
+        .rows_affected();
+        if n > 0 {
+            privctl_audit::append(
+                home,
+                c,
+                "request.started",
+                Some(&r.subject),
+                &serde_json::json!({ "request": r.id, "as_of": now.to_rfc3339() }),
+                Utc::now(),
+            )
+            .await?;
+        }
+        Ok::<_, Error>(())
+    })
+    .await
 }
 
 fn db_of<'a>(session: &'a Session, store: &str) -> Result<&'a Db> {
@@ -855,4 +909,171 @@ pub async fn receipt_of(home: &Db, id: i64) -> Result<Signed> {
         Error::Invalid(format!("request {id} has no receipt (it is not completed)"))
     })?;
     Ok(serde_json::from_str(&text)?)
+}
+
+/// What replaying one completed erasure did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Replayed {
+    /// The request the receipt answers.
+    pub request: i64,
+    /// Whose.
+    pub subject: String,
+    /// `completed` (applied again, or nothing was left), `held`,
+    /// `incomplete` or, in a dry run, `planned`.
+    pub state: State,
+    /// Why it is not completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What the replay did (or would do), per data type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
+}
+
+/// Re-applies completed erasures, each from its signed receipt, to a
+/// database restored from a backup taken before them: as of the moment each
+/// was completed (so floors decide as they did then), with the account
+/// closed when it was, the same pseudonyms while the vault keeps the
+/// request's epoch key, and only the person's rows touched. Each is logged
+/// as `erasure.replayed`, and its request recorded as completed with the
+/// receipt (added where the restored database never had it). Replaying
+/// again changes nothing. The receipts must have been checked against the
+/// audit key ([`crate::receipt::load_dir`] does).
+pub async fn replay(
+    session: &Session,
+    receipts: &[Signed],
+    options: &RunOptions,
+) -> Result<Vec<Replayed>> {
+    let home = session.home_db()?;
+    if !options.dry_run {
+        own::ensure(home).await?;
+    }
+    let holds = own::holds(home, false).await?;
+    let mut sorted: Vec<&Signed> = receipts.iter().collect();
+    sorted.sort_by_key(|s| (s.receipt.completed_at, s.receipt.request));
+    let mut out = Vec::new();
+    for signed in sorted {
+        let r = &signed.receipt;
+        if r.organisation != session.policy.organisation.name {
+            return Err(Error::Invalid(format!(
+                "the receipt of request {} is {}'s, not {}'s",
+                r.request,
+                privctl_policy::escape_untrusted(&r.organisation),
+                session.policy.organisation.name
+            )));
+        }
+        let mut one = Replayed {
+            request: r.request,
+            subject: r.subject.clone(),
+            state: State::Completed,
+            reason: None,
+            report: None,
+        };
+        let held: Vec<String> = holds
+            .iter()
+            .filter(|h| h.scope == HoldScope::Subject && h.target == r.subject)
+            .map(|h| format!("legal hold {} ({})", h.id, h.reason))
+            .collect();
+        if !held.is_empty() {
+            one.state = State::Held;
+            one.reason = Some(format!("the person is under {}", held.join(", ")));
+            out.push(one);
+            continue;
+        }
+        let job = Job {
+            request: r.request,
+            subject: &r.subject,
+            requested_at: r.requested_at,
+            as_of: r.completed_at,
+            closes_at: r.account_closed_at.unwrap_or(r.completed_at),
+        };
+        let done = carry_out(session, options, &job).await?;
+        let changed: u64 = done
+            .report
+            .data_types
+            .iter()
+            .map(|d| d.deleted + d.anonymised + d.shredded)
+            .sum::<u64>()
+            + done.identifiers_replaced.len() as u64;
+        one.report = Some(done.report);
+        if options.dry_run {
+            one.state = State::Planned;
+        } else if !done.problems.is_empty() {
+            one.state = State::Incomplete;
+            one.reason = Some(done.problems.join("; "));
+        } else {
+            record_replay(home, signed, changed).await?;
+        }
+        out.push(one);
+    }
+    Ok(out)
+}
+
+/// The replayed request recorded as completed with its receipt, and the
+/// replay logged, in one transaction; nothing when the request is already
+/// recorded so and the replay changed nothing.
+async fn record_replay(home: &Db, signed: &Signed, changed: u64) -> Result<()> {
+    let r = &signed.receipt;
+    let text = serde_json::to_string(signed)?;
+    let digest = receipt::digest(r)?;
+    home.write_with(Lock::Privctl, async |c| {
+        let err = home.err("recording a replayed erasure", Some("privctl_requests"));
+        let row = sqlx::query("SELECT subject, receipt FROM privctl_requests WHERE id = $1 AND kind = 'erasure'")
+            .bind(r.request)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(&err)?;
+        let (same_subject, same_receipt) = match &row {
+            Some(row) => {
+                let subject: String = row.try_get("subject").map_err(&err)?;
+                let receipt: Option<String> = row.try_get("receipt").map_err(&err)?;
+                (subject == r.subject, receipt.as_deref() == Some(text.as_str()))
+            }
+            None => (false, false),
+        };
+        if same_receipt && changed == 0 {
+            return Ok(());
+        }
+        let id = if same_subject {
+            sqlx::query("UPDATE privctl_requests SET completed_at = $1, receipt = $2, blocked = NULL, started_at = COALESCE(started_at, $1) WHERE id = $3")
+                .bind(r.completed_at.timestamp())
+                .bind(&text)
+                .bind(r.request)
+                .execute(&mut *c)
+                .await
+                .map_err(&err)?;
+            r.request
+        } else {
+            // The restored database never had this request (or has another
+            // under its number): recorded anew.
+            let note = format!("replayed after a restore: request {} before it", r.request);
+            let row = sqlx::query("INSERT INTO privctl_requests (kind, subject, requested_at, note, regime, identifier, started_at, completed_at, receipt) VALUES ('erasure', $1, $2, $3, $4, $5, $6, $6, $7) RETURNING id")
+                .bind(&r.subject)
+                .bind(r.requested_at.timestamp())
+                .bind(&note)
+                .bind(&r.regime)
+                .bind(&r.identifier)
+                .bind(r.completed_at.timestamp())
+                .bind(&text)
+                .fetch_one(&mut *c)
+                .await
+                .map_err(&err)?;
+            row.try_get::<i64, _>("id").map_err(&err)?
+        };
+        privctl_audit::append(
+            home,
+            c,
+            "erasure.replayed",
+            Some(&r.subject),
+            &serde_json::json!({
+                "request": id,
+                "receipt_request": r.request,
+                "receipt_sha256": digest,
+                "rows_changed": changed,
+            }),
+            Utc::now(),
+        )
+        .await?;
+        Ok::<_, Error>(())
+    })
+    .await
 }

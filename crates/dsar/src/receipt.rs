@@ -171,3 +171,39 @@ pub fn write(signed: &Signed, dir: &std::path::Path) -> Result<std::path::PathBu
     file.commit(true).map_err(io)?;
     Ok(path)
 }
+
+/// Every receipt (`*.json`) in `dir`, each checked against `key`; the first
+/// that does not check out is an error naming its file, so a replay acts on
+/// signed receipts only.
+pub fn load_dir(
+    dir: &std::path::Path,
+    key: &PublicKey,
+) -> Result<Vec<(std::path::PathBuf, Signed)>> {
+    let shown = privctl_policy::escape_path(dir);
+    let io = |path: String| move |source| Error::Io { path, source };
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(io(shown.clone()))?
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(io(shown.clone()))?
+        .into_iter()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let name = privctl_policy::escape_path(&path);
+        let meta = std::fs::symlink_metadata(&path).map_err(io(name.clone()))?;
+        if !meta.is_file() {
+            return Err(Error::Invalid(format!("{name} is not a regular file")));
+        }
+        let file = std::fs::File::open(&path).map_err(io(name.clone()))?;
+        let bytes = privctl_fsio::read_limited(file, MAX_RECEIPT)
+            .map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| Error::Invalid(format!("{name}: the receipt is not UTF-8 text")))?;
+        let signed = verify(text, key).map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
+        out.push((path, signed));
+    }
+    Ok(out)
+}
