@@ -47,8 +47,9 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Legal holds: a held subject or data type survives every sweep.
     Hold(HoldArgs),
-    /// Record a data-subject request by hand (the erasure workflow records
-    /// them itself once it exists).
+    /// Data-subject requests of every right: `add` records one with its
+    /// deadlines, `status` lists the open ones overdue first, `close` marks
+    /// one answered.
     Request(RequestArgs),
     /// The run log: what each sweep did, per data type.
     Runs(RunsArgs),
@@ -458,18 +459,42 @@ pub struct RequestArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RequestCommand {
-    /// Record a deletion request: retention counting from
-    /// `deletion_requested` starts at it.
+    /// Record a request: the right (access, portability, erasure,
+    /// correction, restriction, objection, opt-out-of-sale), whom, and
+    /// under which law; its deadlines follow from the regime (an opt-out of
+    /// sale: CCPA's 15 business days). Erasures are carried out by `erase
+    /// run`; the others are answered by people and closed with `request
+    /// close`.
     Add {
         #[command(flatten)]
         target: PolicyDb,
-        /// The subject's user id.
+        /// The right exercised.
+        right: String,
+        /// Whom: KIND=VALUE, KIND an identifier of the policy.
         #[arg(long)]
         subject: String,
+        /// The law it is made under: gdpr, ccpa or dpdp.
+        #[arg(long)]
+        regime: String,
         /// When it was made (RFC 3339) instead of now.
         #[arg(long)]
         at: Option<String>,
         /// A note (the ticket, the channel).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Open requests of every right with their deadlines, overdue first.
+    Status {
+        #[command(flatten)]
+        target: PolicyDb,
+    },
+    /// Close a request that was answered (not an erasure).
+    Close {
+        #[command(flatten)]
+        target: PolicyDb,
+        /// The request's id.
+        id: i64,
+        /// How it was answered.
         #[arg(long)]
         note: Option<String>,
     },
@@ -620,9 +645,10 @@ pub enum EraseCommand {
     /// After the database was restored from a backup taken before some
     /// erasures: apply each again from its signed receipt (the receipts
     /// directory lives outside the database, so it survives the restore),
-    /// touching nobody else. The audit log's checkpoint, which the restored
-    /// log no longer reaches, is moved to the restored head, and the log
-    /// records that it was. Run it again and nothing more changes.
+    /// touching nobody else. With --restored, the audit log's checkpoint,
+    /// which the restored log no longer reaches, is moved to the restored
+    /// head, and the log records that it was. Run it again and nothing more
+    /// changes.
     Replay {
         #[command(flatten)]
         target: PolicyDb,
@@ -632,8 +658,30 @@ pub enum EraseCommand {
         /// The receipts [default: the directory `erase run` writes them to].
         #[arg(long)]
         receipts: Option<PathBuf>,
+        /// The database was restored from a backup: accept that its audit
+        /// log ends before the signed checkpoint (recorded in the log, the
+        /// old checkpoint kept beside the new). Without it a log that does
+        /// not reach its checkpoint is refused, as tampering would be.
+        #[arg(long)]
+        restored: bool,
         #[command(flatten)]
         vault: VaultUse,
+    },
+    /// DPDP's erasure of inactive accounts: give every person inactive for
+    /// the DPDP regime's inactivity_erasure period (by the policy's
+    /// last_activity column; closed accounts are retention's) a notice,
+    /// recorded as an erasure request whose grace period is the notice
+    /// period (48 hours). Sending it is the operator's; `erase run` erases
+    /// those still inactive when it has passed and withdraws the rest.
+    Inactive {
+        #[command(flatten)]
+        target: PolicyDb,
+        /// Print who would get a notice; record nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Act as of this instant (RFC 3339) instead of now.
+        #[arg(long)]
+        as_of: Option<String>,
     },
     /// Print the signed receipt of a completed request.
     Receipt {

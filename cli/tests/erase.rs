@@ -456,8 +456,23 @@ fn a_restored_backup_is_erased_again_by_replay() {
         };
         let (code, out, err) = verify();
         assert_eq!(code, 1, "a restored log passed as intact: {out}{err}");
+        // Not without saying it was a restore: that is what tampering
+        // looks like too.
+        let (code, _, err) = run(&mut erase(&dir, "infrpool", &live.url, &["replay"]));
+        assert_eq!(code, 1);
+        assert!(err.contains("--restored"), "{err}");
+        assert_eq!(
+            rt.block_on(rows_as(&live.url, false)),
+            backup_rows,
+            "a refused replay changed something"
+        );
 
-        let (code, out, err) = run(&mut erase(&dir, "infrpool", &live.url, &["replay"]));
+        let (code, out, err) = run(&mut erase(
+            &dir,
+            "infrpool",
+            &live.url,
+            &["replay", "--restored"],
+        ));
         assert_eq!(code, 0, "{out}{err}");
         assert!(out.contains("a restore; recorded"), "{out}");
         assert!(
@@ -489,7 +504,12 @@ fn a_restored_backup_is_erased_again_by_replay() {
         let (code, out, err) = verify();
         assert_eq!(code, 0, "{out}{err}");
 
-        let (code, out, err) = run(&mut erase(&dir, "infrpool", &live.url, &["replay"]));
+        let (code, out, err) = run(&mut erase(
+            &dir,
+            "infrpool",
+            &live.url,
+            &["replay", "--restored"],
+        ));
         assert_eq!(code, 0, "{out}{err}");
         assert!(out.contains("nothing left to erase"), "{out}");
         assert_eq!(
@@ -498,4 +518,248 @@ fn a_restored_backup_is_erased_again_by_replay() {
             "a second replay changed something"
         );
     }
+}
+
+/// The other rights: recorded with the regime's deadlines (CCPA's
+/// acknowledgement for a correction, 15 business days for an opt-out of
+/// sale), refused where the law grants no such right, listed overdue first
+/// in `request status`, closed by hand; an erasure cannot be closed so.
+#[test]
+fn other_rights_are_recorded_with_deadlines_and_closed() {
+    let top = tempfile::tempdir().expect("dir");
+    let dir = &top.path().join("w");
+    let db = format!("sqlite:{}", dir.join("hub.db").display());
+    let (code, out, err) = run(cmd(dir)
+        .args(["sample", "--policy"])
+        .arg(policy("inferencehub"))
+        .args(["--db", &db, "--as-of", AS_OF, "--subjects", "20"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let request = |args: &[&str]| {
+        run(cmd(dir)
+            .arg("request")
+            .args(args)
+            .arg("--policy")
+            .arg(policy("inferencehub"))
+            .args(["--db", &db, "--json"]))
+    };
+    let add = |right: &str, who: &str, regime: &str, at: &str| {
+        let (code, out, err) = request(&[
+            "add",
+            right,
+            "--subject",
+            who,
+            "--regime",
+            regime,
+            "--at",
+            at,
+        ]);
+        assert_eq!(code, 0, "{right}: {out}{err}");
+        serde_json::from_str::<Value>(&out).expect("json")
+    };
+    // Friday 2026-11-20.
+    let correction = add("correction", "user_id=3", "ccpa", "2026-11-20T10:00:00Z");
+    assert_eq!(correction["kind"], "correction");
+    assert_eq!(correction["due_at"], "2027-01-04T10:00:00Z");
+    assert_eq!(correction["acknowledge_by"], "2026-12-04T10:00:00Z");
+    assert_eq!(correction["grace_until"], Value::Null);
+    let opt_out = add(
+        "opt-out-of-sale",
+        "user_id=4",
+        "ccpa",
+        "2026-11-20T10:00:00Z",
+    );
+    assert_eq!(opt_out["kind"], "opt_out_of_sale");
+    assert_eq!(opt_out["due_at"], "2026-12-11T10:00:00Z");
+    let restriction = add(
+        "restriction",
+        "email=user5@example.com",
+        "gdpr",
+        "2026-10-01T00:00:00Z",
+    );
+    assert_eq!(restriction["due_at"], "2026-11-01T00:00:00Z");
+    let objection = add("objection", "user_id=6", "gdpr", "2026-11-20T00:00:00Z");
+
+    // The law grants no such right: refused, nothing recorded.
+    let file = dir.join("hub.db");
+    let before = std::fs::read(&file).expect("db");
+    let (code, _, err) = request(&[
+        "add",
+        "restriction",
+        "--subject",
+        "user_id=3",
+        "--regime",
+        "ccpa",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("ccpa grants no right of restriction"), "{err}");
+    let (code, _, err) = request(&[
+        "add",
+        "forgetting",
+        "--subject",
+        "user_id=3",
+        "--regime",
+        "gdpr",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("is not a right"), "{err}");
+    assert_eq!(std::fs::read(&file).expect("db"), before);
+
+    let (code, out, err) = request(&["status"]);
+    assert_eq!(code, 0, "{err}");
+    let open: Value = serde_json::from_str(&out).expect("json");
+    let ours: Vec<i64> = open
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|r| !r["regime"].is_null())
+        .map(|r| r["id"].as_i64().expect("id"))
+        .collect();
+    let id = |v: &Value| v["id"].as_i64().expect("id");
+    // The restriction is overdue; then by deadline.
+    assert_eq!(
+        ours,
+        [
+            id(&restriction),
+            id(&opt_out),
+            id(&objection),
+            id(&correction)
+        ]
+    );
+
+    let (code, out, err) = request(&[
+        "close",
+        &id(&correction).to_string(),
+        "--note",
+        "email fixed",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = request(&["close", &id(&correction).to_string()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("already closed"), "{err}");
+    let (code, out, err) = run(&mut erase(
+        dir,
+        "inferencehub",
+        &db,
+        &[
+            "request",
+            "--subject",
+            "user_id=8",
+            "--regime",
+            "gdpr",
+            "--json",
+        ],
+    ));
+    assert_eq!(code, 0, "{out}{err}");
+    let erasure: Value = serde_json::from_str(&out).expect("json");
+    let (code, _, err) = request(&["close", &id(&erasure).to_string()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("erase run"), "{err}");
+    let (code, out, _) = request(&["status"]);
+    assert_eq!(code, 0);
+    assert!(
+        !out.contains(&format!("\"id\":{}", id(&correction))),
+        "{out}"
+    );
+}
+
+/// DPDP's inactivity erasure on InferexAI: people inactive for three years
+/// get a notice (an erasure request whose grace period is 48 hours); one of
+/// them comes back within it and their request is withdrawn with nothing
+/// touched; the others are erased when the notice has passed.
+#[test]
+fn inactive_accounts_get_a_notice_and_are_erased_unless_they_come_back() {
+    let top = tempfile::tempdir().expect("dir");
+    let dir = &top.path().join("w");
+    let file = dir.join("x.db");
+    let db = format!("sqlite:{}", file.display());
+    let (code, out, err) = run(cmd(dir)
+        .args(["sample", "--policy"])
+        .arg(policy("inferexai"))
+        .args(["--db", &db, "--as-of", AS_OF, "--subjects", "40"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let go = |args: &[&str]| run(&mut erase(dir, "inferexai", &db, args));
+
+    let before = std::fs::read(&file).expect("db");
+    let (code, out, err) = go(&["inactive", "--as-of", AS_OF, "--dry-run", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let dry: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        std::fs::read(&file).expect("db"),
+        before,
+        "a dry run recorded something"
+    );
+    let (code, out, err) = go(&["inactive", "--as-of", AS_OF, "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let done: Value = serde_json::from_str(&out).expect("json");
+    let noticed = done["noticed"].as_array().expect("noticed");
+    assert!(
+        noticed.len() >= 2,
+        "too few inactive people in the sample: {out}"
+    );
+    assert_eq!(noticed.len(), dry["noticed"].as_array().expect("dry").len());
+    for r in noticed {
+        assert_eq!(r["origin"], "inactivity");
+        assert_eq!(r["grace_until"], "2026-11-25T00:00:00Z", "48 hours' notice");
+    }
+    // A second pass gives nobody a second notice.
+    let (code, out, _) = go(&["inactive", "--as-of", "2026-11-24T00:00:00Z", "--json"]);
+    assert_eq!(code, 0);
+    let again: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        again["noticed"].as_array().expect("noticed").len(),
+        0,
+        "{out}"
+    );
+
+    // The first comes back during the notice.
+    let back = noticed[0]["subject"].as_str().expect("subject").to_owned();
+    let rt = privctl_store::testing::runtime();
+    rt.block_on(async {
+        let d = privctl_store::Db::open("main", &db, privctl_store::Open::Existing)
+            .await
+            .expect("open");
+        sqlx::query("UPDATE users SET last_active_at = '2026-11-24 09:00:00' WHERE id = $1")
+            .bind(back.parse::<i64>().expect("id"))
+            .execute(d.pool())
+            .await
+            .expect("activity");
+    });
+    let rows_before = rt.block_on(rows_as(&db, false));
+    // Within the notice nothing happens.
+    let (code, out, err) = go(&["run", "--as-of", "2026-11-24T12:00:00Z"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("waiting"), "{out}");
+    assert_eq!(rt.block_on(rows_as(&db, false)), rows_before);
+
+    let (code, out, err) = go(&["run", "--as-of", "2026-11-26T00:00:00Z", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let outcomes: Value = serde_json::from_str(&out).expect("json");
+    for o in outcomes.as_array().expect("outcomes") {
+        if o["request"]["origin"] != "inactivity" {
+            continue;
+        }
+        let who = o["request"]["subject"].as_str().expect("subject");
+        let want = if who == back {
+            "withdrawn"
+        } else {
+            "completed"
+        };
+        assert_eq!(o["state"], want, "{who}: {o}");
+    }
+    // The one who came back is as they were; the others' accounts are not.
+    let after = rt.block_on(rows_as(&db, false));
+    let users = |rows: &Vec<(String, Vec<String>)>| {
+        rows.iter()
+            .find(|(t, _)| t == "users")
+            .map(|(_, r)| r.clone())
+            .expect("users")
+    };
+    let mine = |rows: Vec<String>, who: &str| {
+        rows.into_iter()
+            .filter(|r| r.split('|').next() == Some(who))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(mine(users(&after), &back), mine(users(&rows_before), &back));
+    let gone = noticed[1]["subject"].as_str().expect("subject");
+    assert_ne!(mine(users(&after), gone), mine(users(&rows_before), gone));
 }

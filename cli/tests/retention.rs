@@ -515,14 +515,16 @@ fn audit_verify_finds_tampering() {
     // A command that writes to the log refuses to sign over it.
     let (code, _, err) = run(privctl()
         .current_dir(dir.path())
-        .args(["request", "add", "--subject", "3", "--policy"])
+        .args(["request", "add", "erasure", "--subject", "user_id=3"])
+        .args(["--regime", "gdpr", "--policy"])
         .arg(policy("cheapestinference"))
         .args(["--db", &url(&db)]));
     assert_eq!(code, 0, "{err}");
     sql(&db, &["DELETE FROM privctl_audit WHERE seq > 1"]);
     let (code, _, err) = run(privctl()
         .current_dir(dir.path())
-        .args(["request", "add", "--subject", "4", "--policy"])
+        .args(["request", "add", "erasure", "--subject", "user_id=4"])
+        .args(["--regime", "gdpr", "--policy"])
         .arg(policy("cheapestinference"))
         .args(["--db", &url(&db)]));
     assert_eq!(code, 1);

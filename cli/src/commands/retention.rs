@@ -363,38 +363,130 @@ pub fn hold(args: &HoldArgs) -> anyhow::Result<Outcome> {
 }
 
 pub fn request(args: &RequestArgs) -> anyhow::Result<Outcome> {
-    let RequestCommand::Add {
-        target,
-        subject,
-        at,
-        note,
-    } = &args.command;
+    use privctl_dsar::requests::{self, Right};
+    let target = match &args.command {
+        RequestCommand::Add { target, .. }
+        | RequestCommand::Status { target }
+        | RequestCommand::Close { target, .. } => target,
+    };
     runtime()?.block_on(async {
         let s = match session(target, Open::Existing).await? {
             Ok(s) => s,
             Err(o) => return Ok(o),
         };
-        let db = s.home_db()?;
-        let at = match at {
-            Some(a) => instant(a, "--at")?,
-            None => Utc::now(),
-        };
-        if subject.trim().is_empty() {
-            anyhow::bail!("the subject is empty");
+        let home = s.home_db()?;
+        match &args.command {
+            RequestCommand::Add {
+                right,
+                subject,
+                regime,
+                at,
+                note,
+                ..
+            } => {
+                let Some(right) = Right::parse(right) else {
+                    anyhow::bail!(
+                        "\"{}\" is not a right (give one of: {})",
+                        escape_untrusted(right),
+                        Right::ALL.map(|r| r.name().replace('_', "-")).join(", ")
+                    );
+                };
+                let made = match at {
+                    Some(a) => instant(a, "--at")?,
+                    None => Utc::now(),
+                };
+                let found = privctl_dsar::resolve(&s.policy, &s.dbs, subject).await?;
+                let new = requests::NewRequest {
+                    right,
+                    regime,
+                    when: made,
+                    note: note.as_deref(),
+                    origin: None,
+                };
+                let (r, warning) = requests::record(&s.policy, home, &found, &new).await?;
+                if let Some(w) = warning {
+                    output::note(format_args!("privctl: warning: {w}"));
+                }
+                let chained = checkpoint(&s, target).await?;
+                let text = format!(
+                    "{} request {} recorded for {} = {} under {regime}{}",
+                    r.kind.replace('_', " "),
+                    r.id,
+                    found.identifier,
+                    escape_untrusted(&found.value),
+                    deadlines(&r, Utc::now())
+                );
+                output::emit(target.json, &serde_json::to_value(&r)?, &text)?;
+                Ok(chained_outcome(chained))
+            }
+            RequestCommand::Status { .. } => {
+                let now = Utc::now();
+                let open = requests::open(home, now, None).await?;
+                output::emit(
+                    target.json,
+                    &serde_json::to_value(&open)?,
+                    &status_text(&open, now, "no open requests"),
+                )?;
+                Ok(Outcome::Clean)
+            }
+            RequestCommand::Close { id, note, .. } => {
+                let r = requests::close(home, *id, Utc::now(), note.as_deref()).await?;
+                let chained = checkpoint(&s, target).await?;
+                output::emit(
+                    target.json,
+                    &serde_json::to_value(&r)?,
+                    &format!("{} request {id} closed", r.kind.replace('_', " ")),
+                )?;
+                Ok(chained_outcome(chained))
+            }
         }
-        let id = own::add_deletion_request(db, subject, note.as_deref(), at).await?;
-        let chained = checkpoint(&s, target).await?;
-        output::emit(
-            target.json,
-            &json!({ "request": id, "subject": subject, "requested_at": at }),
-            &format!(
-                "deletion request {id} recorded for subject {} at {}",
-                escape_untrusted(subject),
-                at.to_rfc3339()
-            ),
-        )?;
-        Ok(chained_outcome(chained))
     })
+}
+
+/// `: due ..., acknowledge by ..., cancellable until ...`.
+fn deadlines(r: &privctl_dsar::requests::Request, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    match r.due_at {
+        Some(d) if d <= now && r.completed_at.is_none() => {
+            out.push_str(&format!(": OVERDUE since {}", d.to_rfc3339()))
+        }
+        Some(d) => out.push_str(&format!(": due {}", d.to_rfc3339())),
+        None => out.push_str(": no deadline recorded"),
+    }
+    if let Some(a) = r.acknowledge_by {
+        out.push_str(&format!(", acknowledge by {}", a.to_rfc3339()));
+    }
+    if let Some(g) = r.grace_until.filter(|g| *g > now) {
+        out.push_str(&format!(", cancellable until {}", g.to_rfc3339()));
+    }
+    out
+}
+
+/// Open requests, one per line, with what holds each up.
+fn status_text(open: &[privctl_dsar::requests::Request], now: DateTime<Utc>, none: &str) -> String {
+    let mut text = String::new();
+    for r in open {
+        text.push_str(&format!(
+            "{:>5}  {:<15} subject {:<10} {:<5} requested {}{}",
+            r.id,
+            r.kind.replace('_', " "),
+            escape_untrusted(&r.subject),
+            r.regime.as_deref().unwrap_or("-"),
+            r.requested_at.to_rfc3339(),
+            deadlines(r, now)
+        ));
+        if let Some(o) = &r.origin {
+            text.push_str(&format!(" ({o})"));
+        }
+        if let Some(b) = &r.blocked {
+            text.push_str(&format!("\n       waiting: {}", escape_untrusted(b)));
+        }
+        text.push('\n');
+    }
+    if open.is_empty() {
+        text.push_str(none);
+    }
+    text.trim_end().to_owned()
 }
 
 pub fn sample(args: &SampleArgs) -> anyhow::Result<Outcome> {
@@ -809,6 +901,7 @@ pub fn erase(args: &EraseArgs) -> anyhow::Result<Outcome> {
         | EraseCommand::Status { target }
         | EraseCommand::Run { target, .. }
         | EraseCommand::Replay { target, .. }
+        | EraseCommand::Inactive { target, .. }
         | EraseCommand::Receipt { target, .. } => target,
     };
     runtime()?.block_on(async {
@@ -870,38 +963,29 @@ pub fn erase(args: &EraseArgs) -> anyhow::Result<Outcome> {
             }
             EraseCommand::Status { .. } => {
                 let now = Utc::now();
-                let open = privctl_dsar::requests::open(home, now).await?;
-                let mut text = String::new();
-                for r in &open {
-                    let state = match r.due_at {
-                        Some(d) if d <= now => format!("OVERDUE since {}", d.to_rfc3339()),
-                        Some(d) => format!("due {}", d.to_rfc3339()),
-                        None => "no deadline recorded".to_owned(),
-                    };
-                    text.push_str(&format!(
-                        "{:>5}  subject {:<10} {:<5} requested {}  {}{}{}\n",
-                        r.id,
-                        escape_untrusted(&r.subject),
-                        r.regime.as_deref().unwrap_or("-"),
-                        r.requested_at.to_rfc3339(),
-                        state,
-                        r.acknowledge_by
-                            .map(|a| format!(", acknowledge by {}", a.to_rfc3339()))
-                            .unwrap_or_default(),
-                        r.grace_until
-                            .filter(|g| *g > now)
-                            .map(|g| format!(", cancellable until {}", g.to_rfc3339()))
-                            .unwrap_or_default(),
-                    ));
-                }
-                if open.is_empty() {
-                    text.push_str("no open erasure requests");
-                }
-                output::emit(target.json, &serde_json::to_value(&open)?, text.trim_end())?;
+                let open = privctl_dsar::requests::open(
+                    home,
+                    now,
+                    Some(privctl_dsar::requests::Right::Erasure),
+                )
+                .await?;
+                output::emit(
+                    target.json,
+                    &serde_json::to_value(&open)?,
+                    &status_text(&open, now, "no open erasure requests"),
+                )?;
                 Ok(Outcome::Clean)
             }
             EraseCommand::Receipt { id, .. } => {
                 let signed = privctl_dsar::erase::receipt_of(home, *id).await?;
+                // Shown only if it still checks out against the audit key.
+                let Some(public) = public_key(&target.audit_key)? else {
+                    anyhow::bail!(
+                        "no audit public key at {} to check the receipt with",
+                        escape_path(&privctl_audit::PublicKey::path_for(&target.audit_key))
+                    );
+                };
+                privctl_dsar::receipt::verify(&serde_json::to_string(&signed)?, &public)?;
                 let value = serde_json::to_value(&signed)?;
                 output::emit(target.json, &value, &serde_json::to_string_pretty(&signed)?)?;
                 Ok(Outcome::Clean)
@@ -933,9 +1017,59 @@ pub fn erase(args: &EraseArgs) -> anyhow::Result<Outcome> {
             EraseCommand::Replay {
                 dry_run,
                 receipts,
+                restored,
                 vault,
                 ..
-            } => erase_replay(&s, target, *dry_run, receipts.as_deref(), vault).await,
+            } => {
+                erase_replay(
+                    &s,
+                    target,
+                    (*dry_run, *restored),
+                    receipts.as_deref(),
+                    vault,
+                )
+                .await
+            }
+            EraseCommand::Inactive { dry_run, as_of, .. } => {
+                let now = match as_of {
+                    Some(a) => instant(a, "--as-of")?,
+                    None => Utc::now(),
+                };
+                let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+                let found = privctl_dsar::erase::notice_inactive(&s, now, *dry_run).await?;
+                let chained = *dry_run || checkpoint(&s, target).await?;
+                let mut text = format!(
+                    "inactive since {} or earlier: {} {}, {} left alone\n",
+                    found.inactive_since.to_rfc3339(),
+                    found.noticed.len(),
+                    if *dry_run {
+                        "would get a notice"
+                    } else {
+                        "noticed"
+                    },
+                    found.skipped.len()
+                );
+                for r in &found.noticed {
+                    text.push_str(&format!(
+                        "  subject {}: {}erased after {} unless active before then\n",
+                        escape_untrusted(&r.subject),
+                        if *dry_run {
+                            String::new()
+                        } else {
+                            format!("request {}, ", r.id)
+                        },
+                        r.grace_until.map(|g| g.to_rfc3339()).unwrap_or_default()
+                    ));
+                }
+                for (who, why) in &found.skipped {
+                    text.push_str(&format!(
+                        "  subject {}: left alone, {why}\n",
+                        escape_untrusted(who)
+                    ));
+                }
+                output::emit(target.json, &serde_json::to_value(&found)?, text.trim_end())?;
+                Ok(chained_outcome(chained))
+            }
         }
     })
 }
@@ -950,8 +1084,13 @@ async fn erase_run(
     vault: &crate::cli::VaultUse,
 ) -> anyhow::Result<Outcome> {
     use privctl_dsar::erase::State;
+    let dir = match receipts {
+        Some(d) => d.to_path_buf(),
+        None => receipts_dir(target, s.home_db()?),
+    };
     let mut options = privctl_dsar::erase::RunOptions {
         now,
+        receipts: Some(dir.clone()),
         dry_run,
         request,
         vault: None,
@@ -963,12 +1102,8 @@ async fn erase_run(
     }
     let signer = audit_signer(&target.audit_key)?;
     let outcomes = privctl_dsar::erase::run(s, &signer, &options).await?;
-    let dir = match receipts {
-        Some(d) => d.to_path_buf(),
-        None => receipts_dir(target, s.home_db()?),
-    };
+
     let mut text = String::new();
-    let mut written = Vec::new();
     let mut stuck = false;
     for o in &outcomes {
         let r = &o.request;
@@ -991,6 +1126,10 @@ async fn erase_run(
                 ));
             }
             State::Planned => text.push_str(&format!("{head}: would be carried out\n")),
+            State::Withdrawn => text.push_str(&format!(
+                "{head}: withdrawn, {}\n",
+                o.reason.as_deref().unwrap_or_default()
+            )),
             State::Completed => text.push_str(&format!("{head}: completed\n")),
         }
         if let Some(report) = &o.report {
@@ -1036,9 +1175,8 @@ async fn erase_run(
                         .unwrap_or_else(|| "what keeps them ends".to_owned())
                 ));
             }
-            let path = privctl_dsar::receipt::write(signed, &dir)?;
+            let path = privctl_dsar::receipt::path_in(&dir, signed.receipt.request);
             text.push_str(&format!("  signed receipt: {}\n", escape_path(&path)));
-            written.push(path);
         }
     }
     if outcomes.is_empty() {
@@ -1080,7 +1218,7 @@ fn erasure_vault_use(policy: &privctl_policy::Policy) -> (bool, bool) {
 async fn erase_replay(
     s: &Session,
     target: &PolicyDb,
-    dry_run: bool,
+    (dry_run, restored): (bool, bool),
     receipts: Option<&std::path::Path>,
     vault: &crate::cli::VaultUse,
 ) -> anyhow::Result<Outcome> {
@@ -1094,6 +1232,7 @@ async fn erase_replay(
     let loaded = privctl_dsar::receipt::load_dir(&dir, &signer.public())?;
     let mut options = privctl_dsar::erase::RunOptions {
         now: Utc::now(),
+        receipts: None,
         dry_run,
         request: None,
         vault: None,
@@ -1104,7 +1243,13 @@ async fn erase_replay(
         (options.vault, options.vault_error) = vault_for(vault, shreds).await;
     }
     let mut text = String::new();
-    if !dry_run {
+    if !dry_run && !restored && !checkpoint_with(s, target, &signer).await? {
+        output::note(
+            "privctl: nothing was replayed; if the database was restored from a backup, run again with --restored",
+        );
+        return Ok(Outcome::Findings);
+    }
+    if !dry_run && restored {
         privctl_audit::ensure(home).await?;
         if let Some(left) =
             privctl_audit::rebase(home, &signer, &head_path(target, home), Utc::now()).await?

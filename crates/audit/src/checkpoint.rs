@@ -412,8 +412,9 @@ pub async fn advance(
 }
 
 /// After the database was restored from a backup: the log is intact but
-/// no longer reaches the checkpoint (it ends before it, or went on from an
-/// earlier entry). Records that in the log, naming the checkpoint left
+/// ends before the checkpoint. Refused when the entry the checkpoint names
+/// exists with another hash (the log was changed, or written to after the
+/// restore), or when the log is not intact from its first entry. Records that in the log, naming the checkpoint left
 /// behind, keeps the old checkpoint file beside the new one
 /// (`<path>.before-restore-<seq>`), and checkpoints the new head, so that
 /// `verify` passes again and the restore stays on the record. Returns the
@@ -436,8 +437,20 @@ pub async fn rebase(
     let Some(previous) = Checkpoint::read(path, &key)? else {
         return Ok(None);
     };
-    if crate::entry_at(db, previous.seq).await?.as_deref() == Some(previous.hash.as_str()) {
-        return Ok(None);
+    match crate::entry_at(db, previous.seq).await? {
+        Some(h) if h == previous.hash => return Ok(None),
+        Some(_) => {
+            return Err(Error::Invalid {
+                what: "audit log",
+                path: shown(path),
+                why: format!(
+                    "entry {} differs from the one checkpointed at {}: the log was changed, or written to after a restore; a restore is accepted only before anything else is written",
+                    previous.seq,
+                    previous.at.to_rfc3339()
+                ),
+            })
+        }
+        None => {}
     }
     let v = crate::verify(db, None).await?;
     if let Some(problem) = v.problem {
@@ -450,9 +463,30 @@ pub async fn rebase(
             ),
         });
     }
-    let mut kept = path.as_os_str().to_owned();
-    kept.push(format!(".before-restore-{}", previous.seq));
-    std::fs::copy(path, PathBuf::from(kept)).map_err(io)?;
+    // The checkpoint left behind, kept beside: never over another file or
+    // through a link.
+    let old = std::fs::read(path).map_err(io)?;
+    let mut n = 0;
+    loop {
+        let mut kept = path.as_os_str().to_owned();
+        kept.push(format!(".before-restore-{}", previous.seq));
+        if n > 0 {
+            kept.push(format!(".{n}"));
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(PathBuf::from(kept))
+        {
+            Ok(mut f) => {
+                f.write_all(&old).map_err(io)?;
+                f.sync_all().map_err(io)?;
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+            Err(e) => return Err(io(e)),
+        }
+    }
     crate::record(
         db,
         "audit.restored",

@@ -44,6 +44,10 @@ use crate::{Error, Result};
 pub struct RunOptions {
     /// The instant it acts as of (now, but for rehearsals and tests).
     pub now: DateTime<Utc>,
+    /// Where each signed receipt is written, before its request is marked
+    /// completed (so a completed request always has its file, which a
+    /// replay after a restore reads); none: kept in the database only.
+    pub receipts: Option<std::path::PathBuf>,
     /// Only plan and count: nothing changes.
     pub dry_run: bool,
     /// Only this request.
@@ -67,6 +71,9 @@ pub enum State {
     Held,
     /// Partly done; what stands in the way is in `reason`.
     Incomplete,
+    /// An inactivity erasure whose person was active after the notice:
+    /// withdrawn, nothing touched.
+    Withdrawn,
     /// A dry run's plan.
     Planned,
 }
@@ -103,7 +110,7 @@ pub async fn run(
     if !options.dry_run {
         own::ensure(home).await?;
     }
-    let open = requests::open(home, options.now).await?;
+    let open = requests::open(home, options.now, Some(requests::Right::Erasure)).await?;
     if let Some(id) = options.request {
         if !open.iter().any(|r| r.id == id) {
             return Err(Error::Invalid(format!(
@@ -148,6 +155,24 @@ pub async fn run(
             });
             continue;
         }
+        if r.origin.as_deref() == Some(requests::INACTIVITY) {
+            if let Some(seen) = active_since_notice(session, &r).await? {
+                let why = format!("active again at {} after the notice", seen.to_rfc3339());
+                let request = if options.dry_run {
+                    r
+                } else {
+                    withdraw(home, r, seen, options.now).await?
+                };
+                out.push(Outcome {
+                    request,
+                    state: State::Withdrawn,
+                    reason: Some(why),
+                    report: None,
+                    receipt: None,
+                });
+                continue;
+            }
+        }
         out.push(execute(session, signer, options, r).await?);
     }
     Ok(out)
@@ -155,13 +180,23 @@ pub async fn run(
 
 /// One erasure to carry out: a request now, or a completed one replayed.
 struct Job<'a> {
+    /// The request (a replay: the receipt's).
     request: i64,
+    /// Whether it replays a completed erasure.
+    replay: bool,
+    /// Replace a kept account's identifiers only when the run changed rows
+    /// (a replay already recorded: the account's values are random already,
+    /// and replacing them again would change what another replay found).
+    identifiers_if_changed: bool,
     subject: &'a str,
     requested_at: DateTime<Utc>,
     /// The instant it acts as of.
     as_of: DateTime<Utc>,
     /// When the account is recorded as closed where it is not yet.
     closes_at: DateTime<Utc>,
+    /// The person's identifiers as read before anything changed; read now
+    /// when not known.
+    ids: Option<Identifiers>,
 }
 
 /// What carrying out a job did.
@@ -185,7 +220,10 @@ async fn carry_out(session: &Session, options: &RunOptions, job: &Job<'_>) -> Re
         privctl_retention::fault::point("erasure-begun");
         closed
     };
-    let ids = crate::discover::identifiers(&session.policy, &session.dbs, job.subject).await?;
+    let ids = match &job.ids {
+        Some(ids) => ids.clone(),
+        None => crate::discover::identifiers(&session.policy, &session.dbs, job.subject).await?,
+    };
     let mut problems: Vec<String> = Vec::new();
     let not_open = || {
         options
@@ -237,9 +275,16 @@ async fn carry_out(session: &Session, options: &RunOptions, job: &Job<'_>) -> Re
     let run_options = Options {
         vault: options.vault.clone(),
         vault_error: options.vault_error.clone(),
-        run: RunKind::Erasure {
-            request: job.request,
-            subject: job.subject.to_owned(),
+        run: if job.replay {
+            RunKind::Replay {
+                receipt_request: job.request,
+                subject: job.subject.to_owned(),
+            }
+        } else {
+            RunKind::Erasure {
+                request: job.request,
+                subject: job.subject.to_owned(),
+            }
         },
         ..Options::default()
     };
@@ -257,7 +302,15 @@ async fn carry_out(session: &Session, options: &RunOptions, job: &Job<'_>) -> Re
     if options.dry_run {
         return Ok(done);
     }
-    done.identifiers_replaced = replace_identifiers(session, &done.plan, &ids).await?;
+    let rows_changed: u64 = done
+        .report
+        .data_types
+        .iter()
+        .map(|d| d.deleted + d.anonymised + d.shredded)
+        .sum();
+    if !job.identifiers_if_changed || rows_changed > 0 {
+        done.identifiers_replaced = replace_identifiers(session, &done.plan, &ids).await?;
+    }
     privctl_retention::fault::point("erasure-replaced");
     if session.policy.erasure.crypto_shred_vault {
         match &options.vault {
@@ -305,15 +358,26 @@ async fn execute(
 ) -> Result<Outcome> {
     let home = session.home_db()?;
     let now = options.now;
+    // The identifiers as they were before the first run changed anything
+    // (a rerun would read the random values that replaced them).
+    let ids = match stored_identifiers(home, r.id).await? {
+        Some(ids) => ids,
+        None => crate::discover::identifiers(&session.policy, &session.dbs, &r.subject).await?,
+    };
     if !options.dry_run && r.started_at.is_none() {
-        mark_started(home, &r, now).await?;
+        mark_started(home, &r, now, &ids).await?;
     }
     let job = Job {
         request: r.id,
+        replay: false,
+        identifiers_if_changed: false,
         subject: &r.subject,
         requested_at: r.requested_at,
         as_of: now,
-        closes_at: now,
+        // A rerun closes the account when the first run began, so floors
+        // end where they would have.
+        closes_at: r.started_at.unwrap_or(now),
+        ids: Some(ids),
     };
     let done = carry_out(session, options, &job).await?;
     if options.dry_run {
@@ -346,6 +410,9 @@ async fn execute(
     } = done;
     let receipt = make_receipt(session, &plan, &r, closed_at, replaced, shredded, now).await?;
     let signed = receipt::sign(receipt, signer)?;
+    if let Some(dir) = &options.receipts {
+        receipt::write(&signed, dir)?;
+    }
     privctl_retention::fault::point("erasure-receipt");
     let request = complete(home, r, &signed).await?;
     Ok(Outcome {
@@ -382,14 +449,36 @@ async fn record_closed(session: &Session, job: &Job<'_>) -> Result<Option<DateTi
     Ok(closed_at)
 }
 
-/// The request marked started, once, and logged.
-async fn mark_started(home: &Db, r: &Request, now: DateTime<Utc>) -> Result<()> {
+/// The identifiers recorded when request `id` started, if it has.
+async fn stored_identifiers(home: &Db, id: i64) -> Result<Option<Identifiers>> {
+    let err = home.err("reading a request", Some("privctl_requests"));
+    let text: Option<String> =
+        sqlx::query("SELECT identifiers FROM privctl_requests WHERE id = $1")
+            .bind(id)
+            .fetch_optional(home.pool())
+            .await
+            .map_err(&err)?
+            .map(|r| r.try_get("identifiers"))
+            .transpose()
+            .map_err(&err)?
+            .flatten();
+    Ok(match text {
+        Some(t) => Some(serde_json::from_str(&t)?),
+        None => None,
+    })
+}
+
+/// The request marked started, once, with the person's identifiers, and
+/// logged.
+async fn mark_started(home: &Db, r: &Request, now: DateTime<Utc>, ids: &Identifiers) -> Result<()> {
+    let ids = serde_json::to_string(ids)?;
     home.write_with(Lock::Privctl, async |c| {
         let err = home.err("starting an erasure", Some("privctl_requests"));
         let n = sqlx::query(
-            "UPDATE privctl_requests SET started_at = $1 WHERE id = $2 AND started_at IS NULL",
+            "UPDATE privctl_requests SET started_at = $1, identifiers = $2 WHERE id = $3 AND started_at IS NULL",
         )
         .bind(now.timestamp())
+        .bind(&ids)
         .bind(r.id)
         .execute(&mut *c)
         .await
@@ -557,9 +646,17 @@ async fn replace_identifiers(
     };
     let db = db_of(session, &home.store)?;
     let schema = db.schema().await?;
-    let Some(mine) = belongs_to(policy, &schema, &home.store, &home.table, ids) else {
+    let Some(person) = belongs_to(policy, &schema, &home.store, &home.table, ids) else {
         return Ok(Vec::new());
     };
+    // Only a row that stays because others refer to it: one a legal floor
+    // keeps stays as it is, and a held one is not touched.
+    let mut mine = Sql::new();
+    mine.append(&person)
+        .push(" AND ")
+        .append(&work.released)
+        .push(" AND NOT ")
+        .append(&work.held);
     let mut count = Sql::new();
     count
         .push("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ")
@@ -841,7 +938,7 @@ async fn complete(home: &Db, mut r: Request, signed: &Signed) -> Result<Request>
     let completed = signed.receipt.completed_at;
     home.write_with(Lock::Privctl, async |c| {
         let err = home.err("completing a request", Some("privctl_requests"));
-        let n = sqlx::query("UPDATE privctl_requests SET completed_at = $1, receipt = $2, blocked = NULL WHERE id = $3 AND completed_at IS NULL")
+        let n = sqlx::query("UPDATE privctl_requests SET completed_at = $1, receipt = $2, blocked = NULL, identifiers = NULL WHERE id = $3 AND completed_at IS NULL")
             .bind(completed.timestamp())
             .bind(&text)
             .bind(r.id)
@@ -979,12 +1076,16 @@ pub async fn replay(
             out.push(one);
             continue;
         }
+        let text = serde_json::to_string(signed)?;
         let job = Job {
             request: r.request,
+            replay: true,
+            identifiers_if_changed: replay_recorded(home, &text).await?.is_some(),
             subject: &r.subject,
             requested_at: r.requested_at,
             as_of: r.completed_at,
             closes_at: r.account_closed_at.unwrap_or(r.completed_at),
+            ids: None,
         };
         let done = carry_out(session, options, &job).await?;
         let changed: u64 = done
@@ -1011,30 +1112,50 @@ pub async fn replay(
 /// The replayed request recorded as completed with its receipt, and the
 /// replay logged, in one transaction; nothing when the request is already
 /// recorded so and the replay changed nothing.
+/// The request a replay of this receipt (its stored text) was recorded
+/// under, if one was.
+async fn replay_recorded(home: &Db, text: &str) -> Result<Option<i64>> {
+    if home
+        .component_version(&privctl_store::requests::REQUESTS)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let err = home.err("reading requests", Some("privctl_requests"));
+    sqlx::query("SELECT id FROM privctl_requests WHERE receipt = $1 AND kind = 'erasure' ORDER BY id LIMIT 1")
+        .bind(text)
+        .fetch_optional(home.pool())
+        .await
+        .map_err(&err)?
+        .map(|r| r.try_get::<i64, _>("id"))
+        .transpose()
+        .map_err(|e| err(e).into())
+}
+
 async fn record_replay(home: &Db, signed: &Signed, changed: u64) -> Result<()> {
     let r = &signed.receipt;
     let text = serde_json::to_string(signed)?;
     let digest = receipt::digest(r)?;
+    let recorded = replay_recorded(home, &text).await?;
+    if recorded.is_some() && changed == 0 {
+        return Ok(());
+    }
     home.write_with(Lock::Privctl, async |c| {
         let err = home.err("recording a replayed erasure", Some("privctl_requests"));
-        let row = sqlx::query("SELECT subject, receipt FROM privctl_requests WHERE id = $1 AND kind = 'erasure'")
+        let row = sqlx::query("SELECT subject FROM privctl_requests WHERE id = $1 AND kind = 'erasure'")
             .bind(r.request)
             .fetch_optional(&mut *c)
             .await
             .map_err(&err)?;
-        let (same_subject, same_receipt) = match &row {
-            Some(row) => {
-                let subject: String = row.try_get("subject").map_err(&err)?;
-                let receipt: Option<String> = row.try_get("receipt").map_err(&err)?;
-                (subject == r.subject, receipt.as_deref() == Some(text.as_str()))
-            }
-            None => (false, false),
+        let same_subject = match &row {
+            Some(row) => row.try_get::<String, _>("subject").map_err(&err)? == r.subject,
+            None => false,
         };
-        if same_receipt && changed == 0 {
-            return Ok(());
-        }
-        let id = if same_subject {
-            sqlx::query("UPDATE privctl_requests SET completed_at = $1, receipt = $2, blocked = NULL, started_at = COALESCE(started_at, $1) WHERE id = $3")
+        let id = if let Some(id) = recorded {
+            id
+        } else if same_subject {
+            sqlx::query("UPDATE privctl_requests SET completed_at = $1, receipt = $2, blocked = NULL, identifiers = NULL, started_at = COALESCE(started_at, $1) WHERE id = $3")
                 .bind(r.completed_at.timestamp())
                 .bind(&text)
                 .bind(r.request)
@@ -1076,4 +1197,207 @@ async fn record_replay(home: &Db, signed: &Signed, changed: u64) -> Result<()> {
         Ok::<_, Error>(())
     })
     .await
+}
+
+/// What `erase inactive` found and did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inactivity {
+    /// Accounts last active at or before this instant are inactive.
+    pub inactive_since: DateTime<Utc>,
+    /// Notices recorded now: erasure requests of origin `inactivity` whose
+    /// grace period is the notice (in a dry run, the people who would get one).
+    pub noticed: Vec<Request>,
+    /// Inactive people left alone: already with an open erasure request, or
+    /// under a legal hold (and why).
+    pub skipped: Vec<(String, String)>,
+    /// Whether nothing was recorded.
+    pub dry_run: bool,
+}
+
+/// DPDP's erasure of inactive accounts, first half: every person whose last
+/// activity (the policy's `last_activity` column in their own row) is at
+/// least the DPDP regime's `inactivity_erasure` before `now`, and whose
+/// account is not closed (closed accounts are retention's), gets a notice:
+/// an erasure request of origin `inactivity` whose grace period is the
+/// notice period (48 hours unless the policy says more). Sending the
+/// notice to the person is the operator's; `erase run` erases those still
+/// inactive once it has passed, and withdraws the request of anyone active
+/// since.
+pub async fn notice_inactive(
+    session: &Session,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<Inactivity> {
+    let policy = &session.policy;
+    let dpdp = policy.regimes.dpdp.as_ref().ok_or_else(|| {
+        Error::Invalid("the policy answers no requests under DPDP ([regimes.dpdp])".to_owned())
+    })?;
+    let period = dpdp.inactivity_erasure.ok_or_else(|| {
+        Error::Invalid("the policy's DPDP regime sets no inactivity_erasure period".to_owned())
+    })?;
+    let home = policy
+        .subject_home()
+        .ok_or_else(|| Error::Invalid("the policy names no subject identifier".to_owned()))?;
+    let events = &policy.subject.events;
+    let last = events
+        .last_activity
+        .as_ref()
+        .filter(|c| c.table == home.table)
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "inactivity is told from the policy's last_activity event, a column of {}; the policy has none there",
+                home.table
+            ))
+        })?;
+    let since = privctl_retention::plan::cutoff(period, now)
+        .ok_or_else(|| Error::Invalid("an indefinite inactivity period never ends".to_owned()))?;
+    let db = db_of(session, &home.store)?;
+    let schema = db.schema().await?;
+    let kind = time_kind(db, &schema, last)?;
+    let mut column = Sql::new();
+    column.column(&last.table, &last.column);
+    let mut sql = Sql::new();
+    sql.push("SELECT CAST(")
+        .column(&home.table, &home.column)
+        .push(" AS TEXT) AS k FROM ")
+        .ident(&home.table)
+        .push(" WHERE ")
+        .append(&column)
+        .push(" IS NOT NULL AND ");
+    privctl_store::sql::time_of(&mut sql, db.dialect(), kind, &column);
+    sql.push(" <= ");
+    privctl_store::sql::time_value(&mut sql, db.dialect(), kind, since);
+    if let Some(closed) = events
+        .account_closed
+        .as_ref()
+        .filter(|c| c.table == home.table)
+    {
+        sql.push(" AND ")
+            .column(&closed.table, &closed.column)
+            .push(" IS NULL");
+    }
+    sql.push(" ORDER BY ").column(&home.table, &home.column);
+    let err = db.err("finding inactive accounts", Some(home.table.as_str()));
+    let keys: Vec<String> = sql
+        .query()
+        .fetch_all(db.pool())
+        .await
+        .map_err(&err)?
+        .iter()
+        .map(|r| r.try_get::<Option<String>, _>("k"))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(&err)?
+        .into_iter()
+        .flatten()
+        .collect();
+    let privctl_home = session.home_db()?;
+    let open = requests::open(privctl_home, now, Some(requests::Right::Erasure)).await?;
+    let holds = own::holds(privctl_home, false).await?;
+    let mut out = Inactivity {
+        inactive_since: since,
+        noticed: Vec::new(),
+        skipped: Vec::new(),
+        dry_run,
+    };
+    for key in keys {
+        if let Some(r) = open.iter().find(|r| r.subject == key) {
+            out.skipped
+                .push((key, format!("erasure request {} is open", r.id)));
+            continue;
+        }
+        if let Some(h) = holds
+            .iter()
+            .find(|h| h.scope == HoldScope::Subject && h.target == key)
+        {
+            out.skipped
+                .push((key, format!("legal hold {} ({})", h.id, h.reason)));
+            continue;
+        }
+        let subject = crate::Subject {
+            identifier: home.name.clone(),
+            value: key.clone(),
+            key,
+        };
+        let new = requests::NewRequest {
+            right: requests::Right::Erasure,
+            regime: "dpdp",
+            when: now,
+            note: Some("erasure for inactivity: notice given"),
+            origin: Some(requests::INACTIVITY),
+        };
+        if dry_run {
+            out.noticed.push(Request {
+                id: 0,
+                kind: "erasure".to_owned(),
+                subject: subject.key,
+                identifier: Some(subject.identifier),
+                regime: Some("dpdp".to_owned()),
+                requested_at: now,
+                due_at: None,
+                extended_due_at: None,
+                acknowledge_by: None,
+                grace_until: dpdp
+                    .inactivity_notice
+                    .unwrap_or(privctl_policy::RetentionPeriod::Hours(48))
+                    .end_from(now),
+                cancelled_at: None,
+                completed_at: None,
+                note: new.note.map(str::to_owned),
+                started_at: None,
+                blocked: None,
+                origin: Some(requests::INACTIVITY.to_owned()),
+            });
+            continue;
+        }
+        let (r, _) = requests::record(policy, privctl_home, &subject, &new).await?;
+        out.noticed.push(r);
+    }
+    Ok(out)
+}
+
+/// Whether the person of an inactivity erasure was active after its notice
+/// was given: when they were.
+async fn active_since_notice(session: &Session, r: &Request) -> Result<Option<DateTime<Utc>>> {
+    let policy = &session.policy;
+    let (Some(home), Some(last)) = (policy.subject_home(), &policy.subject.events.last_activity)
+    else {
+        return Ok(None);
+    };
+    if last.table != home.table {
+        return Ok(None);
+    }
+    let db = db_of(session, &home.store)?;
+    let seen = read_event(db, policy, &home.store, last, &r.subject).await?;
+    Ok(seen.filter(|t| *t > r.requested_at))
+}
+
+/// Withdraws an inactivity erasure whose person came back; logged.
+async fn withdraw(
+    home: &Db,
+    mut r: Request,
+    seen: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Request> {
+    home.write_with(Lock::Privctl, async |c| {
+        let err = home.err("withdrawing a request", Some("privctl_requests"));
+        sqlx::query("UPDATE privctl_requests SET cancelled_at = $1 WHERE id = $2 AND cancelled_at IS NULL AND completed_at IS NULL")
+            .bind(now.timestamp())
+            .bind(r.id)
+            .execute(&mut *c)
+            .await
+            .map_err(&err)?;
+        privctl_audit::append(
+            home,
+            c,
+            "request.withdrawn",
+            Some(&r.subject),
+            &serde_json::json!({ "request": r.id, "why": "active again after the notice", "active_at": seen.to_rfc3339() }),
+            Utc::now(),
+        )
+        .await?;
+        Ok::<_, Error>(())
+    })
+    .await?;
+    r.cancelled_at = Some(now);
+    Ok(r)
 }

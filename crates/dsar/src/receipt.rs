@@ -146,6 +146,11 @@ pub fn digest(receipt: &Receipt) -> Result<String> {
     .as_ref()))
 }
 
+/// Where the receipt of request `id` goes in `dir`.
+pub fn path_in(dir: &std::path::Path, id: i64) -> std::path::PathBuf {
+    dir.join(format!("erasure-{id}.json"))
+}
+
 /// Writes `signed` as `erasure-<request>.json` in `dir` (created when
 /// missing; owner-only, as it names the person), replacing an earlier copy
 /// of the same receipt whole; returns its path.
@@ -157,7 +162,12 @@ pub fn write(signed: &Signed, dir: &std::path::Path) -> Result<std::path::PathBu
         source,
     };
     std::fs::create_dir_all(dir).map_err(io)?;
-    let path = dir.join(format!("erasure-{}.json", signed.receipt.request));
+    let path = path_in(dir, signed.receipt.request);
+    let shown = privctl_policy::escape_path(&path);
+    let io = |source| Error::Io {
+        path: shown.clone(),
+        source,
+    };
     if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
         return Err(Error::Invalid(format!(
             "{} is not a regular file; the receipt was not written there",

@@ -296,7 +296,10 @@ struct Setup {
 }
 
 async fn setup(seed: &str, db: &TestDb) -> Setup {
-    let (mut policy, text) = load(seed);
+    setup_with(load(seed), db).await
+}
+
+async fn setup_with((mut policy, text): (Policy, String), db: &TestDb) -> Setup {
     let root = tempfile::tempdir().expect("root");
     for s in policy.stores.values_mut() {
         if s.kind == StoreKind::Files {
@@ -396,6 +399,7 @@ fn pick(policy: &Policy, before: &Snapshot, avoid: &[&str]) -> String {
 fn options(now: DateTime<Utc>, request: i64, vault: &Arc<Vault>) -> RunOptions {
     RunOptions {
         now,
+        receipts: None,
         dry_run: false,
         request: Some(request),
         vault: Some(vault.clone()),
@@ -529,12 +533,20 @@ async fn check(seed: &str, db: &TestDb) {
             match &fate {
                 Fate::Same | Fate::KeptByFloor => {
                     let now = now.unwrap_or_else(|| panic!("{what} is gone"));
-                    if table == home.table.as_str()
-                        && row[home.column.as_str()].as_deref() == Some(key.as_str())
-                    {
-                        continue;
+                    // Kept as it was; the person's own row may have been
+                    // recorded as closed.
+                    let closed = policy.subject.events.account_closed.as_ref().filter(|e| {
+                        e.table.as_str() == table
+                            && row[home.column.as_str()].as_deref() == Some(key.as_str())
+                    });
+                    for (c, v) in row {
+                        if closed.is_some_and(|e| e.column.as_str() == c) {
+                            let want = v.as_deref().map(time).unwrap_or(when);
+                            assert_eq!(now[c].as_deref().map(time), Some(want), "{what}: {c}");
+                        } else {
+                            assert_eq!(&now[c], v, "{what}: {c} changed");
+                        }
                     }
-                    assert_eq!(now, row, "{what} changed");
                 }
                 Fate::Deleted => assert!(now.is_none(), "{what} is still there"),
                 Fate::KeptReferenced => {
@@ -720,5 +732,92 @@ fn erasure_leaves_exactly_what_the_policy_says() {
         for db in rt.block_on(fresh_databases(&format!("erase_{seed}"))) {
             rt.block_on(check(seed, &db));
         }
+    }
+}
+
+/// InfrPool with per-request metadata anonymised on erasure, both the
+/// consumer's and the supplier's reference pseudonymised: in a request
+/// between the erased person and someone else, only the erased person's
+/// reference is replaced. With only one of the two in the rule, the other
+/// would keep naming them: refused, the request left open saying why.
+#[test]
+fn in_a_row_about_two_people_only_the_erased_ones_reference_is_replaced() {
+    let rt = runtime();
+    let base = load("infrpool").1;
+    let both = base.replace(
+        "[data_types.request_metadata]\ndescription = \"Per request: task, model, tokens, latency, cost and earning, supply type, status\"\nstore = \"main\"\ntable = \"inference_requests\"\ntimestamp = \"created_at\"\ncategories = [\"telemetry\"]\nerasure = { action = \"delete\" }",
+        "[data_types.request_metadata]\ndescription = \"Per request: task, model, tokens, latency, cost and earning, supply type, status\"\nstore = \"main\"\ntable = \"inference_requests\"\ntimestamp = \"created_at\"\ncategories = [\"telemetry\"]\nerasure = { action = \"anonymise\", anonymise = { consumer_id = \"pseudonym\", supplier_id = \"pseudonym\" } }",
+    );
+    assert_ne!(both, base, "the policy edit did not apply");
+    let one = both.replace(", supplier_id = \"pseudonym\"", "");
+    for db in rt.block_on(fresh_databases("erase_shared")) {
+        rt.block_on(async {
+            let policy = privctl_policy::check_str(&both).policy.expect("policy");
+            let su = setup_with((policy, both.clone()), &db).await;
+            let (policy, s) = (&su.policy, &su.session);
+            let home_db = s.home_db().expect("home");
+            let before = snapshot(home_db).await;
+            let key = "5";
+            let shared: Vec<&Record> = before["inference_requests"]
+                .values()
+                .filter(|r| {
+                    let (c, sup) = (r["consumer_id"].as_deref(), r["supplier_id"].as_deref());
+                    (c == Some(key)) != (sup == Some(key)) && c.is_some() && sup.is_some()
+                })
+                .collect();
+            assert!(!shared.is_empty(), "no request between 5 and someone else");
+            let subject = resolve(policy, &s.dbs, "user_id=5").await.expect("resolve");
+            let at = as_of();
+            let r = request_erasure(policy, home_db, &subject, "gdpr", at, None)
+                .await
+                .expect("request");
+            let when = at + Duration::days(4);
+            let out = run(s, &su.signer, &options(when, r.id, &su.vault))
+                .await
+                .expect("run");
+            let after = snapshot(home_db).await;
+            let rows = &after["inference_requests"];
+            for was in &shared {
+                let now = &rows[was["task_id"].as_deref().expect("task id")];
+                for c in ["consumer_id", "supplier_id"] {
+                    if was[c].as_deref() == Some(key) {
+                        assert_ne!(now[c], was[c], "{c} still names them");
+                        assert!(
+                            now[c].as_deref().is_some_and(|v| v.starts_with('-')),
+                            "{c}: {:?}",
+                            now[c]
+                        );
+                    } else {
+                        assert_eq!(now[c], was[c], "{c}, another person's, changed");
+                    }
+                }
+            }
+            let _ = out;
+
+            // One reference kept: refused, nothing of the table touched.
+            let policy = privctl_policy::check_str(&one).policy.expect("policy");
+            let other = privctl_store::testing::fresh_sqlite();
+            let su = setup_with((policy, one.clone()), &other).await;
+            let (policy, s) = (&su.policy, &su.session);
+            let home_db = s.home_db().expect("home");
+            let before = snapshot(home_db).await;
+            let subject = resolve(policy, &s.dbs, "user_id=5").await.expect("resolve");
+            let r = request_erasure(policy, home_db, &subject, "gdpr", at, None)
+                .await
+                .expect("request");
+            let out = run(s, &su.signer, &options(when, r.id, &su.vault))
+                .await
+                .expect("run");
+            assert_eq!(out[0].state, State::Incomplete);
+            let why = out[0].reason.clone().unwrap_or_default();
+            assert!(
+                why.contains("keeps inference_requests.supplier_id"),
+                "{why}"
+            );
+            assert_eq!(
+                snapshot(home_db).await["inference_requests"],
+                before["inference_requests"]
+            );
+        });
     }
 }

@@ -22,7 +22,10 @@ use chrono::{DateTime, Utc};
 use privctl_policy::model::{
     Anchor, ErasureAction, ErasureRule, ExpiryAction, LegalFloor, RequestKind, StoreKind,
 };
-use privctl_store::subject::{belongs_to, Identifiers};
+use std::collections::BTreeMap;
+
+use privctl_policy::SqlIdent;
+use privctl_store::subject::{belongs_to, belongs_via, Identifiers};
 
 use crate::plan::{
     cutoff, depth, FileWork, FloorEnd, Inputs, Plan, Planner, RowOp, RowWork, Step, StoreInfo, Work,
@@ -289,13 +292,42 @@ impl Planner<'_, '_> {
                 // their rows, so it is done once whatever the marker says (a
                 // row marked anonymised that still names them is not); else
                 // the marker tells what is done.
-                let unlinks = self.inputs.policy.subject.links.iter().any(|l| {
-                    l.store == self.dt.store
-                        && l.table.as_ref() == Some(table_name)
-                        && l.column
-                            .as_ref()
-                            .is_some_and(|c| rule.anonymise.contains_key(c))
-                });
+                let links: Vec<&SqlIdent> = self
+                    .inputs
+                    .policy
+                    .subject
+                    .links
+                    .iter()
+                    .filter(|l| l.store == self.dt.store && l.table.as_ref() == Some(table_name))
+                    .filter_map(|l| l.column.as_ref())
+                    .collect();
+                let unlinks = links.iter().any(|c| rule.anonymise.contains_key(*c));
+                if let Some(kept) = links
+                    .iter()
+                    .find(|c| unlinks && !rule.anonymise.contains_key(**c))
+                {
+                    return Err(Error::Unsupported {
+                        data_type: self.name.to_owned(),
+                        what: format!(
+                            "an anonymisation that replaces some references to the person but keeps {table_name}.{kept}, which the subject map also links to them"
+                        ),
+                    });
+                }
+                // In a row about several people, each reference is replaced
+                // only where it is the person's.
+                let mut guards = BTreeMap::new();
+                for c in links.iter().filter(|c| rule.anonymise.contains_key(**c)) {
+                    if let Some(g) = belongs_via(
+                        self.inputs.policy,
+                        self.schema,
+                        &self.dt.store,
+                        table_name,
+                        c,
+                        target.ids,
+                    ) {
+                        guards.insert((*c).clone(), g);
+                    }
+                }
                 match self.dt.anonymised_at.as_ref().filter(|_| !unlinks) {
                     Some(marker) => {
                         pending.push("(").ident(marker).push(" IS NULL)");
@@ -304,7 +336,7 @@ impl Planner<'_, '_> {
                         pending.push("(1 = 1)");
                     }
                 }
-                self.anonymise(table_name, &rule.anonymise, target.pseudonym)?
+                self.anonymise(table_name, &rule.anonymise, target.pseudonym, &guards)?
             }
             ErasureAction::CryptoShred => {
                 pending.push("(1 = 1)");

@@ -262,6 +262,14 @@ pub enum RunKind {
         /// Whose (their key).
         subject: String,
     },
+    /// A completed erasure applied again after a restore.
+    Replay {
+        /// The request of the receipt it follows (in the database the
+        /// erasure ran on; the restored one may use the number for another).
+        receipt_request: i64,
+        /// Whose (their key).
+        subject: String,
+    },
 }
 
 impl RunKind {
@@ -269,20 +277,22 @@ impl RunKind {
         match self {
             RunKind::Sweep => "sweep",
             RunKind::Erasure { .. } => "erasure",
+            RunKind::Replay { .. } => "replay",
         }
     }
 
+    /// The request whose totals the run counts towards.
     fn request(&self) -> Option<i64> {
         match self {
-            RunKind::Sweep => None,
             RunKind::Erasure { request, .. } => Some(*request),
+            RunKind::Sweep | RunKind::Replay { .. } => None,
         }
     }
 
     fn subject(&self) -> Option<&str> {
         match self {
             RunKind::Sweep => None,
-            RunKind::Erasure { subject, .. } => Some(subject),
+            RunKind::Erasure { subject, .. } | RunKind::Replay { subject, .. } => Some(subject),
         }
     }
 
@@ -293,8 +303,18 @@ impl RunKind {
 
     /// The audit entry's body, the request named for an erasure.
     fn body(&self, mut body: serde_json::Value) -> serde_json::Value {
-        if let (Some(r), Some(map)) = (self.request(), body.as_object_mut()) {
-            map.insert("request".to_owned(), r.into());
+        if let Some(map) = body.as_object_mut() {
+            match self {
+                RunKind::Sweep => {}
+                RunKind::Erasure { request, .. } => {
+                    map.insert("request".to_owned(), (*request).into());
+                }
+                RunKind::Replay {
+                    receipt_request, ..
+                } => {
+                    map.insert("receipt_request".to_owned(), (*receipt_request).into());
+                }
+            }
         }
         body
     }

@@ -600,7 +600,7 @@ impl<'a> Planner<'a, '_> {
                     })?;
                 self.time_kind(table_name, marker)?;
                 pending.ident(marker).push(" IS NULL");
-                self.anonymise(table_name, &retention.anonymise, None)?
+                self.anonymise(table_name, &retention.anonymise, None, &BTreeMap::new())?
             }
             ExpiryAction::RollUp => {
                 pending.push("1 = 1");
@@ -705,6 +705,7 @@ impl<'a> Planner<'a, '_> {
         table_name: &SqlIdent,
         columns: &BTreeMap<SqlIdent, AnonymiseMethod>,
         pseudonym: Option<&str>,
+        guards: &BTreeMap<SqlIdent, Sql>,
     ) -> Result<RowOp, Error> {
         let mut set = Sql::new();
         for (i, (column, method)) in columns.iter().enumerate() {
@@ -713,6 +714,12 @@ impl<'a> Planner<'a, '_> {
                 set.push(", ");
             }
             set.ident(column).push(" = ");
+            // Overwritten only where the guard holds (the reference is the
+            // subject's), else left as it is.
+            let guard = guards.get(column);
+            if let Some(g) = guard {
+                set.push("CASE WHEN ").append(g).push(" THEN ");
+            }
             match method {
                 AnonymiseMethod::Null => {
                     set.push("NULL");
@@ -750,6 +757,9 @@ impl<'a> Planner<'a, '_> {
                         set.bind(Value::Text(p.to_owned()));
                     }
                 }
+            }
+            if guard.is_some() {
+                set.push(" ELSE ").ident(column).push(" END");
             }
         }
         if let Some(marker) = &self.dt.anonymised_at {

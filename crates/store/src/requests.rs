@@ -24,6 +24,8 @@ fn tables(d: Dialect) -> &'static [&'static [&'static str]] {
                 "ALTER TABLE privctl_requests ADD COLUMN started_at BIGINT",
                 "ALTER TABLE privctl_requests ADD COLUMN blocked TEXT",
                 "ALTER TABLE privctl_requests ADD COLUMN receipt TEXT",
+                "ALTER TABLE privctl_requests ADD COLUMN origin TEXT",
+                "ALTER TABLE privctl_requests ADD COLUMN identifiers TEXT",
             ],
         ],
         Dialect::Postgres => &[
@@ -44,6 +46,8 @@ fn tables(d: Dialect) -> &'static [&'static [&'static str]] {
                 "ALTER TABLE privctl_requests ADD COLUMN started_at BIGINT",
                 "ALTER TABLE privctl_requests ADD COLUMN blocked TEXT",
                 "ALTER TABLE privctl_requests ADD COLUMN receipt TEXT",
+                "ALTER TABLE privctl_requests ADD COLUMN origin TEXT",
+                "ALTER TABLE privctl_requests ADD COLUMN identifiers TEXT",
             ],
         ],
     }
@@ -52,8 +56,10 @@ fn tables(d: Dialect) -> &'static [&'static [&'static str]] {
 /// Data-subject requests: version 1 as retention first wrote them (kind,
 /// subject, when, cancelled, note); version 2 adds the regime, the
 /// identifier the person was named by, the deadlines and the grace period;
-/// version 3 when an erasure started, why it cannot go on (a hold), and its
-/// signed receipt once done.
+/// version 3 when an erasure started, why it cannot go on (a hold), its
+/// signed receipt once done, what started it when not the person, and the
+/// person's identifiers while an erasure runs (read before it changes
+/// anything, so a rerun finds what the first run found; cleared when done).
 pub const REQUESTS: Component = Component {
     name: "requests",
     migrations: tables,

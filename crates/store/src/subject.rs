@@ -29,11 +29,58 @@ pub fn belongs_to(
     table: &SqlIdent,
     ids: &Identifiers,
 ) -> Option<Sql> {
-    let home = policy.subject_home()?;
-    let key = ids.get(&home.name)?;
+    or(&conditions(policy, schema, store, table, ids, None))
+}
+
+/// [`belongs_to`] through the links on `column` alone: the rows whose
+/// `column` is the subject's reference (to overwrite that reference and no
+/// other person's in a row about several).
+pub fn belongs_via(
+    policy: &Policy,
+    schema: &Schema,
+    store: &str,
+    table: &SqlIdent,
+    column: &SqlIdent,
+    ids: &Identifiers,
+) -> Option<Sql> {
+    or(&conditions(policy, schema, store, table, ids, Some(column)))
+}
+
+fn or(parts: &[Sql]) -> Option<Sql> {
+    if parts.is_empty() {
+        return None;
+    }
+    let mut sql = Sql::new();
+    sql.push("(");
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.append(p);
+    }
+    sql.push(")");
+    Some(sql)
+}
+
+/// One condition per way the subject reaches a row of `table` (only the
+/// links on `only`, when given).
+fn conditions(
+    policy: &Policy,
+    schema: &Schema,
+    store: &str,
+    table: &SqlIdent,
+    ids: &Identifiers,
+    only: Option<&SqlIdent>,
+) -> Vec<Sql> {
     let mut parts: Vec<Sql> = Vec::new();
+    let Some(home) = policy.subject_home() else {
+        return parts;
+    };
+    let Some(key) = ids.get(&home.name) else {
+        return parts;
+    };
     if let Some(own) = policy.subject_path(store, table) {
-        if own.hops.is_empty() {
+        if own.hops.is_empty() && only.is_none_or(|c| *c == own.key.column) {
             let mut sql = Sql::new();
             equals(&mut sql, schema, table, table, &own.key.column, key);
             parts.push(sql);
@@ -46,6 +93,9 @@ pub fn belongs_to(
         .filter(|l| l.store == store && l.table.as_ref() == Some(table))
     {
         let Some(column) = &link.column else { continue };
+        if only.is_some_and(|c| c != column) {
+            continue;
+        }
         if let Some(references) = &link.references {
             let Some(rest) = policy.subject_path(store, &references.table) else {
                 continue;
@@ -65,19 +115,20 @@ pub fn belongs_to(
             parts.push(sql);
         }
     }
-    if parts.is_empty() {
-        return None;
-    }
-    let mut sql = Sql::new();
-    sql.push("(");
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            sql.push(" OR ");
-        }
-        sql.append(p);
-    }
-    sql.push(")");
-    Some(sql)
+    parts
+}
+
+/// Whether a declared type holds integers (SQLite's affinity rule, less
+/// PostgreSQL's `interval` and `point`).
+fn integer_type(declared: &str) -> bool {
+    let t = declared.to_ascii_lowercase();
+    t.contains("int") && !t.contains("interval") && !t.contains("point")
+}
+
+/// Whether a declared type holds text (or, in SQLite, anything).
+fn text_type(declared: &str) -> bool {
+    let t = declared.to_ascii_lowercase();
+    t.is_empty() || t.contains("text") || t.contains("char") || t.contains("clob")
 }
 
 /// `alias.column = value`, the value bound as the column's type (an
@@ -90,12 +141,18 @@ fn equals(
     column: &SqlIdent,
     value: &str,
 ) {
-    let integer = schema
+    // An empty identifier names nobody (it would match every empty cell).
+    if value.is_empty() {
+        sql.push("(1 = 0)");
+        return;
+    }
+    let declared = schema
         .tables
         .get(table.as_str())
         .and_then(|t| t.column(column.as_str()))
-        .is_some_and(|c| c.declared_type.contains("int"));
-    if integer {
+        .map(|c| c.declared_type.as_str())
+        .unwrap_or("");
+    if integer_type(declared) {
         match value.trim().parse::<i64>() {
             Ok(n) => {
                 sql.push("(")
@@ -108,10 +165,18 @@ fn equals(
                 sql.push("(1 = 0)");
             }
         }
-    } else {
+    } else if text_type(declared) && !declared.is_empty() {
         sql.push("(")
             .column(alias, column)
             .push(" = ")
+            .bind(Value::Text(value.to_owned()))
+            .push(")");
+    } else {
+        // A type compared as text (uuid, numeric; in SQLite a column with
+        // no declared type, which may hold integers): correct, if slower.
+        sql.push("(CAST(")
+            .column(alias, column)
+            .push(" AS TEXT) = ")
             .bind(Value::Text(value.to_owned()))
             .push(")");
     }
