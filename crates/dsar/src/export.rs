@@ -447,19 +447,22 @@ async fn table_json<W: Write + Seek>(
         out.write_all(b"[").map_err(io(file))?;
         let mut rows = query.query().fetch(&mut *snapshot);
         while let Some(row) = rows.try_next().await.map_err(&err)? {
-            let vals = values(&row, columns, masked, db)?;
             out.write_all(if n == 0 { b"\n{" } else { b",\n{" })
                 .map_err(io(file))?;
-            // An object with the columns in order, written as it goes.
-            for (i, (c, v)) in keys.iter().zip(&vals).enumerate() {
+            // An object with the columns in order, written as it goes, each
+            // value read in place from the row.
+            for (i, (key, c)) in keys.iter().zip(columns).enumerate() {
                 if i > 0 {
                     out.write_all(b",").map_err(io(file))?;
                 }
-                out.write_all(c).map_err(io(file))?;
+                out.write_all(key).map_err(io(file))?;
+                let v: Option<&str> = row.try_get(i).map_err(&err)?;
                 match v {
-                    Some(v) => serde_json::to_writer(&mut out, v)?,
-                    None => out.write_all(b"null").map_err(io(file))?,
+                    Some(_) if masked.contains(c) => out.write_all(b"\"[vaulted]\""),
+                    Some(v) => serde_json::to_writer(&mut out, v).map_err(std::io::Error::from),
+                    None => out.write_all(b"null"),
                 }
+                .map_err(io(file))?;
             }
             out.write_all(b"}").map_err(io(file))?;
             n += 1;
