@@ -139,7 +139,7 @@ pub struct SubjectEvents {
     /// Column holding when the account was closed (e.g. `users.closed_at`).
     pub account_closed: Option<ColumnRef>,
     /// Where deletion requests are recorded: `"privctl"` for privctl's own
-    /// request records (`privctl request add`), or a column the application
+    /// request records (`privctl erase request`), or a column the application
     /// sets (e.g. `users.deletion_requested_at`).
     pub deletion_requested: Option<EventSource>,
 }
