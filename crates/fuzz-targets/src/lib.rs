@@ -97,7 +97,8 @@ fn is_subsequence(small: &str, big: &str) -> bool {
 }
 
 /// Any bytes given to the redactor: no panic; findings are sorted, disjoint
-/// and on character boundaries; every finding reported is removed whole;
+/// and on character boundaries; every finding reported is removed whole, and
+/// no piece of four characters of one is left behind;
 /// and redacting twice changes nothing more than redacting once, with
 /// placeholders and with pseudonyms (whose output must never be detected
 /// again).
@@ -135,6 +136,12 @@ pub fn redact(data: &[u8]) {
         is_subsequence(&removed, &expected),
         "redaction kept bytes of a finding it reported"
     );
+
+    // Nothing detected survives: no piece of four characters of a value
+    // found is left in the placeholder output.
+    let placed = r.placeholder.redact(text);
+    let leaked = privctl_redact::leaked_fragments(text, &found, &placed);
+    assert!(leaked.is_empty(), "redaction left {leaked:?}");
 
     for redactor in [&r.placeholder, &r.pseudonym] {
         let once = redactor.redact(text).into_owned();

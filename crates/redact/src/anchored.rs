@@ -137,6 +137,8 @@ const PLACEHOLDER_VALUES: &[&str] = &[
 
 /// The longest value a keyword assignment is taken to have.
 const MAX_VALUE: usize = 256;
+/// The longest value that runs to the end of its line.
+const MAX_LINE_VALUE: usize = 1024;
 /// The longest PEM block searched for.
 pub(crate) const MAX_PEM: usize = 16 * 1024;
 
@@ -371,17 +373,158 @@ fn secret_suffix(raw: &[u8], suffix: &str) -> bool {
         || (raw[at].is_ascii_uppercase() && raw[at - 1].is_ascii_lowercase())
 }
 
+/// Whether `s` ends with `suffix`, in any case and with `-` and `_` alike
+/// (`private-key`, `PRIVATE_KEY`).
 fn ends_with_ignore_case(s: &[u8], suffix: &[u8]) -> bool {
-    s.len() >= suffix.len() && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    let norm = |b: u8| {
+        if b == b'-' {
+            b'_'
+        } else {
+            b.to_ascii_lowercase()
+        }
+    };
+    s.len() >= suffix.len()
+        && s[s.len() - suffix.len()..]
+            .iter()
+            .zip(suffix)
+            .all(|(a, b)| norm(*a) == norm(*b))
 }
 
 fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'
 }
 
+/// Type names that stand between a secret's name and its value in typed
+/// declarations (`var dbPassword string = "..."`, `password: String = "..."`).
+const TYPE_WORDS: &[&str] = &[
+    "string",
+    "str",
+    "&str",
+    "char",
+    "text",
+    "bytes",
+    "secretstring",
+    "secretstr",
+];
+
+fn is_type_word(w: &[u8]) -> bool {
+    TYPE_WORDS
+        .iter()
+        .any(|t| w.eq_ignore_ascii_case(t.as_bytes()))
+}
+
+/// Words that may start a line before an assignment: `export KEY=...`,
+/// `set KEY=...`, YAML's `- key: ...`.
+const LINE_PREFIXES: &[&str] = &["export", "set", "-", "declare", "readonly", "local", "ENV"];
+
+/// Whether the identifier starting at `s` begins its line (after
+/// indentation and one of [`LINE_PREFIXES`]): a config line (`.env`, INI,
+/// YAML, properties), whose value is the rest of the line.
+fn at_line_start(hay: &[u8], s: usize) -> bool {
+    let floor = s.saturating_sub(64);
+    let mut k = s;
+    let back_over_space = |k: &mut usize| {
+        while *k > floor && (hay[*k - 1] == b' ' || hay[*k - 1] == b'\t') {
+            *k -= 1;
+        }
+    };
+    back_over_space(&mut k);
+    if k == 0 || hay[k - 1] == b'\n' {
+        return true;
+    }
+    for p in LINE_PREFIXES {
+        let p = p.as_bytes();
+        if k >= p.len() && &hay[k - p.len()..k] == p && k < s {
+            let mut m = k - p.len();
+            back_over_space(&mut m);
+            if m == 0 || hay[m - 1] == b'\n' {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The assignment operator whose first `:` or `=` is at `op`: `=`, `:`,
+/// `:=`, `::=`, `:::=`, `=>`, and the compound and conditional `?=`, `.=`,
+/// `+=`, `?:=`. Returns where it starts and ends; `None` for anything else
+/// (`==`, `::`, `!=`) and for the second character of an operator.
+fn operator(hay: &[u8], lo: usize, hi: usize, op: usize) -> Option<(usize, usize)> {
+    if op > lo && matches!(hay[op - 1], b':' | b'=') {
+        return None;
+    }
+    let start = if op > lo && matches!(hay[op - 1], b'?' | b'.' | b'+') {
+        op - 1
+    } else {
+        op
+    };
+    let mut end = op;
+    while end < hi && end - op < 4 && matches!(hay[end], b':' | b'=') {
+        end += 1;
+    }
+    if end < hi && hay[end] == b'>' && hay[end - 1] == b'=' {
+        end += 1;
+    }
+    matches!(
+        &hay[start..end],
+        b"=" | b":" | b":=" | b"::=" | b":::=" | b"=>" | b"?=" | b".=" | b"+=" | b"?:="
+    )
+    .then_some((start, end))
+}
+
+/// The name an assignment ending at `e` assigns to: an identifier, past a
+/// closing quote, a subscript (`secret[]`, `cfg[token]`), and a type name
+/// (`dbPassword string`, `password: String`). Returns its start and end.
+fn assigned_name(hay: &[u8], lo: usize, end: usize) -> Option<(usize, usize)> {
+    let mut e = end;
+    while e > lo && (hay[e - 1] == b' ' || hay[e - 1] == b'\t') {
+        e -= 1;
+    }
+    if e > lo && matches!(hay[e - 1], b'"' | b'\'' | b'`') {
+        e -= 1;
+    }
+    if e > lo && hay[e - 1] == b']' {
+        let floor = e.saturating_sub(34).max(lo);
+        let open = (floor..e - 1).rev().find(|&k| hay[k] == b'[')?;
+        e = open;
+    }
+    let ident = |e: usize| {
+        let mut s = e;
+        while s > lo && e - s <= 64 && is_ident(hay[s - 1]) {
+            s -= 1;
+        }
+        s
+    };
+    let mut s = ident(e);
+    if s < e && is_type_word(&hay[s..e]) {
+        let mut k = s;
+        while k > lo && (hay[k - 1] == b' ' || hay[k - 1] == b'\t') {
+            k -= 1;
+        }
+        if k > lo && hay[k - 1] == b':' {
+            k -= 1;
+            while k > lo && (hay[k - 1] == b' ' || hay[k - 1] == b'\t') {
+                k -= 1;
+            }
+        }
+        if k < s {
+            e = k;
+            s = ident(e);
+        }
+    }
+    (s < e && e - s <= 64).then_some((s, e))
+}
+
 /// `password=...`, `"api_key": "..."`, `DB_PASSWORD: ...`: the value after
-/// the `=` or `:` at `op`, when the identifier before it names a secret.
-/// Every assignment operator is a candidate, so the cheap checks come first.
+/// the operator at `op`, when the name before it names a secret.
+///
+/// The value is what the syntax it sits in says it is, all of it: a quoted
+/// string whole (any quote, C#'s `@"..."` and Python's `r"..."` included;
+/// an unclosed quote, the rest of the line); unquoted, the rest of the line
+/// when the assignment begins it (`.env`, INI, YAML, properties), up to
+/// `&` or `#` in a URL's query, and otherwise (a `k=v` pair in a log line)
+/// up to whitespace. Every `=` and `:` is a candidate, so the cheap checks
+/// come first.
 fn secret_assignment(
     hay: &[u8],
     lo: usize,
@@ -390,75 +533,133 @@ fn secret_assignment(
     enabled: &dyn Fn(Builtin) -> bool,
     out: &mut Candidates,
 ) {
-    // Back over spaces and a closing quote to the identifier's end.
-    let mut e = op;
+    // Every secret suffix ends in one of these letters (any case), and every
+    // type word in one of the others: most `=` and `:` go no further.
+    let mut e = if op > lo && matches!(hay[op - 1], b'?' | b'.' | b'+') {
+        op - 1
+    } else {
+        op
+    };
     while e > lo && (hay[e - 1] == b' ' || hay[e - 1] == b'\t') {
         e -= 1;
     }
-    if e > lo && (hay[e - 1] == b'"' || hay[e - 1] == b'\'') {
+    if e > lo && matches!(hay[e - 1], b'"' | b'\'' | b'`') {
         e -= 1;
     }
-    if e > lo && hay[e - 1] == b'.' {
-        e -= 1;
-    }
-    // Every secret suffix ends in one of these three letters (any case).
     if e < lo + 3 {
         return;
     }
+    let subscript = hay[e - 1] == b']';
     let tail = [hay[e - 3] | 0x20, hay[e - 2] | 0x20, hay[e - 1] | 0x20];
-    if !matches!(
-        &tail,
-        b"ord" | b"swd" | b"ase" | b"ass" | b"pwd" | b"ret" | b"key" | b"ken"
-    ) {
+    if !subscript
+        && !matches!(
+            &tail,
+            b"ord"
+                | b"swd"
+                | b"ase"
+                | b"ass"
+                | b"pwd"
+                | b"ret"
+                | b"key"
+                | b"ken"
+                | b"ing"
+                | b"str"
+                | b"har"
+                | b"ext"
+                | b"tes"
+        )
+    {
         return;
     }
-    let mut s = e;
-    while s > lo && e - s <= 64 && is_ident(hay[s - 1]) {
-        s -= 1;
-    }
+    let Some((op_start, op_end)) = operator(hay, lo, hi, op) else {
+        return;
+    };
+    let Some((s, e)) = assigned_name(hay, lo, op_start) else {
+        return;
+    };
     let raw = &hay[s..e];
-    if raw.len() > 64 || !SECRET_SUFFIXES.iter().any(|suf| secret_suffix(raw, suf)) {
+    if !SECRET_SUFFIXES.iter().any(|suf| secret_suffix(raw, suf)) {
         return;
     }
-    let mut i = op;
-    match (hay.get(i), hay.get(i + 1)) {
-        (Some(b':'), Some(b'=')) | (Some(b'='), Some(b'>')) => i += 2,
-        (Some(b':'), Some(b':')) => return,
-        (Some(b':' | b'='), _) => i += 1,
-        _ => return,
-    }
+    let mut i = op_end;
     while i < hi && (hay[i] == b' ' || hay[i] == b'\t') {
         i += 1;
     }
     if i >= hi {
         return;
     }
+    // String prefixes: C#'s verbatim `@"`, Python's `r"`, `b"`, `f"`, `u"`.
+    let mut verbatim = false;
+    if i + 1 < hi && matches!(hay[i + 1], b'"' | b'\'') {
+        if hay[i] == b'@' && hay[i + 1] == b'"' {
+            verbatim = true;
+            i += 1;
+        } else if matches!(
+            hay[i],
+            b'r' | b'R' | b'b' | b'B' | b'f' | b'F' | b'u' | b'U'
+        ) {
+            i += 1;
+        }
+    }
+    let line_end = |from: usize| {
+        let limit = hi.min(from + MAX_LINE_VALUE);
+        let mut j = from;
+        while j < limit && hay[j] != b'\n' {
+            j += 1;
+        }
+        while j > from && hay[j - 1].is_ascii_whitespace() {
+            j -= 1;
+        }
+        j
+    };
     let (vs, ve) = match hay[i] {
-        q @ (b'"' | b'\'') => {
+        q @ (b'"' | b'\'' | b'`') => {
             let vs = i + 1;
             let mut j = vs;
-            while j < hi && j - vs <= MAX_VALUE && hay[j] != q && hay[j] != b'\n' {
-                if hay[j] == b'\\' {
+            let limit = hi.min(vs + MAX_LINE_VALUE);
+            loop {
+                if j >= limit || hay[j] == b'\n' {
+                    // Unclosed on its line: the rest of the line.
+                    break (vs, line_end(vs));
+                }
+                if hay[j] == q {
+                    if verbatim && j + 1 < hi && hay[j + 1] == q {
+                        j += 2;
+                        continue;
+                    }
+                    break (vs, j);
+                }
+                if hay[j] == b'\\' && !verbatim && q != b'`' {
                     j += 1;
                 }
                 j += 1;
             }
-            if j >= hi || hay[j] != q {
-                return;
-            }
-            (vs, j)
         }
         _ => {
             let vs = i;
-            let mut j = vs;
-            while j < hi
-                && j - vs <= MAX_VALUE
-                && !hay[j].is_ascii_whitespace()
-                && !b",;&)]}\"'<>".contains(&hay[j])
-            {
-                j += 1;
+            if at_line_start(hay, s) {
+                (vs, line_end(vs))
+            } else if s > 0 && matches!(hay[s - 1], b'?' | b'&') {
+                let mut j = vs;
+                while j < hi
+                    && j - vs <= MAX_VALUE
+                    && !hay[j].is_ascii_whitespace()
+                    && !b"&#\"'<>".contains(&hay[j])
+                {
+                    j += 1;
+                }
+                (vs, j)
+            } else {
+                let mut j = vs;
+                while j < hi
+                    && j - vs <= MAX_VALUE
+                    && !hay[j].is_ascii_whitespace()
+                    && !b"\"'<>".contains(&hay[j])
+                {
+                    j += 1;
+                }
+                (vs, j)
             }
-            (vs, j)
         }
     };
     let value = &hay[vs..ve];
@@ -497,8 +698,29 @@ fn plausible_secret(v: &[u8]) -> bool {
     if v.iter().all(|&b| b == v[0]) {
         return false;
     }
+    if is_type_word(v) || looks_like_code(v) {
+        return false;
+    }
     let lower = v.to_ascii_lowercase();
     !PLACEHOLDER_VALUES.iter().any(|p| lower == p.as_bytes())
+}
+
+/// A reference or a call rather than a value: `pw;`, `getenv("PW");`,
+/// `config.password;`, `os.environ['DB_PASSWORD']`.
+fn looks_like_code(v: &[u8]) -> bool {
+    let ident = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.';
+    if let Some(name) = v.strip_suffix(b";") {
+        if !name.is_empty() && !name[0].is_ascii_digit() && name.iter().all(ident) {
+            return true;
+        }
+    }
+    let v = v.strip_suffix(b";").unwrap_or(v);
+    let Some(open) = v.iter().position(|b| !ident(b)) else {
+        return false;
+    };
+    open > 0
+        && !v[0].is_ascii_digit()
+        && ((v[open] == b'(' && v.ends_with(b")")) || (v[open] == b'[' && v.ends_with(b"]")))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

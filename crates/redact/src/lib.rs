@@ -45,6 +45,7 @@
 mod anchored;
 mod finding;
 mod kind;
+mod leak;
 mod operator;
 mod policy;
 mod redactor;
@@ -55,6 +56,7 @@ pub mod validate;
 
 pub use finding::Finding;
 pub use kind::{Builtin, Kind};
+pub use leak::{leaked_fragments, LEAK_LEN};
 pub use operator::{Operator, PseudonymKey, Session};
 pub use policy::PolicyRedactor;
 pub use redactor::{Position, Redactor, RedactorBuilder, StreamStats};

@@ -2,6 +2,7 @@
 
 mod corpus;
 mod detectors;
+mod leak;
 mod operators;
 mod stream;
 mod structured;
