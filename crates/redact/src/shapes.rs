@@ -80,6 +80,9 @@ fn next_trigger(hay: &[u8], mut i: usize, hi: usize) -> Option<usize> {
     (i..hi).find(|&j| hay[j].is_ascii_digit() || hay[j] == b'@')
 }
 
+/// The most digit groups a run of card numbers is split into.
+const MAX_RUN: usize = 40;
+
 /// Words longer than this are blobs (base64 images, minified code), not keys.
 pub(crate) const MAX_WORD: usize = 1024;
 
@@ -225,6 +228,23 @@ impl Shapes {
                 if found || end > we {
                     return end;
                 }
+                // `(10.1.2.3`: not a phone's area code, the number itself.
+                if from < ws {
+                    let (end, found) = self.number(hay, hi, ws, out);
+                    if found || end > we {
+                        return end;
+                    }
+                }
+            }
+            // An address or number right after a `/` or `@` inside the word:
+            // `spark://x@10.1.2.3`, `from /10.251.42.84`.
+            if flags & (SLASH | AT) != 0 {
+                let mut resume = ws;
+                for k in memchr::memchr2_iter(b'/', b'@', &hay[ws..we]).map(|k| ws + k) {
+                    if k >= resume && k + 1 < we && hay[k + 1].is_ascii_digit() {
+                        resume = self.number(hay, hi, k + 1, out).0;
+                    }
+                }
             }
         }
         if self.mac && wlen == 17 && flags & DASH != 0 && mac(word, b'-') {
@@ -281,6 +301,8 @@ impl Shapes {
             i += 1;
         }
         let mut groups: [u8; 8] = [0; 8];
+        // Where each group starts and ends, for a run of several cards.
+        let mut spans: [(usize, usize); MAX_RUN] = [(0, 0); MAX_RUN];
         let mut ngroups = 0usize;
         let mut seps: u8 = 0; // bit 0 space, 1 dash, 2 dot, 3 paren
         let mut digits = 0usize;
@@ -299,6 +321,9 @@ impl Shapes {
             digits += n;
             if ngroups < groups.len() {
                 groups[ngroups] = n.min(255) as u8;
+            }
+            if ngroups < MAX_RUN {
+                spans[ngroups] = (g, i);
             }
             ngroups += 1;
             end = i;
@@ -329,6 +354,11 @@ impl Shapes {
             return (end, false);
         }
         if digits > 19 || ngroups > 8 {
+            // Several card numbers in a row, each in its own groups.
+            if self.card && seps & !1 == 0 && ngroups <= MAX_RUN {
+                let found = self.card_run(hay, &spans[..ngroups], out);
+                return (end, found);
+            }
             return (end, false);
         }
         let g = &groups[..ngroups];
@@ -355,8 +385,60 @@ impl Shapes {
                 out.push(k, p, end);
                 (end, true)
             }
+            None if self.card && seps & !1 == 0 && ngroups >= 2 && !plus && !paren => {
+                let found = self.card_run(hay, &spans[..ngroups], out);
+                (end, found)
+            }
             None => (end, false),
         }
+    }
+
+    /// A run of digit groups separated by single spaces that is several card
+    /// numbers one after another (`4111111111111111 5500000000000004`, or
+    /// each in groups of four). A card written as one group is found
+    /// whatever its neighbours; cards in groups only when cards cover the
+    /// whole run, so a 20-digit number is not a card and a remainder.
+    fn card_run(&self, hay: &[u8], spans: &[(usize, usize)], out: &mut Candidates) -> bool {
+        let mut cards: Vec<(usize, usize, bool)> = Vec::new();
+        let mut whole = true;
+        let mut gi = 0;
+        while gi < spans.len() {
+            let mut next = None;
+            for take in 1..=(spans.len() - gi).min(5) {
+                let part = &spans[gi..gi + take];
+                let digits: usize = part.iter().map(|(a, b)| b - a).sum();
+                if digits > 19 {
+                    break;
+                }
+                if digits < 13 {
+                    continue;
+                }
+                let g: Vec<u8> = part.iter().map(|(a, b)| (b - a).min(255) as u8).collect();
+                let value = &hay[part[0].0..part[take - 1].1];
+                if card_grouping(&g) && validate::luhn(value) && card_prefix(value, digits) {
+                    next = Some(take);
+                    break;
+                }
+            }
+            match next {
+                Some(take) => {
+                    cards.push((spans[gi].0, spans[gi + take - 1].1, take == 1));
+                    gi += take;
+                }
+                None => {
+                    whole = false;
+                    gi += 1;
+                }
+            }
+        }
+        let mut found = false;
+        for (a, b, alone) in cards {
+            if alone || whole {
+                out.push(Builtin::CreditCard, a, b);
+                found = true;
+            }
+        }
+        found
     }
 
     fn plain_number(

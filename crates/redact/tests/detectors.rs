@@ -90,3 +90,31 @@ fn positives_are_found_exactly_and_near_misses_not_at_all() {
         failures.join("\n")
     );
 }
+
+/// Card numbers one after another, separated by single spaces, are each
+/// found (alone each already was); a run of four-digit groups that cards do
+/// not cover whole is not a card.
+#[test]
+fn runs_of_card_numbers_are_each_found() {
+    let r = Redactor::builder().build().expect("redactor");
+    let cards = |text: &str| -> Vec<String> {
+        r.find(text)
+            .iter()
+            .filter(|f| f.kind.name() == "credit_card")
+            .map(|f| text[f.range()].to_owned())
+            .collect()
+    };
+    assert_eq!(
+        cards("test cards: 4111111111111111 5500000000000004 340000000000009 done"),
+        ["4111111111111111", "5500000000000004", "340000000000009"]
+    );
+    assert_eq!(
+        cards("4111 1111 1111 1111 5500 0000 0000 0004"),
+        ["4111 1111 1111 1111", "5500 0000 0000 0004"]
+    );
+    assert!(cards("4111 1111 1111 1111 1111").is_empty());
+    assert_eq!(
+        cards("4111111111111111 4111111111111112"),
+        ["4111111111111111"]
+    );
+}
