@@ -62,8 +62,28 @@ const PREFIXES: &[(Builtin, &[&str], &str)] = &[
     ),
     (
         Builtin::GitlabToken,
-        &["glpat-", "gldt-", "glrt-", "glptt-"],
-        r"\A(?:glpat|gldt|glrt|glptt)-[A-Za-z0-9_-]{20,64}",
+        // GitLab's documented token prefixes: personal, project, group and
+        // impersonation (glpat), OAuth application secrets (gloas), deploy
+        // (gldt), runner authentication (glrt), CI/CD job (glcbt), trigger
+        // (glptt), feed (glft), incoming mail (glimt), agent (glagent), SCIM
+        // (glsoat), feature-flag client (glffct), and legacy runner
+        // registration tokens (GR1348941). Routable tokens carry dotted
+        // parts after the random one.
+        &[
+            "glpat-",
+            "gloas-",
+            "gldt-",
+            "glrt-",
+            "glcbt-",
+            "glptt-",
+            "glft-",
+            "glimt-",
+            "glagent-",
+            "glsoat-",
+            "glffct-",
+            "GR1348941",
+        ],
+        r"\A(?:(?:glpat|gloas|gldt|glrt|glcbt|glptt|glft|glimt|glagent|glsoat|glffct)-[A-Za-z0-9_-]{20,300}(?:\.[A-Za-z0-9_-]{1,64}){0,4}|GR1348941[A-Za-z0-9_-]{20,64})",
     ),
     (
         Builtin::AnthropicKey,
@@ -83,8 +103,12 @@ const PREFIXES: &[(Builtin, &[&str], &str)] = &[
     ),
     (
         Builtin::SlackToken,
-        &["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xapp-"],
-        r"\A(?:xox[baprs]-[0-9A-Za-z]{8,48}(?:-[0-9A-Za-z]{8,48}){1,3}|xapp-[0-9]-[A-Z0-9]{8,16}-[0-9]{8,16}-[a-z0-9]{32,80})",
+        // Bot, user, workspace (legacy xoxa/xoxs), refresh (xoxr, xoxe-),
+        // configuration (xoxe.xoxp-) and app-level (xapp-) tokens.
+        &[
+            "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-", "xoxe.", "xapp-",
+        ],
+        r"\A(?:xox[abeprs]-[0-9A-Za-z]{1,48}(?:-[0-9A-Za-z]{1,160}){1,4}|xoxe\.xox[bp]-[0-9]-[0-9A-Za-z]{40,300}|xapp-[0-9]-[A-Z0-9]{8,16}-[0-9]{8,16}-[a-z0-9]{32,80})",
     ),
     (
         Builtin::Jwt,
@@ -259,6 +283,11 @@ impl Anchored {
             return;
         }
         if det.kind == Builtin::Jwt && !validate::jwt(&hay[start..end]) {
+            return;
+        }
+        // Real Slack tokens run to 40 characters and more; shorter ones with
+        // the prefix are examples (`xoxb-test-123`).
+        if det.kind == Builtin::SlackToken && end - start < 30 {
             return;
         }
         out.push(det.kind, start, end);
