@@ -113,7 +113,8 @@ const PREFIXES: &[(Builtin, &[&str], &str)] = &[
     (
         Builtin::Jwt,
         &["eyJ"],
-        r"\AeyJ[A-Za-z0-9_-]{8,2048}\.eyJ[A-Za-z0-9_-]{4,8192}\.[A-Za-z0-9_-]{8,1024}",
+        // The signature may be empty: an unsigned (`alg: none`) token.
+        r"\AeyJ[A-Za-z0-9_-]{8,2048}\.eyJ[A-Za-z0-9_-]{4,8192}\.(?:[A-Za-z0-9_-]{8,1024})?",
     ),
 ];
 
@@ -285,6 +286,11 @@ impl Anchored {
         if det.kind == Builtin::Jwt && !validate::jwt(&hay[start..end]) {
             return;
         }
+        // `ghp_xxxx...`, `AKIAXXXXXXXXXXXXXXXX`: a placeholder with the
+        // prefix, most of it one character.
+        if placeholder_key(&hay[start..end]) {
+            return;
+        }
         // Real Slack tokens run to 40 characters and more; shorter ones with
         // the prefix are examples (`xoxb-test-123`).
         if det.kind == Builtin::SlackToken && end - start < 30 {
@@ -312,7 +318,15 @@ fn pem(hay: &[u8], hi: usize, start: usize, out: &mut Candidates) {
     end_marker.extend_from_slice(label);
     end_marker.extend_from_slice(b"-----");
     if let Some(at) = find(rest, &end_marker) {
-        out.push(Builtin::PrivateKey, start, start + at + end_marker.len());
+        // An empty block (or one with a line of filler) holds no key.
+        let body = &rest[BEGIN.len() + label_len + 5..at];
+        let material = body
+            .iter()
+            .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/'))
+            .count();
+        if material >= 32 {
+            out.push(Builtin::PrivateKey, start, start + at + end_marker.len());
+        }
     }
 }
 
@@ -727,11 +741,38 @@ fn plausible_secret(v: &[u8]) -> bool {
     if v.iter().all(|&b| b == v[0]) {
         return false;
     }
-    if is_type_word(v) || looks_like_code(v) {
+    if is_type_word(v) || looks_like_code(v) || object_dump(v) {
         return false;
     }
     let lower = v.to_ascii_lowercase();
     !PLACEHOLDER_VALUES.iter().any(|p| lower == p.as_bytes())
+}
+
+/// An object printed by its class and identity rather than a value:
+/// `Token{a64f992`, `android.os.BinderProxy@2bd79ce`, `Secret{...}`.
+fn object_dump(v: &[u8]) -> bool {
+    let Some(at) = v.iter().position(|&b| b == b'@' || b == b'{') else {
+        return false;
+    };
+    let (class, rest) = (&v[..at], &v[at + 1..]);
+    let class_like = !class.is_empty()
+        && class[0].is_ascii_alphabetic()
+        && class
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'$' | b'_'))
+        && (class.iter().any(u8::is_ascii_uppercase) || class.contains(&b'.'));
+    let rest = rest.strip_suffix(b"}").unwrap_or(rest);
+    class_like && (rest.is_empty() || rest.iter().all(u8::is_ascii_hexdigit) || v[at] == b'{')
+}
+
+/// Whether a key found by its prefix is a placeholder: most of it one
+/// character (`ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`).
+fn placeholder_key(v: &[u8]) -> bool {
+    let mut counts = [0usize; 256];
+    for &b in v {
+        counts[usize::from(b)] += 1;
+    }
+    counts.iter().max().is_some_and(|&m| m * 2 >= v.len())
 }
 
 /// A reference or a call rather than a value: `pw;`, `getenv("PW");`,

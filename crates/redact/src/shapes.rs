@@ -454,7 +454,11 @@ impl Shapes {
         if seps == 3 {
             return None;
         }
-        if self.aadhaar && digits == 12 && (g == [12] || g == [4, 4, 4]) && validate::aadhaar(value)
+        if self.aadhaar
+            && digits == 12
+            && (g == [12] || g == [4, 4, 4])
+            && !in_account_groups(hay, p)
+            && validate::aadhaar(value)
         {
             return Some(Builtin::InAadhaar);
         }
@@ -777,10 +781,89 @@ fn high_entropy(hay: &[u8], ws: usize, wlen: usize) -> Option<usize> {
     if validate::entropy(w) < threshold {
         return None;
     }
+    // What passes the entropy test but is no secret; the costliest last.
+    if identifier_like(w) || alphabet_run(w) || in_public_block(hay, ws, ws + wlen) {
+        return None;
+    }
     // Base64 padding belongs to the key.
     let mut end = ws + wlen;
     while end < hay.len() && end < ws + wlen + 2 && hay[end] == b'=' {
         end += 1;
     }
     Some(end)
+}
+
+/// A name made of `_`-separated words and numbers (`Package_for_KB3121255`,
+/// `DFSClient_NONMAPREDUCE_1537864556_1`, `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`):
+/// each part letters, digits, or letters then digits, in one case or
+/// capitalised.
+fn identifier_like(w: &[u8]) -> bool {
+    if !w.contains(&b'_') {
+        return false;
+    }
+    w.split(|&b| b == b'_').all(|part| {
+        if part.is_empty() {
+            return true;
+        }
+        let letters = part.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        let (word, rest) = part.split_at(letters);
+        // Words change case rarely (`DFSClient`, `Package`, `NONMAPREDUCE`);
+        // random letters often.
+        let changes = word
+            .windows(2)
+            .filter(|p| p[0].is_ascii_uppercase() != p[1].is_ascii_uppercase())
+            .count();
+        changes <= 2 + word.len() / 6 && rest.iter().all(u8::is_ascii_digit)
+    })
+}
+
+/// An alphabet written out (`ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef...0123456789+/`):
+/// most neighbours one apart.
+fn alphabet_run(w: &[u8]) -> bool {
+    let steps = w
+        .windows(2)
+        .filter(|p| p[1] == p[0].wrapping_add(1))
+        .count();
+    steps * 10 >= w.len() * 6
+}
+
+/// Whether the word at `at..end` lies inside a PEM block of public material (a PGP public
+/// key, a certificate, a public key): base64 there is not a secret.
+fn in_public_block(hay: &[u8], at: usize, end: usize) -> bool {
+    // Block lines are base64 alone on their line; anything else is not in one.
+    let alone = (at == 0 || hay[at - 1] == b'\n')
+        && hay
+            .get(end)
+            .is_none_or(|&b| b == b'\n' || b == b'\r' || b == b'=');
+    if !alone {
+        return false;
+    }
+    let from = at.saturating_sub(crate::anchored::MAX_PEM);
+    let before = &hay[from..at];
+    let Some(begin) = memchr::memmem::rfind(before, b"-----BEGIN ") else {
+        return false;
+    };
+    if memchr::memmem::find(&before[begin..], b"-----END ").is_some() {
+        return false;
+    }
+    let label_end = before[begin..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(before.len(), |n| begin + n);
+    let label = &before[begin..label_end];
+    memchr::memmem::find(label, b"PUBLIC KEY").is_some()
+        || memchr::memmem::find(label, b"CERTIFICATE").is_some()
+}
+
+/// Whether the digits at `p` follow one of the four-character groups of an
+/// IBAN-like account number (`NL91 ABNA 2345 6789 0124 AB`): a group with a
+/// capital letter right before them.
+fn in_account_groups(hay: &[u8], p: usize) -> bool {
+    let group = |g: &[u8]| {
+        g.len() == 4
+            && g.iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            && g.iter().any(u8::is_ascii_uppercase)
+    };
+    p >= 5 && hay[p - 1] == b' ' && group(&hay[p - 5..p - 1]) && (p == 5 || !is_alnum(hay[p - 6]))
 }
