@@ -241,7 +241,17 @@ impl Shapes {
             if flags & (SLASH | AT) != 0 {
                 let mut resume = ws;
                 for k in memchr::memchr2_iter(b'/', b'@', &hay[ws..we]).map(|k| ws + k) {
-                    if k >= resume && k + 1 < we && hay[k + 1].is_ascii_digit() {
+                    if k < resume || k + 1 >= we {
+                        continue;
+                    }
+                    // `root@fe80::1`: an IPv6 host after the `@`.
+                    let colon = (k + 2..(k + 7).min(hi)).find(|&c| !hay[c - 1].is_ascii_hexdigit());
+                    if hay[k] == b'@'
+                        && (self.ipv6 || self.mac)
+                        && colon.is_some_and(|c| hay[c - 1] == b':')
+                    {
+                        resume = self.colon_address(hay, k + 1, hi, k + 1, out);
+                    } else if hay[k + 1].is_ascii_digit() {
                         resume = self.number(hay, hi, k + 1, out).0;
                     }
                 }
@@ -713,9 +723,13 @@ fn domain(d: &[u8]) -> bool {
         return false;
     }
     let tld = labels[labels.len() - 1];
-    tld.len() >= 2
+    // An internationalised top-level domain in its ASCII form (`xn--p1ai`).
+    let idn = tld.len() > 4
+        && tld[..4].eq_ignore_ascii_case(b"xn--")
+        && tld[4..].iter().all(u8::is_ascii_alphanumeric);
+    idn || (tld.len() >= 2
         && tld.iter().all(u8::is_ascii_alphabetic)
-        && !FILE_EXTENSIONS.iter().any(|e| tld.eq_ignore_ascii_case(e))
+        && !FILE_EXTENSIONS.iter().any(|e| tld.eq_ignore_ascii_case(e)))
 }
 
 /// An IBAN written compact (`DE89370400440532013000`) or in groups of four

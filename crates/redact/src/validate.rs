@@ -197,6 +197,19 @@ const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
     (b"VA", 22),
     (b"VG", 24),
     (b"XK", 20),
+    // Added to the SWIFT registry since 2021.
+    (b"BI", 27),
+    (b"DJ", 27),
+    (b"FK", 18),
+    (b"HN", 28),
+    (b"LY", 25),
+    (b"MN", 20),
+    (b"NI", 28),
+    (b"OM", 23),
+    (b"RU", 33),
+    (b"SD", 18),
+    (b"SO", 23),
+    (b"YE", 30),
 ];
 
 /// An IBAN (spaces allowed between groups): a known country, its length, and
