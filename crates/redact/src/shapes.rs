@@ -238,21 +238,23 @@ impl Shapes {
             }
             // An address or number right after a `/` or `@` inside the word:
             // `spark://x@10.1.2.3`, `from /10.251.42.84`.
-            if flags & (SLASH | AT) != 0 {
+            if flags & (SLASH | AT) != 0 && we - ws >= 8 {
                 let mut resume = ws;
                 for k in memchr::memchr2_iter(b'/', b'@', &hay[ws..we]).map(|k| ws + k) {
                     if k < resume || k + 1 >= we {
                         continue;
                     }
-                    // `root@fe80::1`: an IPv6 host after the `@`.
-                    let colon = (k + 2..(k + 7).min(hi)).find(|&c| !hay[c - 1].is_ascii_hexdigit());
-                    if hay[k] == b'@'
-                        && (self.ipv6 || self.mac)
-                        && colon.is_some_and(|c| hay[c - 1] == b':')
-                    {
-                        resume = self.colon_address(hay, k + 1, hi, k + 1, out);
-                    } else if hay[k + 1].is_ascii_digit() {
+                    let next = hay[k + 1];
+                    if next.is_ascii_digit() && worth_a_number(hay, k + 1, we) {
                         resume = self.number(hay, hi, k + 1, out).0;
+                    } else if hay[k] == b'@' && next.is_ascii_hexdigit() && (self.ipv6 || self.mac)
+                    {
+                        // `root@fe80::1`: an IPv6 host after the `@`.
+                        let colon =
+                            (k + 2..(k + 7).min(hi)).find(|&c| !hay[c - 1].is_ascii_hexdigit());
+                        if colon.is_some_and(|c| hay[c - 1] == b':') {
+                            resume = self.colon_address(hay, k + 1, hi, k + 1, out);
+                        }
                     }
                 }
             }
@@ -303,6 +305,7 @@ impl Shapes {
 
     /// A run of digit groups (with single separators) from `p`, evaluated as
     /// one value. Returns where the run ends and whether it was a finding.
+    #[inline(always)]
     fn number(&self, hay: &[u8], hi: usize, p: usize, out: &mut Candidates) -> (usize, bool) {
         let mut i = p;
         let plus = hay[i] == b'+';
@@ -311,8 +314,6 @@ impl Shapes {
             i += 1;
         }
         let mut groups: [u8; 8] = [0; 8];
-        // Where each group starts and ends, for a run of several cards.
-        let mut spans: [(usize, usize); MAX_RUN] = [(0, 0); MAX_RUN];
         let mut ngroups = 0usize;
         let mut seps: u8 = 0; // bit 0 space, 1 dash, 2 dot, 3 paren
         let mut digits = 0usize;
@@ -331,9 +332,6 @@ impl Shapes {
             digits += n;
             if ngroups < groups.len() {
                 groups[ngroups] = n.min(255) as u8;
-            }
-            if ngroups < MAX_RUN {
-                spans[ngroups] = (g, i);
             }
             ngroups += 1;
             end = i;
@@ -366,7 +364,7 @@ impl Shapes {
         if digits > 19 || ngroups > 8 {
             // Several card numbers in a row, each in its own groups.
             if self.card && seps & !1 == 0 && ngroups <= MAX_RUN {
-                let found = self.card_run(hay, &spans[..ngroups], out);
+                let found = self.card_run(hay, p, end, out);
                 return (end, found);
             }
             return (end, false);
@@ -395,8 +393,15 @@ impl Shapes {
                 out.push(k, p, end);
                 (end, true)
             }
-            None if self.card && seps & !1 == 0 && ngroups >= 2 && !plus && !paren => {
-                let found = self.card_run(hay, &spans[..ngroups], out);
+            // A card written whole, then another number (`4111111111111111 12`).
+            None if self.card
+                && seps & !1 == 0
+                && ngroups >= 2
+                && !plus
+                && !paren
+                && g.iter().any(|&n| n >= 13) =>
+            {
+                let found = self.card_run(hay, p, end, out);
                 (end, found)
             }
             None => (end, false),
@@ -408,7 +413,20 @@ impl Shapes {
     /// each in groups of four). A card written as one group is found
     /// whatever its neighbours; cards in groups only when cards cover the
     /// whole run, so a 20-digit number is not a card and a remainder.
-    fn card_run(&self, hay: &[u8], spans: &[(usize, usize)], out: &mut Candidates) -> bool {
+    #[cold]
+    #[inline(never)]
+    fn card_run(&self, hay: &[u8], p: usize, end: usize, out: &mut Candidates) -> bool {
+        // The groups again (only runs that may hold cards get here).
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut i = p;
+        while i < end {
+            let g = i;
+            while i < end && hay[i].is_ascii_digit() {
+                i += 1;
+            }
+            spans.push((g, i));
+            i += 1;
+        }
         let mut cards: Vec<(usize, usize, bool)> = Vec::new();
         let mut whole = true;
         let mut gi = 0;
@@ -880,4 +898,15 @@ fn in_account_groups(hay: &[u8], p: usize) -> bool {
             && g.iter().any(u8::is_ascii_uppercase)
     };
     p >= 5 && hay[p - 1] == b' ' && group(&hay[p - 5..p - 1]) && (p == 5 || !is_alnum(hay[p - 6]))
+}
+
+/// Whether the digits at `at` (after a `/` or `@` inside a word) can start a
+/// finding: an IPv4 address (one to three digits, then a dot) or a long
+/// number (a card in a path). Dates and short path segments cannot.
+fn worth_a_number(hay: &[u8], at: usize, we: usize) -> bool {
+    let digits = hay[at..we]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    (digits <= 3 && hay.get(at + digits) == Some(&b'.')) || digits >= 13
 }

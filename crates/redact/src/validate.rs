@@ -321,9 +321,13 @@ pub fn jwt(s: &[u8]) -> bool {
     // The header is a whole JSON object naming its algorithm (`none`
     // included: an unsigned token is still a token).
     match base64url_decode(header) {
-        Some(h) => serde_json::from_slice::<serde_json::Value>(&h)
-            .ok()
-            .is_some_and(|v| v.get("alg").is_some_and(serde_json::Value::is_string)),
+        Some(h) => {
+            h.first() == Some(&b'{')
+                && h.windows(5).any(|w| w == b"\"alg\"")
+                && serde_json::from_slice::<serde_json::Value>(&h)
+                    .ok()
+                    .is_some_and(|v| v.get("alg").is_some_and(serde_json::Value::is_string))
+        }
         None => false,
     }
 }
