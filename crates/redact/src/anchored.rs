@@ -791,19 +791,36 @@ fn placeholder_key(v: &[u8]) -> bool {
 /// A reference or a call rather than a value: `pw;`, `getenv("PW");`,
 /// `config.password;`, `os.environ['DB_PASSWORD']`.
 fn looks_like_code(v: &[u8]) -> bool {
-    let ident = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.';
-    if let Some(name) = v.strip_suffix(b";") {
-        if !name.is_empty() && !name[0].is_ascii_digit() && name.iter().all(ident) {
+    // Names in code hold no digits as passwords do (`hunter2;`, `Passw0rd(1)`
+    // stay values).
+    let name = |w: &[u8]| {
+        !w.is_empty()
+            && w.iter()
+                .all(|b| b.is_ascii_alphabetic() || *b == b'_' || *b == b'.')
+    };
+    if let Some(bare) = v.strip_suffix(b";") {
+        if name(bare) {
             return true;
         }
     }
     let v = v.strip_suffix(b";").unwrap_or(v);
-    let Some(open) = v.iter().position(|b| !ident(b)) else {
+    let Some(open) = v
+        .iter()
+        .position(|b| !(b.is_ascii_alphabetic() || *b == b'_' || *b == b'.'))
+    else {
         return false;
     };
-    open > 0
-        && !v[0].is_ascii_digit()
-        && ((v[open] == b'(' && v.ends_with(b")")) || (v[open] == b'[' && v.ends_with(b"]")))
+    let (callee, rest) = v.split_at(open);
+    let (close, args) = match rest.first() {
+        Some(b'(') => (b')', &rest[1..]),
+        Some(b'[') => (b']', &rest[1..]),
+        _ => return false,
+    };
+    let Some(args) = args.strip_suffix(&[close]) else {
+        return false;
+    };
+    // Arguments a call or an index takes: none, a quoted string, a name.
+    name(callee) && (args.is_empty() || matches!(args[0], b'"' | b'\'') || name(args))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
