@@ -500,6 +500,24 @@ async fn mark_started(home: &Db, r: &Request, now: DateTime<Utc>, ids: &Identifi
     .await
 }
 
+/// Rows of `table` where `cond` holds.
+async fn count(db: &Db, table: &SqlIdent, cond: &Sql, op: &'static str) -> Result<u64> {
+    let err = db.err(op, Some(table.as_str()));
+    let mut sql = Sql::new();
+    sql.push("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ")
+        .ident(table)
+        .push(" WHERE ")
+        .append(cond);
+    let n: i64 = sql
+        .query()
+        .fetch_one(db.pool())
+        .await
+        .map_err(&err)?
+        .try_get("n")
+        .map_err(&err)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 fn db_of<'a>(session: &'a Session, store: &str) -> Result<&'a Db> {
     session
         .dbs
@@ -657,23 +675,9 @@ async fn replace_identifiers(
         .append(&work.released)
         .push(" AND NOT ")
         .append(&work.held);
-    let mut count = Sql::new();
-    count
-        .push("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ")
-        .ident(&work.table)
-        .push(" WHERE ")
-        .append(&mine);
-    let err = db.err(
-        "replacing the account's identifiers",
-        Some(home.table.as_str()),
-    );
-    let n: i64 = count
-        .query()
-        .fetch_one(db.pool())
-        .await
-        .map_err(&err)?
-        .try_get("n")
-        .map_err(&err)?;
+    let op = "replacing the account's identifiers";
+    let err = db.err(op, Some(home.table.as_str()));
+    let n = count(db, &work.table, &mine, op).await?;
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -829,19 +833,13 @@ async fn kept(
 ) -> Result<()> {
     let db = db_of(session, &step.store)?;
     let err = db.err("counting what an erasure kept", Some(work.table.as_str()));
-    let mut sql = Sql::new();
-    sql.push("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ")
-        .ident(&work.table)
-        .push(" WHERE ")
-        .append(&work.expired);
-    let n: i64 = sql
-        .query()
-        .fetch_one(db.pool())
-        .await
-        .map_err(&err)?
-        .try_get("n")
-        .map_err(&err)?;
-    line.kept = u64::try_from(n).unwrap_or(0);
+    line.kept = count(
+        db,
+        &work.table,
+        &work.expired,
+        "counting what an erasure kept",
+    )
+    .await?;
     if line.kept == 0 {
         return Ok(());
     }
@@ -877,19 +875,16 @@ async fn kept(
     }
     let mut referenced = Sql::new();
     referenced
-        .push("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ")
-        .ident(&work.table)
-        .push(" WHERE ")
         .append(&work.expired)
         .push(" AND ")
         .append(&work.referenced);
-    let by_reference: i64 = referenced
-        .query()
-        .fetch_one(db.pool())
-        .await
-        .map_err(&err)?
-        .try_get("n")
-        .map_err(&err)?;
+    let by_reference = count(
+        db,
+        &work.table,
+        &referenced,
+        "counting what an erasure kept",
+    )
+    .await?;
     if by_reference > 0 {
         line.why.push(format!(
             "{by_reference} still referred to by rows that are kept: the retention sweep deletes them once those go"
