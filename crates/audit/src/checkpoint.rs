@@ -412,14 +412,14 @@ pub async fn advance(
 }
 
 /// After the database was restored from a backup: the log is intact but
-/// ends before the checkpoint. Refused when the entry the checkpoint names
-/// exists with another hash (the log was changed, or written to after the
-/// restore), or when the log is not intact from its first entry. Records that in the log, naming the checkpoint left
-/// behind, keeps the old checkpoint file beside the new one
+/// ends before the checkpoint. Records that in the log, naming the
+/// checkpoint left behind, keeps the old checkpoint file beside the new one
 /// (`<path>.before-restore-<seq>`), and checkpoints the new head, so that
 /// `verify` passes again and the restore stays on the record. Returns the
 /// checkpoint left behind; `None` when the log still reaches its
-/// checkpoint (nothing to do). Refuses a log that is not intact.
+/// checkpoint (nothing to do). Refused when the entry the checkpoint names
+/// exists with another hash (the log was changed, or written to after the
+/// restore), or when the log is not intact from its first entry.
 pub async fn rebase(
     db: &privctl_store::Db,
     signer: &Signer,

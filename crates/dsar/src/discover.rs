@@ -147,15 +147,16 @@ pub async fn identifiers(
 }
 
 /// `SELECT` of `columns` (as text) of the rows of `table` in `store` that
-/// belong to the subject with `ids`, in `order`; `None` when the table
-/// does not reach the subject.
+/// belong to the subject with `ids`, in the order the database returns
+/// them (sorting a heavy user's rows costs the database an external sort,
+/// and nothing reads an export by its order); `None` when the table does
+/// not reach the subject.
 pub fn rows_of(
     policy: &Policy,
     schema: &Schema,
     store: &str,
     table: &SqlIdent,
     columns: &[SqlIdent],
-    order: Option<&SqlIdent>,
     ids: &Identifiers,
 ) -> Option<Sql> {
     let mine = privctl_store::subject::belongs_to(policy, schema, store, table, ids)?;
@@ -174,8 +175,5 @@ pub fn rows_of(
         .ident(table)
         .push(" WHERE ")
         .append(&mine);
-    if let Some(o) = order {
-        sql.push(" ORDER BY ").column(table, o);
-    }
     Some(sql)
 }

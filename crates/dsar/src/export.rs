@@ -252,25 +252,13 @@ pub async fn export<W: Write + Seek>(
                 Vec::new()
             };
             entry.masked = masked.iter().map(|m| m.to_string()).collect();
-            // Rows in the order the database returns them: sorting a heavy
-            // user's rows costs the database an external sort, and nothing
-            // reads an export by its order.
-            let order: Option<SqlIdent> = None;
             if !schemas.contains_key(&dt.store) {
                 schemas.insert(dt.store.clone(), db.schema().await?);
             }
             let schema = schemas
                 .get(&dt.store)
                 .ok_or_else(|| Error::StoreNotOpen(dt.store.clone()))?;
-            let Some(query) = rows_of(
-                policy,
-                schema,
-                &dt.store,
-                table,
-                &columns,
-                order.as_ref(),
-                &ids,
-            ) else {
+            let Some(query) = rows_of(policy, schema, &dt.store, table, &columns, &ids) else {
                 manifest
                     .not_included
                     .push(format!("{name}: table {table} does not reach the subject"));

@@ -386,6 +386,34 @@ pub(crate) fn request(db: &Db, r: &privctl_store::AnyRow) -> Result<Request> {
     })
 }
 
+/// Request `id` (of right `only`, when given), read in the transaction on
+/// `c`; an error naming it when there is none.
+async fn load(
+    home: &Db,
+    c: &mut privctl_store::AnyConnection,
+    id: i64,
+    only: Option<Right>,
+    op: &'static str,
+) -> Result<Request> {
+    let err = home.err(op, Some("privctl_requests"));
+    // Constant text: the column list above.
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM privctl_requests WHERE id = $1 AND ($2 = '' OR kind = $2)"
+    )))
+    .bind(id)
+    .bind(only.map(Right::name).unwrap_or_default())
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(&err)?
+    .ok_or_else(|| {
+        Error::Invalid(match only {
+            Some(r) => format!("there is no {} request {id}", r.name()),
+            None => format!("there is no request {id}"),
+        })
+    })?;
+    request(home, &row)
+}
+
 /// Cancels request `id` at `now`: only while its grace period runs and the
 /// policy lets requests be cancelled; nothing else changes.
 pub async fn cancel(policy: &Policy, home: &Db, id: i64, now: DateTime<Utc>) -> Result<Request> {
@@ -393,16 +421,7 @@ pub async fn cancel(policy: &Policy, home: &Db, id: i64, now: DateTime<Utc>) -> 
     privctl_audit::ensure(home).await?;
     home.write_with(Lock::Privctl, async |c| {
         let err = home.err("cancelling a request", Some("privctl_requests"));
-        // Constant text: the column list above.
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM privctl_requests WHERE id = $1 AND kind = 'erasure'"
-        )))
-        .bind(id)
-        .fetch_optional(&mut *c)
-        .await
-        .map_err(&err)?
-        .ok_or_else(|| Error::Invalid(format!("there is no erasure request {id}")))?;
-        let mut r = request(home, &row)?;
+        let mut r = load(home, c, id, Some(Right::Erasure), "cancelling a request").await?;
         if r.cancelled_at.is_some() {
             return Err(Error::Invalid(format!(
                 "request {id} was already cancelled"
@@ -491,16 +510,7 @@ pub async fn close(home: &Db, id: i64, now: DateTime<Utc>, note: Option<&str>) -
     privctl_audit::ensure(home).await?;
     home.write_with(Lock::Privctl, async |c| {
         let err = home.err("closing a request", Some("privctl_requests"));
-        // Constant text: the column list above.
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM privctl_requests WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&mut *c)
-        .await
-        .map_err(&err)?
-        .ok_or_else(|| Error::Invalid(format!("there is no request {id}")))?;
-        let mut r = request(home, &row)?;
+        let mut r = load(home, c, id, None, "closing a request").await?;
         if r.kind == Right::Erasure.name() {
             return Err(Error::Invalid(format!(
                 "request {id} is an erasure: `privctl erase run` carries it out and closes it"
