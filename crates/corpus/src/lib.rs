@@ -266,7 +266,7 @@ fn near_miss(rng: &mut Rng) -> String {
 fn sensitive_line(rng: &mut Rng, c: &mut Corpus) {
     let ts = timestamp(rng);
     let mut l = Line { corpus: c };
-    match rng.below(27) {
+    match rng.below(38) {
         0 => {
             l.text(&format!("{ts} INFO  auth login ok user="))
                 .label("email", &values::email(rng))
@@ -394,9 +394,9 @@ fn sensitive_line(rng: &mut Rng, c: &mut Corpus) {
                 .end();
         }
         20 => {
-            l.text("DATABASE_URL=postgres://")
+            l.text("HTTPS_PROXY=http://")
                 .label("url_credentials", &values::url_credentials(rng))
-                .text("@db.internal:5432/app")
+                .text("@proxy.internal:3128")
                 .end();
         }
         21 => {
@@ -440,6 +440,76 @@ fn sensitive_line(rng: &mut Rng, c: &mut Corpus) {
             let pem = values::pem(rng, "\n");
             l.text("# deploy key\n").label("private_key", &pem).end();
         }
+        27 => {
+            l.text(&format!("{ts} INFO  einvoice issued supplier_gstin="))
+                .label("in_gstin", &values::gstin(rng))
+                .text(" status=ok")
+                .end();
+        }
+        28 => {
+            l.text("{\"role\":\"user\",\"content\":\"my national insurance number is ")
+                .label("uk_nino", &values::uk_nino(rng))
+                .text(", can you fill in the form?\"}")
+                .end();
+        }
+        29 => {
+            l.text(&format!("{ts} INFO  device enrolled imei="))
+                .label("imei", &values::imei(rng))
+                .text(" model=SM-G991B")
+                .end();
+        }
+        30 => {
+            l.text("SENDGRID_API_KEY=")
+                .label("sendgrid_key", &values::sendgrid(rng))
+                .end();
+        }
+        31 => {
+            l.text("twilio:\n  api_key_sid: ")
+                .label("twilio_key", &values::twilio(rng))
+                .end();
+        }
+        32 => {
+            l.text("//registry.npmjs.org/:_authToken=")
+                .label("npm_token", &values::npm(rng))
+                .end();
+        }
+        33 => {
+            l.text(
+                "{\"role\":\"user\",\"content\":\"from huggingface_hub import login; login(\\\"",
+            )
+            .label("huggingface_token", &values::huggingface(rng))
+            .text("\\\") fails, why?\"}")
+            .end();
+        }
+        34 => {
+            if rng.below(2) == 0 {
+                l.text("AZURE_CLIENT_SECRET=")
+                    .label("azure_secret", &values::azure_client_secret(rng))
+                    .end();
+            } else {
+                l.text("DefaultEndpointsProtocol=https;AccountName=acmelogs;AccountKey=")
+                    .label("azure_secret", &values::azure_account_key(rng))
+                    .text(";EndpointSuffix=core.windows.net")
+                    .end();
+            }
+        }
+        35 => {
+            l.text("GOOGLE_CREDENTIALS='")
+                .label("gcp_service_account", &values::gcp_service_account(rng))
+                .text("'")
+                .end();
+        }
+        36 => {
+            l.text(&format!("{ts} ERROR pool: cannot connect dsn=\""))
+                .label("db_connection_string", &values::db_connection_string(rng))
+                .text("\" retrying")
+                .end();
+        }
+        37 => {
+            l.text("SLACK_WEBHOOK_URL=")
+                .label("slack_token", &values::slack_webhook(rng))
+                .end();
+        }
         _ => {
             l.text("{\"role\":\"user\",\"content\":\"I'm ")
                 .text(values::first_name(rng))
@@ -476,6 +546,6 @@ mod tests {
             last = l.end;
         }
         let kinds: std::collections::BTreeSet<&str> = c.labels.iter().map(|l| l.kind).collect();
-        assert_eq!(kinds.len(), 26, "every kind appears: {kinds:?}");
+        assert_eq!(kinds.len(), 36, "every kind appears: {kinds:?}");
     }
 }

@@ -599,3 +599,164 @@ pub fn uuid(rng: &mut Rng) -> String {
         &h[20..]
     )
 }
+
+/// GSTN's check character over a GSTIN's first 14 characters.
+fn gstin_check(s: &[u8]) -> char {
+    const CHARS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut sum = 0u32;
+    for (i, c) in s.iter().enumerate() {
+        let v = CHARS.iter().position(|x| x == c).unwrap_or(0) as u32;
+        let p = v * if i % 2 == 0 { 1 } else { 2 };
+        sum += p / 36 + p % 36;
+    }
+    CHARS[((36 - sum % 36) % 36) as usize] as char
+}
+
+/// An Indian GSTIN: state code, PAN, entity number, `Z`, check character.
+pub fn gstin(rng: &mut Rng) -> String {
+    let mut s = format!(
+        "{:02}{}{}Z",
+        1 + rng.below(37),
+        pan(rng),
+        *rng.pick(b"123456789ABC") as char
+    );
+    let check = gstin_check(s.as_bytes());
+    s.push(check);
+    s
+}
+
+/// A UK National Insurance number, compact or spaced as HMRC prints it.
+pub fn uk_nino(rng: &mut Rng) -> String {
+    const FIRST: &[u8] = b"ABCEGHJKLMNPRSTWXYZ";
+    const SECOND: &[u8] = b"ABCEGHJKLMNPRSTWXYZ";
+    let (a, b) = loop {
+        let (a, b) = (*rng.pick(FIRST) as char, *rng.pick(SECOND) as char);
+        if !matches!(
+            (a, b),
+            ('B', 'G')
+                | ('G', 'B')
+                | ('K', 'N')
+                | ('N', 'K')
+                | ('N', 'T')
+                | ('T', 'N')
+                | ('Z', 'Z')
+        ) {
+            break (a, b);
+        }
+    };
+    let d = String::from_utf8(rng.digits(6)).unwrap_or_default();
+    let suffix = *rng.pick(b"ABCD") as char;
+    if rng.below(2) == 0 {
+        format!("{a}{b}{d}{suffix}")
+    } else {
+        format!("{a}{b} {} {} {} {suffix}", &d[..2], &d[2..4], &d[4..])
+    }
+}
+
+/// An IMEI with a valid Luhn digit, whole or as printed on a device.
+pub fn imei(rng: &mut Rng) -> String {
+    let mut d = rng
+        .pick(&["35", "86", "01", "99", "49"])
+        .as_bytes()
+        .to_vec();
+    d.extend(rng.digits(12));
+    let check = luhn_digit(&d);
+    d.push(b'0' + check);
+    let s = String::from_utf8(d).unwrap_or_default();
+    if rng.below(3) == 0 {
+        format!("{}-{}-{}-{}", &s[..2], &s[2..8], &s[8..14], &s[14..])
+    } else {
+        s
+    }
+}
+
+/// A SendGrid API key.
+pub fn sendgrid(rng: &mut Rng) -> String {
+    format!("SG.{}.{}", base64url(rng, 22), base64url(rng, 43))
+}
+
+/// A Twilio API key SID.
+pub fn twilio(rng: &mut Rng) -> String {
+    format!("SK{}", hex(rng, 32))
+}
+
+/// An npm access token.
+pub fn npm(rng: &mut Rng) -> String {
+    format!("npm_{}", base62_secret(rng, 36))
+}
+
+/// A Hugging Face user access token.
+pub fn huggingface(rng: &mut Rng) -> String {
+    format!(
+        "hf_{}",
+        rng.chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", 34)
+    )
+}
+
+/// An Azure AD client secret (`abc8Q~` and 34 more).
+pub fn azure_client_secret(rng: &mut Rng) -> String {
+    format!(
+        "{}{}Q~{}",
+        rng.chars(ALNUM, 3),
+        rng.below(10),
+        rng.chars(
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_~.-",
+            34
+        )
+    )
+}
+
+/// An Azure storage account key (64 bytes, base64).
+pub fn azure_account_key(rng: &mut Rng) -> String {
+    format!("{}==", base64ish(rng, 86))
+}
+
+/// A Google Cloud service-account key file on one line, as a log or an
+/// environment variable carries it.
+pub fn gcp_service_account(rng: &mut Rng) -> String {
+    let project = format!(
+        "{}-{}",
+        rng.pick(&["acme", "infer", "pool"]),
+        rng.below(1000)
+    );
+    format!(
+        r#"{{"type": "service_account", "project_id": "{project}", "private_key_id": "{}", "private_key": "{}\n", "client_email": "deploy@{project}.iam.gserviceaccount.com", "client_id": "{}", "token_uri": "https://oauth2.googleapis.com/token"}}"#,
+        hex(rng, 40),
+        pem(rng, "\\n")
+            .replace("RSA PRIVATE KEY", "PRIVATE KEY")
+            .replace("EC PRIVATE KEY", "PRIVATE KEY")
+            .replace("OPENSSH PRIVATE KEY", "PRIVATE KEY"),
+        String::from_utf8(rng.digits(21)).unwrap_or_default()
+    )
+}
+
+/// A database connection string with a password: a URL, or key=value pairs
+/// (ADO.NET, libpq).
+pub fn db_connection_string(rng: &mut Rng) -> String {
+    let user = *rng.pick(&["app", "admin", "svc_reader", "postgres"]);
+    let pass = url_credentials(rng);
+    let pass = &pass[pass.find(':').map_or(0, |c| c + 1)..];
+    match rng.below(5) {
+        0 => format!("postgres://{user}:{pass}@db.internal:5432/app"),
+        1 => format!("mongodb+srv://{user}:{pass}@cluster0.x1y2z.mongodb.net/prod?retryWrites=true"),
+        2 => format!("redis://:{pass}@cache.internal:6379/0"),
+        3 => format!(
+            "Server=tcp:acme.database.windows.net,1433;Initial Catalog=prod;User ID={user};Password={};",
+            password(rng)
+        ),
+        _ => format!(
+            "host=db.internal port=5432 dbname=app user={user} password={}",
+            base62_secret(rng, 16)
+        ),
+    }
+}
+
+/// A Slack incoming webhook URL.
+pub fn slack_webhook(rng: &mut Rng) -> String {
+    format!(
+        "https://hooks.slack.com/services/T{}/B{}/{}",
+        rng.chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 10),
+        rng.chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 10),
+        rng.chars(ALNUM, 24)
+    )
+}

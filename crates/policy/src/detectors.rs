@@ -29,6 +29,16 @@ pub const DETECTOR_KINDS: &[&str] = &[
     "password_assignment",
     "crypto_wallet",
     "high_entropy_secret",
+    "in_gstin",
+    "uk_nino",
+    "imei",
+    "sendgrid_key",
+    "twilio_key",
+    "npm_token",
+    "huggingface_token",
+    "azure_secret",
+    "gcp_service_account",
+    "db_connection_string",
 ];
 
 /// Whether `name` is a canonical detector kind.

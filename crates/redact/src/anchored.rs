@@ -110,6 +110,13 @@ const PREFIXES: &[(Builtin, &[&str], &str)] = &[
         r"\A(?:xox[abeprs]-[0-9A-Za-z]{1,48}(?:-[0-9A-Za-z]{1,160}){1,4}|xoxe\.xox[bp]-[0-9]-[0-9A-Za-z]{40,300}|xapp-[0-9]-[A-Z0-9]{8,16}-[0-9]{8,16}-[a-z0-9]{32,80})",
     ),
     (
+        Builtin::HuggingfaceToken,
+        // User access tokens and the older organisation API tokens: letters
+        // only after the prefix.
+        &["hf_", "api_org_"],
+        r"\A(?:hf|api_org)_[A-Za-z]{34}",
+    ),
+    (
         Builtin::Jwt,
         &["eyJ"],
         // The signature may be empty: an unsigned (`alg: none`) token.
@@ -199,10 +206,13 @@ impl Anchored {
                 anchors.push(anchor);
             }
         };
-        if enabled(Builtin::PrivateKey) {
+        if enabled(Builtin::PrivateKey) || enabled(Builtin::GcpServiceAccount) {
             add(&["-----BEGIN "], Anchor::PemBegin);
         }
-        if enabled(Builtin::UrlCredentials) {
+        if enabled(Builtin::UrlCredentials)
+            || enabled(Builtin::DbConnectionString)
+            || enabled(Builtin::SlackToken)
+        {
             add(&["://"], Anchor::Scheme);
         }
         // Keywords are matched in the spellings people use rather than
@@ -250,8 +260,8 @@ impl Anchored {
             let end = lo + m.end();
             match self.anchors[m.pattern().as_usize()] {
                 Anchor::Prefix(i) => self.prefix(hay, hi, start, &self.prefixes[i], out),
-                Anchor::PemBegin => pem(hay, hi, start, out),
-                Anchor::Scheme => url_credentials(hay, lo, hi, start, out),
+                Anchor::PemBegin => pem(hay, lo, hi, start, enabled, out),
+                Anchor::Scheme => url(hay, lo, hi, start, enabled, out),
                 Anchor::Bearer => bearer(hay, hi, start, end, out),
                 Anchor::Custom(i) => {
                     let c = &custom[i];
@@ -287,7 +297,7 @@ impl Anchored {
         }
         // `ghp_xxxx...`, `AKIAXXXXXXXXXXXXXXXX`: a placeholder with the
         // prefix, most of it one character.
-        if placeholder_key(&hay[start..end]) {
+        if validate::placeholder_key(&hay[start..end]) {
             return;
         }
         // Real Slack tokens run to 40 characters and more; shorter ones with
@@ -299,8 +309,16 @@ impl Anchored {
     }
 }
 
-/// `-----BEGIN <label>PRIVATE KEY-----` ... `-----END <label>PRIVATE KEY-----`.
-fn pem(hay: &[u8], hi: usize, start: usize, out: &mut Candidates) {
+/// `-----BEGIN <label>PRIVATE KEY-----` ... `-----END <label>PRIVATE KEY-----`,
+/// and the Google service-account key file around one.
+fn pem(
+    hay: &[u8],
+    lo: usize,
+    hi: usize,
+    start: usize,
+    enabled: &dyn Fn(Builtin) -> bool,
+    out: &mut Candidates,
+) {
     const BEGIN: &[u8] = b"-----BEGIN ";
     let rest = &hay[start..hi.min(start + MAX_PEM)];
     if !rest.starts_with(BEGIN) {
@@ -324,18 +342,57 @@ fn pem(hay: &[u8], hi: usize, start: usize, out: &mut Candidates) {
             .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/'))
             .count();
         if material >= 32 {
-            out.push(Builtin::PrivateKey, start, start + at + end_marker.len());
+            let end = start + at + end_marker.len();
+            if enabled(Builtin::PrivateKey) {
+                out.push(Builtin::PrivateKey, start, end);
+            }
+            if enabled(Builtin::GcpServiceAccount) {
+                if let Some((a, b)) = service_account_file(hay, lo, hi, start, end) {
+                    out.push(Builtin::GcpServiceAccount, a, b);
+                }
+            }
         }
     }
 }
 
-/// `scheme://user:password@host`: the `user:password` part.
-fn url_credentials(hay: &[u8], lo: usize, hi: usize, sep: usize, out: &mut Candidates) {
+/// What a `://` starts: a database URL with a password (the whole URL), a
+/// Slack webhook (the whole URL), or `scheme://user:password@host` (the
+/// `user:password` part).
+fn url(
+    hay: &[u8],
+    lo: usize,
+    hi: usize,
+    sep: usize,
+    enabled: &dyn Fn(Builtin) -> bool,
+    out: &mut Candidates,
+) {
     let mut s = sep;
     while s > lo && (hay[s - 1].is_ascii_alphanumeric() || b"+.-".contains(&hay[s - 1])) {
         s -= 1;
     }
     if sep - s < 2 || !hay[s].is_ascii_alphabetic() {
+        return;
+    }
+    let scheme = &hay[s..sep];
+    if enabled(Builtin::SlackToken) && hay[sep + 3..hi].starts_with(b"hooks.slack.com/") {
+        if let Some(end) = slack_webhook(hay, hi, sep + 3) {
+            out.push(Builtin::SlackToken, s, end);
+        }
+        return;
+    }
+    if enabled(Builtin::DbConnectionString) && database_scheme(scheme) {
+        if let Some(end) = database_url(hay, hi, sep + 3) {
+            // `jdbc:postgresql://`: the whole URL, driver prefix and all.
+            let s = if s >= lo + 5 && hay[s - 5..s].eq_ignore_ascii_case(b"jdbc:") {
+                s - 5
+            } else {
+                s
+            };
+            out.push(Builtin::DbConnectionString, s, end);
+            return;
+        }
+    }
+    if !enabled(Builtin::UrlCredentials) {
         return;
     }
     let user_start = sep + 3;
@@ -739,6 +796,15 @@ fn assignment_value(
     } else if enabled(Builtin::PasswordAssignment) {
         out.push(Builtin::PasswordAssignment, vs, ve);
     }
+    if enabled(Builtin::DbConnectionString)
+        && ["password", "pwd", "passwd"]
+            .iter()
+            .any(|n| raw.eq_ignore_ascii_case(n.as_bytes()))
+    {
+        if let Some((a, b)) = key_value_dsn(hay, lo, hi, s) {
+            out.push(Builtin::DbConnectionString, a, b);
+        }
+    }
 }
 
 /// Whether a value after a secret keyword is a secret and not a stand-in for
@@ -780,14 +846,6 @@ fn object_dump(v: &[u8]) -> bool {
     class_like && (rest.is_empty() || rest.iter().all(u8::is_ascii_hexdigit) || v[at] == b'{')
 }
 
-/// Whether a key found by its prefix is a placeholder: most of it the
-/// character in its middle (`ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`,
-/// `AKIAXXXXXXXXXXXXXXXX`).
-fn placeholder_key(v: &[u8]) -> bool {
-    let c = v[v.len() / 2];
-    v.iter().filter(|&&b| b == c).count() * 2 >= v.len()
-}
-
 /// A reference or a call rather than a value: `pw;`, `getenv("PW");`,
 /// `config.password;`, `os.environ['DB_PASSWORD']`.
 fn looks_like_code(v: &[u8]) -> bool {
@@ -825,4 +883,244 @@ fn looks_like_code(v: &[u8]) -> bool {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(hay, needle)
+}
+
+/// URL schemes of databases, caches and queues (before any `+driver`):
+/// their URLs are connection strings.
+const DATABASE_SCHEMES: &[&str] = &[
+    "postgres",
+    "postgresql",
+    "pgsql",
+    "mysql",
+    "mysqlx",
+    "mariadb",
+    "mongodb",
+    "redis",
+    "rediss",
+    "valkey",
+    "amqp",
+    "amqps",
+    "mssql",
+    "sqlserver",
+    "oracle",
+    "clickhouse",
+    "cockroachdb",
+    "couchdb",
+    "cassandra",
+    "neo4j",
+    "bolt",
+    "memcached",
+    "snowflake",
+    "db2",
+    "sqlite",
+];
+
+fn database_scheme(scheme: &[u8]) -> bool {
+    let base = scheme
+        .iter()
+        .position(|&b| b == b'+')
+        .map_or(scheme, |p| &scheme[..p]);
+    DATABASE_SCHEMES
+        .iter()
+        .any(|d| base.eq_ignore_ascii_case(d.as_bytes()))
+}
+
+/// The end of a database URL whose authority starts at `from`, if it holds a
+/// password: in its user information (`user:pass@host`) or its query
+/// (`?user=u&password=p`). The URL runs to whitespace, a quote or a bracket.
+fn database_url(hay: &[u8], hi: usize, from: usize) -> Option<usize> {
+    let limit = hi.min(from + 2 * MAX_VALUE);
+    let mut end = from;
+    let mut bracket = false;
+    while end < limit {
+        match hay[end] {
+            // An IPv6 host, `@[::1]:5432`.
+            b'[' if !bracket && (end == from || hay[end - 1] == b'@') => bracket = true,
+            b']' if bracket => bracket = false,
+            b if b.is_ascii_whitespace() || b"\"'`<>()[]{}|\\".contains(&b) => break,
+            _ => {}
+        }
+        end += 1;
+    }
+    while end > from && matches!(hay[end - 1], b'.' | b',' | b';' | b':') {
+        end -= 1;
+    }
+    let url = &hay[from..end];
+    let authority_end = url
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(url.len());
+    let authority = &url[..authority_end];
+    if let Some(at) = authority.iter().rposition(|&b| b == b'@') {
+        let userinfo = &authority[..at];
+        if let Some(colon) = userinfo.iter().position(|&b| b == b':') {
+            if colon + 1 < userinfo.len() && at + 1 < authority.len() {
+                return Some(end);
+            }
+        }
+    }
+    let query = url.iter().position(|&b| b == b'?').map(|q| &url[q + 1..])?;
+    query
+        .split(|&b| b == b'&' || b == b';')
+        .any(|pair| {
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                return false;
+            };
+            let key = &pair[..eq];
+            (key.eq_ignore_ascii_case(b"password") || key.eq_ignore_ascii_case(b"pwd"))
+                && eq + 1 < pair.len()
+        })
+        .then_some(end)
+}
+
+/// A Slack incoming webhook or workflow trigger URL whose host starts at
+/// `from`: `hooks.slack.com/services/T…/B…/<secret>`,
+/// `hooks.slack.com/workflows/…` or `/triggers/…`. Returns where it ends.
+fn slack_webhook(hay: &[u8], hi: usize, from: usize) -> Option<usize> {
+    let limit = hi.min(from + MAX_VALUE);
+    let mut end = from;
+    while end < limit && (hay[end].is_ascii_alphanumeric() || b"./_-".contains(&hay[end])) {
+        end += 1;
+    }
+    let path = &hay[from + b"hooks.slack.com/".len()..end];
+    let mut parts = path.split(|&b| b == b'/');
+    let kind = parts.next()?;
+    if !matches!(kind, b"services" | b"workflows" | b"triggers") {
+        return None;
+    }
+    let rest: Vec<&[u8]> = parts.filter(|p| !p.is_empty()).collect();
+    let secret = rest.last()?;
+    // The secret is the last part; documentation writes it as `XXXX…`.
+    (rest.len() >= 2
+        && secret.len() >= 20
+        && secret.iter().all(u8::is_ascii_alphanumeric)
+        && !validate::placeholder_key(secret))
+    .then_some(end)
+}
+
+/// The Google Cloud service-account key file around the private key at
+/// `key_start..key_end`: the JSON object (`{` to its `}`) with
+/// `"type": "service_account"` in it. Key files hold no nested braces in
+/// their strings, so braces are counted, escaped JSON (a key file inside a
+/// log's string) included. The object is looked for no further than 4 KiB
+/// before the key and [`MAX_PEM`] from its start.
+fn service_account_file(
+    hay: &[u8],
+    lo: usize,
+    hi: usize,
+    key_start: usize,
+    key_end: usize,
+) -> Option<(usize, usize)> {
+    let floor = key_start.saturating_sub(4096).max(lo);
+    let open = (floor..key_start).rev().find(|&k| hay[k] == b'{')?;
+    if hay[open..key_start].contains(&b'}') {
+        return None;
+    }
+    let limit = hi.min(open + MAX_PEM);
+    let mut depth = 0usize;
+    let mut close = None;
+    for (k, &b) in hay[open..limit].iter().enumerate() {
+        match b {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(open + k + 1);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let close = close.filter(|&c| c >= key_end)?;
+    let object = &hay[open..close];
+    let typed = find(object, b"service_account").is_some_and(|at| {
+        let before = &object[..at];
+        find(before, b"\"type").is_some()
+    });
+    typed.then_some((open, close))
+}
+
+/// Keys that name a database server in a key=value connection string.
+const DSN_HOST_KEYS: &[&str] = &[
+    "server",
+    "data source",
+    "datasource",
+    "host",
+    "hostaddr",
+    "hostname",
+    "address",
+    "addr",
+    "network address",
+    "dsn",
+];
+
+/// The key=value connection string around the password key at `key`:
+/// ADO.NET and ODBC's `Server=db;Database=app;User Id=u;Password=p;`
+/// (pairs split by `;`, values may hold spaces) or libpq's
+/// `host=db user=u password=p dbname=app` (pairs split by spaces). It is a
+/// connection string when the run of pairs around the password also names a
+/// server; the whole run is the finding. The run stays on its line and
+/// inside the quotes around it.
+#[cold]
+#[inline(never)]
+fn key_value_dsn(hay: &[u8], lo: usize, hi: usize, key: usize) -> Option<(usize, usize)> {
+    let stop = |b: u8| matches!(b, b'\n' | b'\r' | b'"' | b'\'' | b'`');
+    let floor = key.saturating_sub(MAX_LINE_VALUE).max(lo);
+    let mut seg_start = key;
+    while seg_start > floor && !stop(hay[seg_start - 1]) {
+        seg_start -= 1;
+    }
+    let limit = hi.min(key + MAX_LINE_VALUE);
+    let mut seg_end = key;
+    while seg_end < limit && !stop(hay[seg_end]) {
+        seg_end += 1;
+    }
+    let semicolons = hay[seg_start..seg_end].contains(&b';');
+    let sep: u8 = if semicolons { b';' } else { b' ' };
+    let key_char =
+        |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (sep == b';' && b == b' ');
+    // Pairs as (start, end, key) over the segment.
+    let mut pairs: Vec<(usize, usize, Vec<u8>)> = Vec::new();
+    let mut i = seg_start;
+    while i < seg_end {
+        let part_end = (i..seg_end).find(|&k| hay[k] == sep).unwrap_or(seg_end);
+        let part = &hay[i..part_end];
+        let mut ok = None;
+        if let Some(eq) = part.iter().position(|&b| b == b'=') {
+            // The key is the key characters right before `=`.
+            let mut ks = eq;
+            while ks > 0 && key_char(part[ks - 1]) {
+                ks -= 1;
+            }
+            let name: Vec<u8> = part[ks..eq].trim_ascii().to_ascii_lowercase();
+            let value = part[eq + 1..].trim_ascii();
+            if !name.is_empty() && !value.is_empty() {
+                let start = i + ks + (part[ks..eq].len() - part[ks..eq].trim_ascii_start().len());
+                ok = Some((start, i + part.trim_ascii_end().len(), name));
+            }
+        }
+        match ok {
+            Some(p) => pairs.push(p),
+            None => pairs.push((i, i, Vec::new())),
+        }
+        i = part_end + 1;
+    }
+    // The run of consecutive pairs that holds the password key.
+    let at = pairs
+        .iter()
+        .position(|p| p.0 <= key && key < p.1.max(p.0 + 1))?;
+    let mut first = at;
+    while first > 0 && !pairs[first - 1].2.is_empty() {
+        first -= 1;
+    }
+    let mut last = at;
+    while last + 1 < pairs.len() && !pairs[last + 1].2.is_empty() {
+        last += 1;
+    }
+    let run = &pairs[first..=last];
+    let names_server = run
+        .iter()
+        .any(|p| DSN_HOST_KEYS.iter().any(|k| p.2 == k.as_bytes()));
+    (names_server && run.len() >= 2).then(|| (run[0].0, run[last - first].1))
 }

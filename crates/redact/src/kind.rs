@@ -67,6 +67,16 @@ builtin! {
     PasswordAssignment => "password_assignment", "PASSWORD", 30;
     CryptoWallet => "crypto_wallet", "CRYPTO_WALLET", 70;
     HighEntropySecret => "high_entropy_secret", "SECRET", 10;
+    InGstin => "in_gstin", "IN_GSTIN", 64;
+    UkNino => "uk_nino", "UK_NINO", 60;
+    Imei => "imei", "IMEI", 63;
+    SendgridKey => "sendgrid_key", "SENDGRID_KEY", 85;
+    TwilioKey => "twilio_key", "TWILIO_KEY", 85;
+    NpmToken => "npm_token", "NPM_TOKEN", 85;
+    HuggingfaceToken => "huggingface_token", "HUGGINGFACE_TOKEN", 85;
+    AzureSecret => "azure_secret", "AZURE_SECRET", 85;
+    GcpServiceAccount => "gcp_service_account", "GCP_SERVICE_ACCOUNT", 101;
+    DbConnectionString => "db_connection_string", "DB_CONNECTION_STRING", 91;
 }
 
 /// The kind of a finding: built in, or defined by a policy.

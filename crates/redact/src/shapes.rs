@@ -101,6 +101,13 @@ pub(crate) struct Shapes {
     pub mac: bool,
     pub wallet: bool,
     pub entropy: bool,
+    pub gstin: bool,
+    pub nino: bool,
+    pub imei: bool,
+    pub twilio: bool,
+    pub sendgrid: bool,
+    pub npm: bool,
+    pub azure: bool,
 }
 
 impl Shapes {
@@ -118,11 +125,18 @@ impl Shapes {
             mac: enabled(Builtin::MacAddress),
             wallet: enabled(Builtin::CryptoWallet),
             entropy: enabled(Builtin::HighEntropySecret),
+            gstin: enabled(Builtin::InGstin),
+            nino: enabled(Builtin::UkNino),
+            imei: enabled(Builtin::Imei),
+            twilio: enabled(Builtin::TwilioKey),
+            sendgrid: enabled(Builtin::SendgridKey),
+            npm: enabled(Builtin::NpmToken),
+            azure: enabled(Builtin::AzureSecret),
         }
     }
 
     fn numeric(&self) -> bool {
-        self.phone || self.card || self.ssn || self.aadhaar || self.ipv4
+        self.phone || self.card || self.ssn || self.aadhaar || self.ipv4 || self.imei || self.nino
     }
 
     /// Scans `hay[lo..hi]`. Every finding of these kinds holds a digit or an
@@ -218,6 +232,19 @@ impl Shapes {
             let starts_number = first.is_ascii_digit()
                 || (first == b'+' && hay.get(ws + 1).is_some_and(u8::is_ascii_digit))
                 || (ws > 0 && hay[ws - 1] == b'(' && first.is_ascii_digit());
+            // `AB 12 34 56 C`: a National Insurance number written spaced.
+            if self.nino
+                && ws >= 3
+                && hay[ws - 1] == b' '
+                && hay[ws - 2].is_ascii_uppercase()
+                && hay[ws - 3].is_ascii_uppercase()
+                && first.is_ascii_digit()
+            {
+                if let Some(end) = spaced_nino(hay, hi, ws) {
+                    out.push(Builtin::UkNino, ws - 3, end);
+                    return end;
+                }
+            }
             if starts_number && (ws == 0 || !is_alnum(hay[ws - 1]) || hay[ws - 1] == b'(') {
                 let from = if ws > 0 && hay[ws - 1] == b'(' {
                     ws - 1
@@ -263,6 +290,27 @@ impl Shapes {
             out.push(Builtin::MacAddress, ws, ws + 17);
             return we;
         }
+        // An Azure AD client secret: `abc8Q~` and 31 to 34 more characters.
+        if self.azure && hay.get(we) == Some(&b'~') {
+            if let Some(end) = azure_client_secret(hay, hi, ws, we) {
+                out.push(Builtin::AzureSecret, we - 5, end);
+                return end;
+            }
+        }
+        if flags & !(UPPER | DIGIT | DOT) == 0 {
+            if self.gstin && wlen == 15 && validate::gstin(word) {
+                out.push(Builtin::InGstin, ws, ws + 15);
+                return we;
+            }
+            if self.nino && wlen == 9 && validate::nino(word) {
+                out.push(Builtin::UkNino, ws, ws + 9);
+                return we;
+            }
+        }
+        if let Some((kind, end)) = self.keyed_word(hay, ws, we) {
+            out.push(kind, ws, end);
+            return end;
+        }
         if self.pan && wlen == 10 && flags & !(UPPER | DIGIT | DOT) == 0 && validate::pan(word) {
             out.push(Builtin::InPan, ws, ws + 10);
             return we;
@@ -301,6 +349,54 @@ impl Shapes {
             }
         }
         we
+    }
+
+    /// Provider keys whose prefix is part of a word the shape scan already
+    /// reads (every one holds digits): Twilio API keys (`SK` and 32 hex
+    /// digits), SendGrid keys (`SG.`, 22 and 43 characters), npm tokens
+    /// (`npm_` and 36), and Azure storage and Service Bus keys, told by the
+    /// name they are assigned to (`AccountKey=`, `SharedAccessKey=`).
+    fn keyed_word(&self, hay: &[u8], ws: usize, we: usize) -> Option<(Builtin, usize)> {
+        let word = &hay[ws..we];
+        let wlen = word.len();
+        let kind = match wlen {
+            34 if self.twilio
+                && word.starts_with(b"SK")
+                && word[2..]
+                    .iter()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)) =>
+            {
+                Builtin::TwilioKey
+            }
+            69 if self.sendgrid
+                && word.starts_with(b"SG.")
+                && word[25] == b'.'
+                && word[3..].iter().enumerate().all(|(i, b)| {
+                    i == 22 || b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')
+                }) =>
+            {
+                Builtin::SendgridKey
+            }
+            40 if self.npm
+                && word.starts_with(b"npm_")
+                && word[4..].iter().all(u8::is_ascii_alphanumeric) =>
+            {
+                Builtin::NpmToken
+            }
+            40..=90
+                if self.azure && ws > 0 && hay[ws - 1] == b'=' && azure_key_name(hay, ws - 1) =>
+            {
+                Builtin::AzureSecret
+            }
+            _ => return None,
+        };
+        let mut end = we;
+        if kind == Builtin::AzureSecret {
+            while end < hay.len() && end - we < 2 && hay[end] == b'=' {
+                end += 1;
+            }
+        }
+        (!validate::placeholder_key(word)).then_some((kind, end))
     }
 
     /// A run of digit groups (with single separators) from `p`, evaluated as
@@ -497,6 +593,15 @@ impl Shapes {
             && card_prefix(value, digits)
         {
             return Some(Builtin::CreditCard);
+        }
+        // An IMEI whole (`490154203237518`) or as printed on a device
+        // (`49-015420-323751-8`, `49015420 323751 8`).
+        if self.imei
+            && digits == 15
+            && (g == [15] || g == [2, 6, 6, 1] || g == [8, 6, 1])
+            && imei_digits(value)
+        {
+            return Some(Builtin::Imei);
         }
         if self.ssn && digits == 9 {
             if g == [3, 2, 4] && validate::ssn(value) {
@@ -909,4 +1014,85 @@ fn worth_a_number(hay: &[u8], at: usize, we: usize) -> bool {
         .take_while(|b| b.is_ascii_digit())
         .count();
     (digits <= 3 && hay.get(at + digits) == Some(&b'.')) || digits >= 13
+}
+
+fn imei_digits(value: &[u8]) -> bool {
+    let mut d = [0u8; 15];
+    for (slot, &b) in d.iter_mut().zip(value.iter().filter(|b| b.is_ascii_digit())) {
+        *slot = b;
+    }
+    validate::imei(&d)
+}
+
+/// `AB 12 34 56 C` or `AB 123456 C`, from the digits at `ws` (after `AB `):
+/// where it ends, if the whole is a valid National Insurance number.
+fn spaced_nino(hay: &[u8], hi: usize, ws: usize) -> Option<usize> {
+    let p = ws - 3;
+    if p > 0 && is_alnum(hay[p - 1]) {
+        return None;
+    }
+    let mut v = [0u8; 9];
+    v[0] = hay[p];
+    v[1] = hay[p + 1];
+    let mut i = ws;
+    let mut n = 2;
+    while n < 8 {
+        if i < hi && hay[i].is_ascii_digit() {
+            v[n] = hay[i];
+            n += 1;
+            i += 1;
+        } else if i + 1 < hi && hay[i] == b' ' && hay[i + 1].is_ascii_digit() && n % 2 == 0 {
+            i += 1;
+        } else {
+            return None;
+        }
+    }
+    if i < hi && hay[i] == b' ' {
+        i += 1;
+    }
+    if i >= hi {
+        return None;
+    }
+    v[8] = hay[i];
+    let end = i + 1;
+    if end < hay.len() && is_alnum(hay[end]) {
+        return None;
+    }
+    validate::nino(&v).then_some(end)
+}
+
+/// An Azure AD client secret whose `Q~` follows the word `hay[ws..we]`:
+/// three characters, a digit and `Q` before the tilde, 31 to 34 after.
+/// Returns where it ends.
+fn azure_client_secret(hay: &[u8], hi: usize, ws: usize, we: usize) -> Option<usize> {
+    let in_set = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'~' | b'.' | b'-');
+    if we < ws + 2 || hay[we - 1] != b'Q' || !hay[we - 2].is_ascii_digit() || we < 5 {
+        return None;
+    }
+    let start = we - 5;
+    if !hay[start..we - 2]
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'~' | b'.'))
+        || (start > 0 && in_set(hay[start - 1]))
+    {
+        return None;
+    }
+    let mut end = we + 1;
+    while end < hi && end - we <= 36 && in_set(hay[end]) {
+        end += 1;
+    }
+    let tail = end - we - 1;
+    ((31..=34).contains(&tail) && !validate::placeholder_key(&hay[we + 1..end])).then_some(end)
+}
+
+/// Whether the name assigned at `eq` (an `=`) is an Azure key's:
+/// `AccountKey`, `SharedAccessKey`, in a connection string.
+fn azure_key_name(hay: &[u8], eq: usize) -> bool {
+    [b"AccountKey".as_slice(), b"SharedAccessKey".as_slice()]
+        .iter()
+        .any(|n| {
+            eq >= n.len()
+                && hay[eq - n.len()..eq].eq_ignore_ascii_case(n)
+                && (eq == n.len() || !is_alnum(hay[eq - n.len() - 1]))
+        })
 }

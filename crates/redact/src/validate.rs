@@ -97,6 +97,96 @@ pub fn pan(s: &[u8]) -> bool {
         && s[9].is_ascii_uppercase()
 }
 
+/// An Indian GSTIN: a two-digit state code (01 to 38, 97 for other
+/// territory, 99 for the centre), the holder's PAN, an entity number, `Z`,
+/// and a check character (GSTN's mod-36 scheme over the first 14).
+pub fn gstin(s: &[u8]) -> bool {
+    if s.len() != 15 || !s[..2].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let state = (s[0] - b'0') * 10 + (s[1] - b'0');
+    if !((1..=38).contains(&state) || state == 97 || state == 99) {
+        return false;
+    }
+    if !pan(&s[2..12]) || !(s[12].is_ascii_digit() && s[12] != b'0' || s[12].is_ascii_uppercase()) {
+        return false;
+    }
+    if s[13] != b'Z' {
+        return false;
+    }
+    gstin_check_char(&s[..14]) == Some(s[14])
+}
+
+/// GSTN's check character for the first 14 characters of a GSTIN: each
+/// character's value (0-9, then A-Z as 10-35) times 1 or 2 alternately, the
+/// quotient and remainder by 36 summed, and (36 - sum mod 36) mod 36.
+pub fn gstin_check_char(s: &[u8]) -> Option<u8> {
+    const CHARS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut sum = 0u32;
+    for (i, &c) in s.iter().enumerate() {
+        let v = CHARS.iter().position(|&x| x == c)? as u32;
+        let p = v * if i % 2 == 0 { 1 } else { 2 };
+        sum += p / 36 + p % 36;
+    }
+    Some(CHARS[((36 - sum % 36) % 36) as usize])
+}
+
+/// A UK National Insurance number, `AB123456C` with spaces removed: two
+/// prefix letters HMRC allocates (neither D, F, I, Q, U nor V, the second
+/// not O, and not BG, GB, KN, NK, NT, TN or ZZ), six digits, suffix A to D.
+pub fn nino(s: &[u8]) -> bool {
+    if s.len() != 9 {
+        return false;
+    }
+    let (a, b) = (s[0], s[1]);
+    let bad = |c: u8| b"DFIQUV".contains(&c);
+    a.is_ascii_uppercase()
+        && b.is_ascii_uppercase()
+        && !bad(a)
+        && !bad(b)
+        && b != b'O'
+        && !matches!(
+            &s[..2],
+            b"BG" | b"GB" | b"KN" | b"NK" | b"NT" | b"TN" | b"ZZ"
+        )
+        && s[2..8].iter().all(u8::is_ascii_digit)
+        && (b'A'..=b'D').contains(&s[8])
+}
+
+/// An IMEI's 15 digits: a reporting body that allocates type codes (the
+/// first two digits) and the Luhn check digit.
+pub fn imei(digits: &[u8]) -> bool {
+    digits.len() == 15
+        && matches!(
+            &digits[..2],
+            b"01"
+                | b"30"
+                | b"33"
+                | b"35"
+                | b"44"
+                | b"45"
+                | b"49"
+                | b"50"
+                | b"51"
+                | b"52"
+                | b"53"
+                | b"54"
+                | b"86"
+                | b"91"
+                | b"98"
+                | b"99"
+        )
+        && luhn(digits)
+}
+
+/// Whether a key found by its prefix is a placeholder: most of it the
+/// character in its middle (`ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`,
+/// `AKIAXXXXXXXXXXXXXXXX`).
+pub(crate) fn placeholder_key(v: &[u8]) -> bool {
+    let c = v[v.len() / 2];
+    v.iter().filter(|&&b| b == c).count() * 2 >= v.len()
+}
+
 /// A US SSN in `AAA-GG-SSSS` form, with the SSA's rules: area not 000, 666
 /// or 900-999, group not 00, serial not 0000, and not the numbers published in
 /// advertising (078-05-1120, 219-09-9999).
@@ -463,6 +553,37 @@ mod tests {
         assert!(!pan(b"ABCXE1234F"), "X is no holder type");
         assert!(!pan(b"ABCPE12345"));
         assert!(!pan(b"abcpe1234f"));
+    }
+
+    #[test]
+    fn gstin_check_character() {
+        // GSTN's published examples.
+        assert!(gstin(b"27AAPFU0939F1ZV"));
+        assert!(gstin(b"29AAGCB7383J1Z4"));
+        assert!(!gstin(b"27AAPFU0939F1ZW"), "check character");
+        assert!(!gstin(b"40AAPFU0939F1ZV"), "no such state");
+        assert!(!gstin(b"27AAXFU0939F1ZV"), "PAN holder type");
+    }
+
+    #[test]
+    fn nino_prefixes() {
+        assert!(nino(b"AB123456C"));
+        for bad in [
+            "QQ123456C",
+            "BG123456A",
+            "AO123456A",
+            "DA123456A",
+            "AB123456E",
+        ] {
+            assert!(!nino(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn imei_luhn() {
+        assert!(imei(b"490154203237518"));
+        assert!(!imei(b"490154203237519"));
+        assert!(!imei(b"120154203237518"), "no reporting body 12");
     }
 
     #[test]

@@ -286,12 +286,17 @@ fn brackets_alone_do_not_hide_a_secret() {
 fn url_passwords_with_an_empty_user_or_an_ipv6_host_and_query_emails_are_redacted() {
     let r = Redactor::builder().build().expect("redactor");
     assert_eq!(
-        r.redact("redis://:s3cretPassw0rd@cache:6379"),
-        "redis://[URL_CREDENTIALS]@cache:6379"
+        r.redact("https://:s3cretPassw0rd@cache:6379"),
+        "https://[URL_CREDENTIALS]@cache:6379"
     );
     assert_eq!(
-        r.redact("postgresql://app:s3cr3t@[::1]:5432/db"),
-        "postgresql://[URL_CREDENTIALS]@[[IPV6]]:5432/db"
+        r.redact("https://app:s3cr3t@[::1]:5432/db"),
+        "https://[URL_CREDENTIALS]@[[IPV6]]:5432/db"
+    );
+    // A database URL with a password is a connection string, whole.
+    assert_eq!(
+        r.redact("redis://:s3cretPassw0rd@cache:6379 postgresql://app:s3cr3t@[::1]:5432/db"),
+        "[DB_CONNECTION_STRING] [DB_CONNECTION_STRING]"
     );
     assert_eq!(
         r.redact("GET https://example.com?email=ana@example.com&page=2"),
