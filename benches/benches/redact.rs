@@ -4,12 +4,17 @@
 //! placeholder operator. Numbers are reported in the README.
 //!
 //! `cargo bench -p privctl-benches --bench redact`
-//! (`PRIVCTL_BENCH_MB=16` for a quicker run).
+//! (`PRIVCTL_BENCH_MB=16` for a quicker run; `PRIVCTL_BENCH_CORPUS=FILE` to
+//! measure on a file instead, such as an older generator's corpus when
+//! comparing with an older build).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use privctl_redact::Redactor;
 
 fn corpus() -> String {
+    if let Some(path) = std::env::var_os("PRIVCTL_BENCH_CORPUS") {
+        return std::fs::read_to_string(&path).expect("PRIVCTL_BENCH_CORPUS is a UTF-8 file");
+    }
     let mb: usize = std::env::var("PRIVCTL_BENCH_MB")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -16,8 +16,17 @@ use crate::validate;
 enum Anchor {
     /// A key with a fixed prefix, checked by that kind's anchored pattern.
     Prefix(usize),
+    /// `sk-`: an Anthropic key when `ant-` follows, else an OpenAI key (one
+    /// anchor for both keeps the automaton's buckets tight).
+    Sk {
+        openai: Option<usize>,
+        anthropic: Option<usize>,
+    },
     /// `-----BEGIN ... PRIVATE KEY-----`.
     PemBegin,
+    /// The same, base64-encoded (`LS0tLS1CRUdJTi...`), as Kubernetes
+    /// secrets and CI variables hold keys.
+    Base64Pem,
     /// `scheme://user:pass@host`.
     Scheme,
     /// `Bearer <token>`.
@@ -87,7 +96,8 @@ const PREFIXES: &[(Builtin, &[&str], &str)] = &[
     ),
     (
         Builtin::AnthropicKey,
-        &["sk-ant-"],
+        // Anchored by OpenAI's `sk-` (see `Anchor::Sk`).
+        &[],
         r"\Ask-ant-(?:api|admin|oat)[0-9]{2}-[A-Za-z0-9_-]{80,120}",
     ),
     (
@@ -98,7 +108,9 @@ const PREFIXES: &[(Builtin, &[&str], &str)] = &[
     (Builtin::GoogleApiKey, &["AIza"], r"\AAIza[0-9A-Za-z_-]{35}"),
     (
         Builtin::StripeKey,
-        &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
+        // Anchored one byte in (`s` or `r` before), which halves the
+        // automaton's literals for these keys.
+        &["k_live_", "k_test_"],
         r"\A[sr]k_(?:live|test)_[0-9A-Za-z]{24,99}",
     ),
     (
@@ -111,8 +123,8 @@ const PREFIXES: &[(Builtin, &[&str], &str)] = &[
     ),
     (
         Builtin::HuggingfaceToken,
-        // User access tokens and the older organisation API tokens: letters
-        // only after the prefix.
+        // User access tokens, and the older organisation API tokens:
+        // letters only after the prefix.
         &["hf_", "api_org_"],
         r"\A(?:hf|api_org)_[A-Za-z]{34}",
     ),
@@ -166,10 +178,12 @@ const PLACEHOLDER_VALUES: &[&str] = &[
     "string",
 ];
 
-/// The longest value a keyword assignment is taken to have.
-const MAX_VALUE: usize = 256;
+/// The longest value a keyword assignment is taken to have: session tokens
+/// and signed tokens run to a few kilobytes, and a value cut short would
+/// leave its tail behind.
+const MAX_VALUE: usize = 8 * 1024;
 /// The longest value that runs to the end of its line.
-const MAX_LINE_VALUE: usize = 1024;
+const MAX_LINE_VALUE: usize = 8 * 1024;
 /// The longest PEM block searched for.
 pub(crate) const MAX_PEM: usize = 16 * 1024;
 
@@ -182,6 +196,7 @@ impl Anchored {
         let mut literals: Vec<String> = Vec::new();
         let mut anchors = Vec::new();
         let mut prefixes = Vec::new();
+        let (mut openai, mut anthropic) = (None, None);
         for (kind, lits, pattern) in PREFIXES {
             if !enabled(*kind) {
                 continue;
@@ -195,7 +210,15 @@ impl Anchored {
                     message: e.to_string(),
                 })?,
             });
+            match kind {
+                Builtin::OpenaiKey => openai = Some(index),
+                Builtin::AnthropicKey => anthropic = Some(index),
+                _ => {}
+            }
             for lit in *lits {
+                if *kind == Builtin::OpenaiKey {
+                    continue;
+                }
                 literals.push((*lit).to_owned());
                 anchors.push(Anchor::Prefix(index));
             }
@@ -209,6 +232,9 @@ impl Anchored {
         if enabled(Builtin::PrivateKey) || enabled(Builtin::GcpServiceAccount) {
             add(&["-----BEGIN "], Anchor::PemBegin);
         }
+        if enabled(Builtin::PrivateKey) {
+            add(&["LS0tLS1CRUdJTi"], Anchor::Base64Pem);
+        }
         if enabled(Builtin::UrlCredentials)
             || enabled(Builtin::DbConnectionString)
             || enabled(Builtin::SlackToken)
@@ -217,8 +243,13 @@ impl Anchored {
         }
         // Keywords are matched in the spellings people use rather than
         // case-insensitively, which would cost the automaton its SIMD prefilter.
+        if openai.is_some() || anthropic.is_some() {
+            add(&["sk-"], Anchor::Sk { openai, anthropic });
+        }
+        // `Bearer`, `bearer`, `BEARER` from two literals, the first letter
+        // checked after.
         if enabled(Builtin::BearerToken) {
-            add(&["Bearer", "bearer", "BEARER"], Anchor::Bearer);
+            add(&["earer", "EARER"], Anchor::Bearer);
         }
         for (i, c) in custom.iter().enumerate() {
             for kw in &c.keywords {
@@ -259,10 +290,34 @@ impl Anchored {
             let start = lo + m.start();
             let end = lo + m.end();
             match self.anchors[m.pattern().as_usize()] {
-                Anchor::Prefix(i) => self.prefix(hay, hi, start, &self.prefixes[i], out),
+                Anchor::Prefix(i) => {
+                    let det = &self.prefixes[i];
+                    if det.kind == Builtin::StripeKey {
+                        if start > lo && matches!(hay[start - 1], b's' | b'r') {
+                            self.prefix(hay, hi, start - 1, det, out);
+                        }
+                    } else {
+                        self.prefix(hay, hi, start, det, out);
+                    }
+                }
+                Anchor::Sk { openai, anthropic } => {
+                    let which = if hay[end..hi].starts_with(b"ant-") {
+                        anthropic
+                    } else {
+                        openai
+                    };
+                    if let Some(i) = which {
+                        self.prefix(hay, hi, start, &self.prefixes[i], out);
+                    }
+                }
                 Anchor::PemBegin => pem(hay, lo, hi, start, enabled, out),
+                Anchor::Base64Pem => base64_pem(hay, hi, start, out),
                 Anchor::Scheme => url(hay, lo, hi, start, enabled, out),
-                Anchor::Bearer => bearer(hay, hi, start, end, out),
+                Anchor::Bearer => {
+                    if start > lo && matches!(hay[start - 1], b'B' | b'b') {
+                        bearer(hay, hi, start - 1, end, out);
+                    }
+                }
                 Anchor::Custom(i) => {
                     let c = &custom[i];
                     let from = start.saturating_sub(128).max(lo);
@@ -450,7 +505,14 @@ fn bearer(hay: &[u8], hi: usize, start: usize, end: usize, out: &mut Candidates)
     if padded == hay.len() || !is_alnum(hay[padded]) {
         i = padded;
     }
-    if i - tok >= 16 && (i >= hay.len() || !is_alnum(hay[i])) {
+    // RFC 6750's own example (`mF_9.B5f-4.1JqM`) is 15 characters; shorter
+    // than 16 it must mix letters and digits, so `Bearer realm` is no token.
+    let t = &hay[tok..i];
+    let long_enough = t.len() >= 16
+        || (t.len() >= 12
+            && t.iter().any(u8::is_ascii_digit)
+            && t.iter().any(u8::is_ascii_alphabetic));
+    if long_enough && (i >= hay.len() || !is_alnum(hay[i])) {
         out.push(Builtin::BearerToken, tok, i);
     }
 }
@@ -460,33 +522,46 @@ fn bearer(hay: &[u8], hi: usize, start: usize, end: usize, out: &mut Candidates)
 /// `bypass` or `compass`. Long suffixes need no boundary.
 fn secret_suffix(raw: &[u8], suffix: &str) -> bool {
     let suffix = suffix.as_bytes();
-    if !ends_with_ignore_case(raw, suffix) {
+    let Some(tail) = suffix_match(raw, suffix) else {
         return false;
-    }
+    };
     if suffix.len() >= 6 {
         return true;
     }
-    let at = raw.len() - suffix.len();
+    let at = raw.len() - tail;
     at == 0
         || matches!(raw[at - 1], b'_' | b'-' | b'.')
         || (raw[at].is_ascii_uppercase() && raw[at - 1].is_ascii_lowercase())
 }
 
-/// Whether `s` ends with `suffix`, in any case and with `-` and `_` alike
-/// (`private-key`, `PRIVATE_KEY`).
-fn ends_with_ignore_case(s: &[u8], suffix: &[u8]) -> bool {
-    let norm = |b: u8| {
-        if b == b'-' {
-            b'_'
-        } else {
-            b.to_ascii_lowercase()
+/// Whether `s` ends with `suffix`, in any case, with `-` and `_` alike,
+/// and with a `_` of the suffix optional (`private-key`, `PRIVATE_KEY`,
+/// `privateKey`). Returns the length of `s`'s matching tail.
+fn suffix_match(s: &[u8], suffix: &[u8]) -> Option<usize> {
+    let mut i = s.len();
+    let mut j = suffix.len();
+    while j > 0 {
+        let want = suffix[j - 1];
+        let have = if i > 0 { s[i - 1] } else { 0 };
+        if want == b'_' {
+            if have == b'_' || have == b'-' {
+                i -= 1;
+            }
+            j -= 1;
+            continue;
         }
-    };
-    s.len() >= suffix.len()
-        && s[s.len() - suffix.len()..]
-            .iter()
-            .zip(suffix)
-            .all(|(a, b)| norm(*a) == norm(*b))
+        if i == 0 || have.to_ascii_lowercase() != want {
+            return None;
+        }
+        i -= 1;
+        j -= 1;
+    }
+    Some(s.len() - i)
+}
+
+/// Whether `s` ends with `suffix` (see [`suffix_match`]).
+fn ends_with_ignore_case(s: &[u8], suffix: &[u8]) -> bool {
+    suffix_match(s, suffix).is_some()
 }
 
 fn is_ident(b: u8) -> bool {
@@ -696,6 +771,20 @@ fn assignment_value(
     if !SECRET_SUFFIXES.iter().any(|suf| secret_suffix(raw, suf)) {
         return;
     }
+    // A path segment (`'/forgot-password' => ...`) names no variable.
+    if s > lo && hay[s - 1] == b'/' {
+        return;
+    }
+    // `"Password:"`: the colon ends a string that opened before the name;
+    // it assigns nothing.
+    if s > lo
+        && matches!(hay[s - 1], b'"' | b'\'')
+        && e == op_start
+        && op_end < hi
+        && hay[op_end] == hay[s - 1]
+    {
+        return;
+    }
     let mut i = op_end;
     while i < hi && (hay[i] == b' ' || hay[i] == b'\t') {
         i += 1;
@@ -778,6 +867,19 @@ fn assignment_value(
         }
     };
     let value = &hay[vs..ve];
+    // In a connection string the password is whatever sits there
+    // (`Password=myPassword;` too); only templates are not.
+    if enabled(Builtin::DbConnectionString)
+        && !template(value)
+        && ["password", "pwd", "passwd"]
+            .iter()
+            .any(|n| raw.eq_ignore_ascii_case(n.as_bytes()))
+    {
+        if let Some((a, b)) = key_value_dsn(hay, lo, hi, s) {
+            out.push(Builtin::DbConnectionString, a, b);
+            return;
+        }
+    }
     if !plausible_secret(value) {
         return;
     }
@@ -796,15 +898,6 @@ fn assignment_value(
     } else if enabled(Builtin::PasswordAssignment) {
         out.push(Builtin::PasswordAssignment, vs, ve);
     }
-    if enabled(Builtin::DbConnectionString)
-        && ["password", "pwd", "passwd"]
-            .iter()
-            .any(|n| raw.eq_ignore_ascii_case(n.as_bytes()))
-    {
-        if let Some((a, b)) = key_value_dsn(hay, lo, hi, s) {
-            out.push(Builtin::DbConnectionString, a, b);
-        }
-    }
 }
 
 /// Whether a value after a secret keyword is a secret and not a stand-in for
@@ -813,7 +906,7 @@ fn plausible_secret(v: &[u8]) -> bool {
     if v.len() < 4 || v.len() > MAX_VALUE {
         return false;
     }
-    if matches!(v[0], b'[' | b'<' | b'{' | b'$' | b'%' | b'(' | b'*') {
+    if template(v) {
         return false;
     }
     if v.iter().all(u8::is_ascii_digit) {
@@ -822,10 +915,21 @@ fn plausible_secret(v: &[u8]) -> bool {
     if v.iter().all(|&b| b == v[0]) {
         return false;
     }
-    if is_type_word(v) || looks_like_code(v) || object_dump(v) {
+    if is_type_word(v) || looks_like_code(v) || object_dump(v) || reference(v) {
+        return false;
+    }
+    // `SKXXXXXXXXXXXXXXXX`, `ghp_xxxxxxxx...`: a key's shape filled with one
+    // character; `your_api_key_here`, `YOUR-TOKEN`: where one goes.
+    if v.len() >= 8 && validate::placeholder_key(v) {
         return false;
     }
     let lower = v.to_ascii_lowercase();
+    if (lower.starts_with(b"your") && v.len() > 4 && matches!(v[4], b'_' | b'-' | b'.' | b' '))
+        || lower.ends_with(b"_here")
+        || lower.ends_with(b"-here")
+    {
+        return false;
+    }
     !PLACEHOLDER_VALUES.iter().any(|p| lower == p.as_bytes())
 }
 
@@ -937,12 +1041,14 @@ fn database_url(hay: &[u8], hi: usize, from: usize) -> Option<usize> {
             // An IPv6 host, `@[::1]:5432`.
             b'[' if !bracket && (end == from || hay[end - 1] == b'@') => bracket = true,
             b']' if bracket => bracket = false,
-            b if b.is_ascii_whitespace() || b"\"'`<>()[]{}|\\".contains(&b) => break,
+            b if b.is_ascii_whitespace() || b"\"'`<>[]{}|\\".contains(&b) => break,
             _ => {}
         }
         end += 1;
     }
-    while end > from && matches!(hay[end - 1], b'.' | b',' | b';' | b':') {
+    // Parentheses may sit in a password (`Zxcvbnm@12345)`); one that closes
+    // a parenthesis opened before the URL does not belong to it.
+    while end > from && matches!(hay[end - 1], b'.' | b',' | b';' | b':' | b')') {
         end -= 1;
     }
     let url = &hay[from..end];
@@ -1122,5 +1228,118 @@ fn key_value_dsn(hay: &[u8], lo: usize, hi: usize, key: usize) -> Option<(usize,
     let names_server = run
         .iter()
         .any(|p| DSN_HOST_KEYS.iter().any(|k| p.2 == k.as_bytes()));
-    (names_server && run.len() >= 2).then(|| (run[0].0, run[last - first].1))
+    // A trailing `;` belongs to the string (`...;Password=p;`).
+    let mut end = run[last - first].1;
+    if sep == b';' && end < seg_end && hay[end] == b';' {
+        end += 1;
+    }
+    (names_server && run.len() >= 2).then_some((run[0].0, end))
+}
+
+/// A PEM private key, base64-encoded whole (`LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo...`
+/// is `-----BEGIN RSA PRIVATE KEY-----`): the base64 run, when it decodes to
+/// a private key's header and holds key material.
+fn base64_pem(hay: &[u8], hi: usize, start: usize, out: &mut Candidates) {
+    if start > 0
+        && (hay[start - 1].is_ascii_alphanumeric() || matches!(hay[start - 1], b'+' | b'/'))
+    {
+        return;
+    }
+    let limit = hi.min(start + MAX_PEM * 4 / 3);
+    let mut end = start;
+    while end < limit && (hay[end].is_ascii_alphanumeric() || matches!(hay[end], b'+' | b'/')) {
+        end += 1;
+    }
+    while end < limit && hay[end] == b'=' {
+        end += 1;
+    }
+    // The header, decoded from its first 120 characters.
+    let head_len = (end - start).min(120) / 4 * 4;
+    let Some(head) = validate::base64url_decode(&hay[start..start + head_len]) else {
+        return;
+    };
+    let label_end = find(&head[11.min(head.len())..], b"-----").map(|k| k + 11);
+    let private = label_end.is_some_and(|k| head[11..k].ends_with(b"PRIVATE KEY"));
+    if private && end - start >= 200 {
+        out.push(Builtin::PrivateKey, start, end);
+    }
+}
+
+/// A stand-in a template or a page fills in later: `${VAR}`, `#{var}`,
+/// `{{ var }}`, `<password>`, `[REDACTED]`, `%s`, `(none)`, `****`, the
+/// same escaped (`\$_POST[...]`, `&lt;PASSWORD&gt;`).
+fn template(v: &[u8]) -> bool {
+    let mut v = v;
+    while let Some(rest) = v.strip_prefix(b"\\") {
+        v = rest;
+    }
+    if v.len() > 1 && v.iter().all(|&b| b == v[0]) {
+        return true;
+    }
+    // A key block is the PEM detector's to judge; one it did not take holds
+    // no key (`-----BEGIN PRIVATE KEY-----\nPRIVATE_KEY\n...`).
+    if v.starts_with(b"-----BEGIN ") {
+        return true;
+    }
+    match v.first() {
+        None => true,
+        Some(b'[' | b'<' | b'{' | b'$' | b'%' | b'(' | b'*') => true,
+        Some(b'#') => v.get(1) == Some(&b'{'),
+        Some(b'&') => v.starts_with(b"&lt;") || v.starts_with(b"&#"),
+        _ => false,
+    }
+}
+
+/// Objects whose fields a program reads secrets from.
+const REFERENCE_ROOTS: &[&str] = &[
+    "env",
+    "process.env",
+    "os.environ",
+    "config",
+    "settings",
+    "self",
+    "this",
+    "secrets",
+    "vars",
+    "params",
+    "props",
+    "options",
+    "opts",
+    "cfg",
+    "context",
+    "ctx",
+    "ENV",
+];
+
+/// A value that points somewhere rather than being a secret: a field read
+/// (`env.DB_PASSWORD`, `process.env.API_TOKEN || "x"`), an ARN, a path
+/// (`/en/enterprise/auth`), a CSS selector or anchor (`#add-password`).
+fn reference(v: &[u8]) -> bool {
+    let name = |w: &[u8]| {
+        !w.is_empty()
+            && w.iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.'))
+    };
+    let head: &[u8] = v.split(|&b| b == b' ').next().unwrap_or(v);
+    if let Some(dot) = head.iter().position(|&b| b == b'.') {
+        let root = &head[..dot];
+        let rooted = REFERENCE_ROOTS.iter().any(|r| {
+            let r = r.as_bytes();
+            head.len() > r.len() && head.starts_with(r) && head[r.len()] == b'.'
+        });
+        if rooted && name(head) && !root.is_empty() {
+            return true;
+        }
+    }
+    if v.starts_with(b"arn:") {
+        return true;
+    }
+    if v[0] == b'/' && v[1..].contains(&b'/') {
+        return true;
+    }
+    v[0] == b'#'
+        && v.len() > 1
+        && v[1..]
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || matches!(b, b'-' | b'_'))
 }

@@ -228,6 +228,15 @@ impl Shapes {
             out.push(Builtin::CryptoWallet, ws, ws + wlen);
             return we;
         }
+        // An IPv4 address that ends an IPv6 one (`::ffff:192.0.2.1`).
+        if self.ipv6 && flags & DOT != 0 && ws > done + 2 && hay[ws - 1] == b':' {
+            let before = out.items.len();
+            let end = self.colon_address(hay, done, hi, ws, out);
+            if out.items.len() > before {
+                return end;
+            }
+        }
+        let mut number_end = None;
         if flags & DIGIT != 0 && self.numeric() {
             let starts_number = first.is_ascii_digit()
                 || (first == b'+' && hay.get(ws + 1).is_some_and(u8::is_ascii_digit))
@@ -251,28 +260,37 @@ impl Shapes {
                 } else {
                     ws
                 };
-                let (end, found) = self.number(hay, hi, from, out);
-                if found || end > we {
+                let (mut end, mut found) = self.number(hay, hi, from, out);
+                // `(10.1.2.3`: not a phone's area code, the number itself.
+                if !found && end <= we && from < ws {
+                    (end, found) = self.number(hay, hi, ws, out);
+                }
+                if end > we || (found && !(end < we && matches!(hay[end], b'/' | b'@' | b'-'))) {
                     return end;
                 }
-                // `(10.1.2.3`: not a phone's area code, the number itself.
-                if from < ws {
-                    let (end, found) = self.number(hay, hi, ws, out);
-                    if found || end > we {
-                        return end;
-                    }
+                if found {
+                    // More of the word after the number: `0.0.0.0/0.0.0.0`.
+                    number_end = Some(end);
                 }
             }
-            // An address or number right after a `/` or `@` inside the word:
-            // `spark://x@10.1.2.3`, `from /10.251.42.84`.
-            if flags & (SLASH | AT) != 0 && we - ws >= 8 {
-                let mut resume = ws;
-                for k in memchr::memchr2_iter(b'/', b'@', &hay[ws..we]).map(|k| ws + k) {
+            // An address or number right after a `/` or `@` inside the word
+            // (`spark://x@10.1.2.3`, `from /10.251.42.84`), and an IPv4
+            // address between dashes (`BP-1347369012-10.190.173.170-1444972147527`).
+            if flags & (SLASH | AT | DASH) != 0 && we - ws >= 8 {
+                let mut resume = number_end.unwrap_or(ws);
+                for k in memchr::memchr3_iter(b'/', b'@', b'-', &hay[ws..we]).map(|k| ws + k) {
                     if k < resume || k + 1 >= we {
                         continue;
                     }
                     let next = hay[k + 1];
-                    if next.is_ascii_digit() && worth_a_number(hay, k + 1, we) {
+                    if hay[k] == b'-' {
+                        if next.is_ascii_digit() && self.ipv4 && k > ws && is_alnum(hay[k - 1]) {
+                            if let Some(end) = dashed_ipv4(hay, hi, k + 1) {
+                                out.push(Builtin::Ipv4, k + 1, end);
+                                resume = end;
+                            }
+                        }
+                    } else if next.is_ascii_digit() && worth_a_number(hay, k + 1, we) {
                         resume = self.number(hay, hi, k + 1, out).0;
                     } else if hay[k] == b'@' && next.is_ascii_hexdigit() && (self.ipv6 || self.mac)
                     {
@@ -285,6 +303,9 @@ impl Shapes {
                     }
                 }
             }
+        }
+        if number_end.is_some() {
+            return we;
         }
         if self.mac && wlen == 17 && flags & DASH != 0 && mac(word, b'-') {
             out.push(Builtin::MacAddress, ws, ws + 17);
@@ -307,9 +328,16 @@ impl Shapes {
                 return we;
             }
         }
-        if let Some((kind, end)) = self.keyed_word(hay, ws, we) {
-            out.push(kind, ws, end);
-            return end;
+        let keyed = match first {
+            b'S' => len == 34 || len == 69,
+            b'n' => len == 40,
+            _ => false,
+        } || ((40..=90).contains(&len) && ws > 0 && hay[ws - 1] == b'=');
+        if keyed {
+            if let Some((kind, end)) = self.keyed_word(hay, ws, we) {
+                out.push(kind, ws, end);
+                return end;
+            }
         }
         if self.pan && wlen == 10 && flags & !(UPPER | DIGIT | DOT) == 0 && validate::pan(word) {
             out.push(Builtin::InPan, ws, ws + 10);
@@ -356,6 +384,8 @@ impl Shapes {
     /// digits), SendGrid keys (`SG.`, 22 and 43 characters), npm tokens
     /// (`npm_` and 36), and Azure storage and Service Bus keys, told by the
     /// name they are assigned to (`AccountKey=`, `SharedAccessKey=`).
+    #[cold]
+    #[inline(never)]
     fn keyed_word(&self, hay: &[u8], ws: usize, we: usize) -> Option<(Builtin, usize)> {
         let word = &hay[ws..we];
         let wlen = word.len();
@@ -459,7 +489,7 @@ impl Shapes {
         }
         if digits > 19 || ngroups > 8 {
             // Several card numbers in a row, each in its own groups.
-            if self.card && seps & !1 == 0 && ngroups <= MAX_RUN {
+            if self.card && seps & !3 == 0 && ngroups <= MAX_RUN {
                 let found = self.card_run(hay, p, end, out);
                 return (end, found);
             }
@@ -468,7 +498,7 @@ impl Shapes {
         let g = &groups[..ngroups];
         let value = &hay[p..end];
         let kind = if seps == 4 {
-            if self.ipv4 && ngroups == 4 && validate::ipv4(value) {
+            if self.ipv4 && ngroups == 4 && validate::ipv4(value) && !after_version(hay, p) {
                 Some(Builtin::Ipv4)
             } else if self.phone && g == [3, 3, 4] && nanp(value) {
                 Some(Builtin::Phone)
@@ -491,7 +521,7 @@ impl Shapes {
             }
             // A card written whole, then another number (`4111111111111111 12`).
             None if self.card
-                && seps & !1 == 0
+                && seps & !3 == 0
                 && ngroups >= 2
                 && !plus
                 && !paren
@@ -499,6 +529,30 @@ impl Shapes {
             {
                 let found = self.card_run(hay, p, end, out);
                 (end, found)
+            }
+            // `SD 20241 440-600-5124`: a number, then a phone written with
+            // its own separators.
+            None if seps & 1 != 0 && seps != 1 && ngroups <= 8 && !plus && !paren => {
+                self.after_first_space(hay, hi, p, end, out)
+            }
+            None => (end, false),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn after_first_space(
+        &self,
+        hay: &[u8],
+        hi: usize,
+        p: usize,
+        end: usize,
+        out: &mut Candidates,
+    ) -> (usize, bool) {
+        match (p..end).find(|&k| hay[k] == b' ') {
+            Some(space) => {
+                let (e, found) = self.number(hay, hi, space + 1, out);
+                (e.max(end), found)
             }
             None => (end, false),
         }
@@ -865,7 +919,13 @@ fn iban(hay: &[u8], hi: usize, ws: usize, wlen: usize) -> Option<usize> {
         return None;
     }
     let mut end = ws + 4;
+    let mut ends = [0usize; 12];
+    let mut n = 0;
     loop {
+        if n < ends.len() {
+            ends[n] = end;
+            n += 1;
+        }
         if end + 1 >= hi || hay[end] != b' ' {
             break;
         }
@@ -882,12 +942,25 @@ fn iban(hay: &[u8], hi: usize, ws: usize, wlen: usize) -> Option<usize> {
             break;
         }
     }
-    (end - ws > 15 && validate::iban(&hay[ws..end])).then_some(end)
+    if end - ws > 15 && validate::iban(&hay[ws..end]) {
+        return Some(end);
+    }
+    // Grouped, then a word that is not part of it (`VG96 VPVG ... 8901 X`):
+    // the longest run of whole groups that is an IBAN.
+    ends[..n]
+        .iter()
+        .rev()
+        .copied()
+        .find(|&e| e < end && e - ws > 15 && validate::iban(&hay[ws..e]))
 }
 
 /// A random-looking key: long, mixed classes, few vowels (not words), high
 /// entropy, and not a hash, UUID or path.
 fn high_entropy(hay: &[u8], ws: usize, wlen: usize) -> Option<usize> {
+    // Stripe's publishable keys are meant to be public.
+    if hay[ws..].starts_with(b"pk_live_") || hay[ws..].starts_with(b"pk_test_") {
+        return None;
+    }
     let w = &hay[ws..ws + wlen];
     let (mut upper, mut lower, mut digit, mut vowels, mut slash) =
         (0usize, 0usize, 0usize, 0usize, 0usize);
@@ -930,15 +1003,16 @@ fn high_entropy(hay: &[u8], ws: usize, wlen: usize) -> Option<usize> {
     Some(end)
 }
 
-/// A name made of `_`-separated words and numbers (`Package_for_KB3121255`,
-/// `DFSClient_NONMAPREDUCE_1537864556_1`, `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`):
+/// A name made of `_`- or `-`-separated words and numbers (`Package_for_KB3121255`,
+/// `DFSClient_NONMAPREDUCE_1537864556_1`, `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`,
+/// `id-Gost28147-89-None-KeyMeshing`):
 /// each part letters, digits, or letters then digits, in one case or
 /// capitalised.
 fn identifier_like(w: &[u8]) -> bool {
-    if !w.contains(&b'_') {
+    if !w.contains(&b'_') && !w.contains(&b'-') {
         return false;
     }
-    w.split(|&b| b == b'_').all(|part| {
+    w.split(|&b| b == b'_' || b == b'-').all(|part| {
         if part.is_empty() {
             return true;
         }
@@ -1018,7 +1092,10 @@ fn worth_a_number(hay: &[u8], at: usize, we: usize) -> bool {
 
 fn imei_digits(value: &[u8]) -> bool {
     let mut d = [0u8; 15];
-    for (slot, &b) in d.iter_mut().zip(value.iter().filter(|b| b.is_ascii_digit())) {
+    for (slot, &b) in d
+        .iter_mut()
+        .zip(value.iter().filter(|b| b.is_ascii_digit()))
+    {
         *slot = b;
     }
     validate::imei(&d)
@@ -1095,4 +1172,53 @@ fn azure_key_name(hay: &[u8], eq: usize) -> bool {
                 && hay[eq - n.len()..eq].eq_ignore_ascii_case(n)
                 && (eq == n.len() || !is_alnum(hay[eq - n.len() - 1]))
         })
+}
+
+/// An IPv4 address at `p` between dashes inside a word: exactly four groups
+/// of one to three digits, nothing word-like after but a dash, and at least
+/// two groups of two digits or more (so `build-1.2.3.4-rc` stays a version).
+fn dashed_ipv4(hay: &[u8], hi: usize, p: usize) -> Option<usize> {
+    let mut i = p;
+    let mut long = 0;
+    for g in 0..4 {
+        let s = i;
+        while i < hi && i - s < 4 && hay[i].is_ascii_digit() {
+            i += 1;
+        }
+        let n = i - s;
+        if n == 0 || n > 3 {
+            return None;
+        }
+        long += usize::from(n >= 2);
+        if g < 3 {
+            if i >= hi || hay[i] != b'.' {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    let after_ok = i >= hay.len()
+        || !(is_alnum(hay[i])
+            || hay[i] == b'_'
+            || (hay[i] == b'.' && hay.get(i + 1).is_some_and(u8::is_ascii_digit)));
+    (after_ok && long >= 2 && validate::ipv4(&hay[p..i])).then_some(i)
+}
+
+/// Whether the word before `p` says what follows is a version
+/// (`version 0.0.0.6`, `ver. 10.0.1.2`, `v10.1.2.3`): four dotted numbers
+/// there are not an address.
+fn after_version(hay: &[u8], p: usize) -> bool {
+    if p > 0 && matches!(hay[p - 1], b'v' | b'V') && (p < 2 || !is_alnum(hay[p - 2])) {
+        return true;
+    }
+    let mut k = p;
+    while k > 0 && matches!(hay[k - 1], b' ' | b':' | b'=' | b'.') && p - k < 3 {
+        k -= 1;
+    }
+    let e = k;
+    while k > 0 && hay[k - 1].is_ascii_alphabetic() && e - k < 8 {
+        k -= 1;
+    }
+    let w = &hay[k..e];
+    e > k && (w.eq_ignore_ascii_case(b"version") || w.eq_ignore_ascii_case(b"ver"))
 }

@@ -6,3 +6,4 @@ mod leak;
 mod operators;
 mod stream;
 mod structured;
+mod truth;
