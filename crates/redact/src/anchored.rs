@@ -136,6 +136,52 @@ const PREFIXES: &[(Builtin, &[&str], &str)] = &[
     ),
 ];
 
+/// The order the automaton receives the built-in literals in. Its SIMD
+/// prefilter (Teddy) assigns literals to buckets in the order given, and a
+/// bucket whose literals share fingerprint bits passes fewer false
+/// candidates: measured on the 100 MB benchmark corpus, this order scans at
+/// about 7.0 GB/s and the table order above at 4.4; on Loghub's logs, 8.0
+/// and 6.1. (Found by measuring shuffled orders; a literal missing here goes
+/// last.)
+const LITERAL_ORDER: &[&str] = &[
+    "glpat-",
+    "k_live_",
+    "glffct-",
+    "ABIA",
+    "GR1348941",
+    "://",
+    "-----BEGIN ",
+    "earer",
+    "AIza",
+    "xox",
+    "glrt-",
+    "glimt-",
+    "glft-",
+    "gho_",
+    "ASIA",
+    "k_test_",
+    "glcbt-",
+    "api_org_",
+    "gldt-",
+    "sk-",
+    "glsoat-",
+    "github_pat_",
+    "EARER",
+    "eyJ",
+    "glagent-",
+    "ghp_",
+    "xapp-",
+    "glptt-",
+    "hf_",
+    "ghs_",
+    "ACCA",
+    "gloas-",
+    "AKIA",
+    "LS0tLS1CRUdJTi",
+    "ghr_",
+    "ghu_",
+];
+
 /// Suffixes of identifiers whose value is a secret (lowercase).
 const SECRET_SUFFIXES: &[&str] = &[
     "password",
@@ -251,6 +297,18 @@ impl Anchored {
         if enabled(Builtin::BearerToken) {
             add(&["earer", "EARER"], Anchor::Bearer);
         }
+        // The built-in literals in the order that packs the prefilter's
+        // buckets best, then custom keywords in the policy's order.
+        let rank = |lit: &str| {
+            LITERAL_ORDER
+                .iter()
+                .position(|l| *l == lit)
+                .unwrap_or(LITERAL_ORDER.len())
+        };
+        let mut order: Vec<usize> = (0..literals.len()).collect();
+        order.sort_by_key(|&i| rank(&literals[i]));
+        let mut literals: Vec<String> = order.iter().map(|&i| literals[i].clone()).collect();
+        let mut anchors: Vec<Anchor> = order.iter().map(|&i| anchors[i]).collect();
         for (i, c) in custom.iter().enumerate() {
             for kw in &c.keywords {
                 literals.push(kw.clone());
@@ -708,13 +766,16 @@ fn secret_assignment(
     enabled: &dyn Fn(Builtin) -> bool,
     out: &mut Candidates,
 ) {
-    // Every secret suffix ends in one of these letters (any case), and every
-    // type word in one of the others: most `=` and `:` go no further.
-    let mut e = if op > lo && matches!(hay[op - 1], b'?' | b'.' | b'+') {
-        op - 1
-    } else {
-        op
-    };
+    // Every secret suffix ends in one of a few three-letter tails (any
+    // case), and every type word in one of a few others: most `=` and `:`
+    // go no further.
+    if op < lo + 3 {
+        return;
+    }
+    let mut e = op;
+    if matches!(hay[e - 1], b'?' | b'.' | b'+') {
+        e -= 1;
+    }
     while e > lo && (hay[e - 1] == b' ' || hay[e - 1] == b'\t') {
         e -= 1;
     }
@@ -724,30 +785,41 @@ fn secret_assignment(
     if e < lo + 3 {
         return;
     }
-    let subscript = hay[e - 1] == b']';
-    let tail = [hay[e - 3] | 0x20, hay[e - 2] | 0x20, hay[e - 1] | 0x20];
-    if !subscript
-        && !matches!(
-            &tail,
-            b"ord"
-                | b"swd"
-                | b"ase"
-                | b"ass"
-                | b"pwd"
-                | b"ret"
-                | b"key"
-                | b"ken"
-                | b"ing"
-                | b"str"
-                | b"har"
-                | b"ext"
-                | b"tes"
-        )
-    {
-        return;
+    if hay[e - 1] != b']' {
+        let tail = u32::from_le_bytes([hay[e - 3], hay[e - 2], hay[e - 1], 0]) | 0x0020_2020;
+        let pass = match tail {
+            ORD | SWD | ASE | ASS | PWD | RET | KEY | KEN => true,
+            STR => true,
+            // `string`, `char`, `text`, `bytes`: the letter before the tail.
+            ING => e >= lo + 4 && hay[e - 4] | 0x20 == b'r',
+            HAR => e >= lo + 4 && hay[e - 4] | 0x20 == b'c',
+            EXT => e >= lo + 4 && hay[e - 4] | 0x20 == b't',
+            TES => e >= lo + 4 && hay[e - 4] | 0x20 == b'y',
+            _ => false,
+        };
+        if !pass {
+            return;
+        }
     }
     assignment_value(hay, lo, hi, op, enabled, out);
 }
+
+const fn tail(t: &[u8; 3]) -> u32 {
+    u32::from_le_bytes([t[0], t[1], t[2], 0])
+}
+const ORD: u32 = tail(b"ord");
+const SWD: u32 = tail(b"swd");
+const ASE: u32 = tail(b"ase");
+const ASS: u32 = tail(b"ass");
+const PWD: u32 = tail(b"pwd");
+const RET: u32 = tail(b"ret");
+const KEY: u32 = tail(b"key");
+const KEN: u32 = tail(b"ken");
+const STR: u32 = tail(b"str");
+const ING: u32 = tail(b"ing");
+const HAR: u32 = tail(b"har");
+const EXT: u32 = tail(b"ext");
+const TES: u32 = tail(b"tes");
 
 /// The rest of [`secret_assignment`], for the few operators whose name
 /// could be a secret's: kept out of line so the per-operator check stays
@@ -1342,4 +1414,32 @@ fn reference(v: &[u8]) -> bool {
         && v[1..]
             .iter()
             .all(|b| b.is_ascii_lowercase() || matches!(b, b'-' | b'_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every built-in literal has its place in [`LITERAL_ORDER`]: one left
+    /// out would go last and could loosen the prefilter's buckets unseen.
+    #[test]
+    fn every_builtin_literal_is_ordered() {
+        let mut lits: Vec<&str> = PREFIXES
+            .iter()
+            .flat_map(|(_, l, _)| l.iter().copied())
+            .collect();
+        lits.extend(["-----BEGIN ", "LS0tLS1CRUdJTi", "://", "earer", "EARER"]);
+        for l in lits {
+            assert!(LITERAL_ORDER.contains(&l), "{l} is not in LITERAL_ORDER");
+        }
+    }
+
+    #[test]
+    fn secret_names_match_with_or_without_separators() {
+        assert!(secret_suffix(b"privateKey", "private_key"));
+        assert!(secret_suffix(b"PRIVATE-KEY", "private_key"));
+        assert!(secret_suffix(b"db_password", "password"));
+        assert!(!secret_suffix(b"bypass", "pass"));
+        assert!(!secret_suffix(b"keyboard", "key"));
+    }
 }

@@ -203,12 +203,24 @@ impl Shapes {
         out: &mut Candidates,
     ) -> usize {
         let len = we - ws;
+        // A short number that nothing continues (`status=200`, `in 35 ms`)
+        // is no value of any kind: most numeric words end here.
+        if flags == DIGIT && len <= 4 && !continues(hay, we) {
+            return we;
+        }
         // Addresses with colons: IPv6, MAC, and times that are neither.
         if hay.get(we) == Some(&b':')
             && len <= 4
             && (self.ipv6 || self.mac)
             && hay[ws..we].iter().all(u8::is_ascii_hexdigit)
         {
+            // `14:55:47` and nothing after but a fraction or a zone: a time,
+            // which is most of what gets here.
+            if len == 2 {
+                if let Some(end) = time_of_day(hay, hi, ws) {
+                    return end;
+                }
+            }
             return self.colon_address(hay, done, hi, ws, out);
         }
         if len < 4 && flags & DIGIT == 0 {
@@ -229,7 +241,14 @@ impl Shapes {
             return we;
         }
         // An IPv4 address that ends an IPv6 one (`::ffff:192.0.2.1`).
-        if self.ipv6 && flags & DOT != 0 && ws > done + 2 && hay[ws - 1] == b':' {
+        if flags & DOT != 0
+            && ws > done + 2
+            && hay[ws - 1] == b':'
+            && self.ipv6
+            && (hay[ws - 2] == b':'
+                || hay[..ws - 1].ends_with(b"ffff")
+                || hay[..ws - 1].ends_with(b"FFFF"))
+        {
             let before = out.items.len();
             let end = self.colon_address(hay, done, hi, ws, out);
             if out.items.len() > before {
@@ -263,7 +282,7 @@ impl Shapes {
                 let (mut end, mut found) = self.number(hay, hi, from, out);
                 // `(10.1.2.3`: not a phone's area code, the number itself.
                 if !found && end <= we && from < ws {
-                    (end, found) = self.number(hay, hi, ws, out);
+                    (end, found) = self.number_out_of_line(hay, hi, ws, out);
                 }
                 if end > we || (found && !(end < we && matches!(hay[end], b'/' | b'@' | b'-'))) {
                     return end;
@@ -276,22 +295,30 @@ impl Shapes {
             // An address or number right after a `/` or `@` inside the word
             // (`spark://x@10.1.2.3`, `from /10.251.42.84`), and an IPv4
             // address between dashes (`BP-1347369012-10.190.173.170-1444972147527`).
-            if flags & (SLASH | AT | DASH) != 0 && we - ws >= 8 {
+            let dashed = flags & (DASH | DOT) == DASH | DOT && self.ipv4;
+            if (flags & (SLASH | AT) != 0 || dashed) && we - ws >= 8 {
                 let mut resume = number_end.unwrap_or(ws);
-                for k in memchr::memchr3_iter(b'/', b'@', b'-', &hay[ws..we]).map(|k| ws + k) {
+                let marks = &hay[ws..we];
+                let dash = if dashed { b'-' } else { b'/' };
+                for k in memchr::memchr3_iter(b'/', b'@', dash, marks).map(|k| ws + k) {
                     if k < resume || k + 1 >= we {
                         continue;
                     }
                     let next = hay[k + 1];
                     if hay[k] == b'-' {
-                        if next.is_ascii_digit() && self.ipv4 && k > ws && is_alnum(hay[k - 1]) {
+                        if dashed
+                            && next.is_ascii_digit()
+                            && we - k > 7
+                            && k > ws
+                            && is_alnum(hay[k - 1])
+                        {
                             if let Some(end) = dashed_ipv4(hay, hi, k + 1) {
                                 out.push(Builtin::Ipv4, k + 1, end);
                                 resume = end;
                             }
                         }
                     } else if next.is_ascii_digit() && worth_a_number(hay, k + 1, we) {
-                        resume = self.number(hay, hi, k + 1, out).0;
+                        resume = self.number_out_of_line(hay, hi, k + 1, out).0;
                     } else if hay[k] == b'@' && next.is_ascii_hexdigit() && (self.ipv6 || self.mac)
                     {
                         // `root@fe80::1`: an IPv6 host after the `@`.
@@ -309,6 +336,11 @@ impl Shapes {
         }
         if self.mac && wlen == 17 && flags & DASH != 0 && mac(word, b'-') {
             out.push(Builtin::MacAddress, ws, ws + 17);
+            return we;
+        }
+        // Numbers, dates and addresses end here: every check below needs a
+        // letter.
+        if flags & (UPPER | LOWER) == 0 {
             return we;
         }
         // An Azure AD client secret: `abc8Q~` and 31 to 34 more characters.
@@ -442,6 +474,7 @@ impl Shapes {
         let mut groups: [u8; 8] = [0; 8];
         let mut ngroups = 0usize;
         let mut seps: u8 = 0; // bit 0 space, 1 dash, 2 dot, 3 paren
+        let mut first_space_group = usize::MAX;
         let mut digits = 0usize;
         let mut end;
         loop {
@@ -476,6 +509,9 @@ impl Shapes {
             };
             if i + sep_len >= hi {
                 break;
+            }
+            if bit == 1 && first_space_group == usize::MAX {
+                first_space_group = ngroups;
             }
             seps |= bit;
             i += sep_len;
@@ -532,11 +568,35 @@ impl Shapes {
             }
             // `SD 20241 440-600-5124`: a number, then a phone written with
             // its own separators.
-            None if seps & 1 != 0 && seps != 1 && ngroups <= 8 && !plus && !paren => {
+            None if seps & 1 != 0
+                && seps != 1
+                && ngroups <= 8
+                && !plus
+                && !paren
+                && groups[first_space_group.min(8)..ngroups]
+                    .iter()
+                    .map(|&n| usize::from(n))
+                    .sum::<usize>()
+                    >= 10 =>
+            {
                 self.after_first_space(hay, hi, p, end, out)
             }
             None => (end, false),
         }
+    }
+
+    /// [`Shapes::number`] for the rarer places a number starts (inside a
+    /// word, after a parenthesis, after another number), kept out of line so
+    /// the word loop stays small.
+    #[inline(never)]
+    fn number_out_of_line(
+        &self,
+        hay: &[u8],
+        hi: usize,
+        p: usize,
+        out: &mut Candidates,
+    ) -> (usize, bool) {
+        self.number(hay, hi, p, out)
     }
 
     #[cold]
@@ -551,7 +611,7 @@ impl Shapes {
     ) -> (usize, bool) {
         match (p..end).find(|&k| hay[k] == b' ') {
             Some(space) => {
-                let (e, found) = self.number(hay, hi, space + 1, out);
+                let (e, found) = self.number_out_of_line(hay, hi, space + 1, out);
                 (e.max(end), found)
             }
             None => (end, false),
@@ -708,6 +768,7 @@ impl Shapes {
     /// The scan reaches an address at a digit that may sit in a later group
     /// (`EA:FC:FE:C0:...`), so it first backs up over hex groups and colons,
     /// no further than `floor` (what was already scanned).
+    #[inline(never)]
     fn colon_address(
         &self,
         hay: &[u8],
@@ -832,6 +893,11 @@ fn ipv6(v: &[u8]) -> bool {
     if colons < 2 || !v.iter().any(u8::is_ascii_digit) {
         return false;
     }
+    // Without `::` an address writes all its groups: seven colons, or six
+    // before an IPv4 tail. A time (`14:55:47.123`) has two.
+    if colons < 6 && memchr::memmem::find(v, b"::").is_none() {
+        return false;
+    }
     // `a::b` is common in code; an address has three groups or a long one.
     let groups = s.split(':').filter(|g| !g.is_empty()).count();
     if groups < 3 && !s.split(':').any(|g| g.len() >= 3) && s != "::1" {
@@ -947,11 +1013,10 @@ fn iban(hay: &[u8], hi: usize, ws: usize, wlen: usize) -> Option<usize> {
     }
     // Grouped, then a word that is not part of it (`VG96 VPVG ... 8901 X`):
     // the longest run of whole groups that is an IBAN.
-    ends[..n]
-        .iter()
-        .rev()
-        .copied()
-        .find(|&e| e < end && e - ws > 15 && validate::iban(&hay[ws..e]))
+    // Only a short last group is taken for such a word.
+    let last = n.checked_sub(1).map(|k| ends[k])?;
+    (last < end && end - last < 5 && last - ws > 15 && validate::iban(&hay[ws..last]))
+        .then_some(last)
 }
 
 /// A random-looking key: long, mixed classes, few vowels (not words), high
@@ -1221,4 +1286,47 @@ fn after_version(hay: &[u8], p: usize) -> bool {
     }
     let w = &hay[k..e];
     e > k && (w.eq_ignore_ascii_case(b"version") || w.eq_ignore_ascii_case(b"ver"))
+}
+
+/// `hh:mm:ss` at `p` (its hour, or its minute when the hour is the end of a
+/// longer word such as `2026-11-23T14`), with nothing hex or another colon
+/// on either side: a MAC or IPv6 address would go on.
+fn time_of_day(hay: &[u8], hi: usize, p: usize) -> Option<usize> {
+    let digit = |k: usize| hay[k].is_ascii_digit();
+    let edge = |b: u8| !b.is_ascii_hexdigit() && b != b':';
+    let at = if p >= 3 && hay[p - 1] == b':' && digit(p - 3) && digit(p - 2) {
+        p - 3
+    } else {
+        p
+    };
+    (at + 8 < hi
+        && (at == 0 || edge(hay[at - 1]))
+        && digit(at)
+        && digit(at + 1)
+        && hay[at + 2] == b':'
+        && digit(at + 3)
+        && digit(at + 4)
+        && hay[at + 5] == b':'
+        && digit(at + 6)
+        && digit(at + 7)
+        && edge(hay[at + 8]))
+    .then(|| {
+        // And its fraction (`.123`), as the address scan would have taken.
+        let mut end = at + 8;
+        while end < hi && (hay[end] == b'.' || hay[end].is_ascii_digit()) {
+            end += 1;
+        }
+        end
+    })
+}
+
+/// Whether the number ending at `we` goes on: a separator a longer number,
+/// address, time or date uses, followed by what continues it.
+#[inline(always)]
+fn continues(hay: &[u8], we: usize) -> bool {
+    match hay.get(we) {
+        Some(b'.' | b'-' | b':' | b')' | b'/' | b'@' | b'~' | b'%') => true,
+        Some(b' ') => hay.get(we + 1).is_some_and(u8::is_ascii_digit),
+        _ => false,
+    }
 }
