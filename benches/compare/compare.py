@@ -38,7 +38,9 @@ CANONICAL_KINDS = (
     "github_token", "gitlab_token", "openai_key", "anthropic_key",
     "google_api_key", "stripe_key", "slack_token", "jwt", "private_key",
     "url_credentials", "bearer_token", "password_assignment", "crypto_wallet",
-    "high_entropy_secret",
+    "high_entropy_secret", "in_gstin", "uk_nino", "imei", "sendgrid_key",
+    "twilio_key", "npm_token", "huggingface_token", "azure_secret",
+    "gcp_service_account", "db_connection_string",
 )
 
 # IP_ADDRESS is split into ipv4 / ipv6 by presidio_kind().
@@ -52,6 +54,7 @@ PRESIDIO_ENTITY_TO_KIND = {
     "IN_AADHAAR": "in_aadhaar",
     "MAC_ADDRESS": "mac_address",
     "CRYPTO": "crypto_wallet",
+    "UK_NINO": "uk_nino",
 }
 PRESIDIO_KINDS = frozenset(PRESIDIO_ENTITY_TO_KIND.values()) | {"ipv4", "ipv6"}
 
@@ -72,6 +75,10 @@ DETECT_SECRETS_TYPE_TO_KIND = {
     "Hex High Entropy String": "high_entropy_secret",
     "OpenAI Token": "openai_key",
     "Public IP (ipv4)": "ipv4",
+    "SendGrid API Key": "sendgrid_key",
+    "Twilio API Key": "twilio_key",
+    "NPM tokens": "npm_token",
+    "Azure Storage Account access key": "azure_secret",
 }
 DETECT_SECRETS_KINDS = frozenset(DETECT_SECRETS_TYPE_TO_KIND.values()) | {"aws_secret_key"}
 AWS_ACCESS_KEY_ID = re.compile(r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}")
@@ -266,10 +273,14 @@ def presidio_recognizers(run: ToolRun) -> list:
         PhoneRecognizer, UsSsnRecognizer,
     )
 
+    import presidio_analyzer.predefined_recognizers as predefined
+
     working = []
+    optional = [getattr(predefined, name) for name in ("UkNinoRecognizer",)
+                if hasattr(predefined, name)]
     for cls in (EmailRecognizer, PhoneRecognizer, CreditCardRecognizer, IbanRecognizer,
                 UsSsnRecognizer, InPanRecognizer, InAadhaarRecognizer, IpRecognizer,
-                MacAddressRecognizer, CryptoRecognizer):
+                MacAddressRecognizer, CryptoRecognizer, *optional):
         try:
             recognizer = cls()
             recognizer.analyze("probe a@b.co 10.0.0.1", entities=recognizer.supported_entities,
