@@ -843,8 +843,9 @@ fn assignment_value(
     if !SECRET_SUFFIXES.iter().any(|suf| secret_suffix(raw, suf)) {
         return;
     }
-    // A path segment (`'/forgot-password' => ...`) names no variable.
-    if s > lo && hay[s - 1] == b'/' {
+    // A quoted path (`'/forgot-password' => ...`) names no variable (a
+    // command-line switch, `/pass:Hunter22x`, does).
+    if s > lo && hay[s - 1] == b'/' && e < hi && matches!(hay[e], b'"' | b'\'' | b'`') {
         return;
     }
     // `"Password:"`: the colon ends a string that opened before the name;
@@ -948,7 +949,9 @@ fn assignment_value(
             .any(|n| raw.eq_ignore_ascii_case(n.as_bytes()))
     {
         if let Some((a, b)) = key_value_dsn(hay, lo, hi, s) {
-            out.push(Builtin::DbConnectionString, a, b);
+            // The password's own value whole, however its pair was written
+            // (`password = x`, `password='a b'`).
+            out.push(Builtin::DbConnectionString, a, b.max(ve));
             return;
         }
     }
@@ -1160,6 +1163,10 @@ fn slack_webhook(hay: &[u8], hi: usize, from: usize) -> Option<usize> {
     while end < limit && (hay[end].is_ascii_alphanumeric() || b"./_-".contains(&hay[end])) {
         end += 1;
     }
+    // A sentence's full stop after the URL is not part of it.
+    while end > from && matches!(hay[end - 1], b'.' | b'-' | b'_') {
+        end -= 1;
+    }
     let path = &hay[from + b"hooks.slack.com/".len()..end];
     let mut parts = path.split(|&b| b == b'/');
     let kind = parts.next()?;
@@ -1180,7 +1187,7 @@ fn slack_webhook(hay: &[u8], hi: usize, from: usize) -> Option<usize> {
 /// `key_start..key_end`: the JSON object (`{` to its `}`) with
 /// `"type": "service_account"` in it. Key files hold no nested braces in
 /// their strings, so braces are counted, escaped JSON (a key file inside a
-/// log's string) included. The object is looked for no further than 4 KiB
+/// log's string) included. The object is looked for no further than 1 KiB
 /// before the key and [`MAX_PEM`] from its start.
 fn service_account_file(
     hay: &[u8],
@@ -1189,7 +1196,9 @@ fn service_account_file(
     key_start: usize,
     key_end: usize,
 ) -> Option<(usize, usize)> {
-    let floor = key_start.saturating_sub(4096).max(lo);
+    // No further back than a window's context, so windowed and one-shot
+    // scans find the same object.
+    let floor = key_start.saturating_sub(crate::scan::CONTEXT).max(lo);
     let open = (floor..key_start).rev().find(|&k| hay[k] == b'{')?;
     if hay[open..key_start].contains(&b'}') {
         return None;
@@ -1317,13 +1326,34 @@ fn base64_pem(hay: &[u8], hi: usize, start: usize, out: &mut Candidates) {
     {
         return;
     }
-    let limit = hi.min(start + MAX_PEM * 4 / 3);
+    // Within a window's margin, so a window sees the whole of it.
+    let limit = hi.min(start + MAX_PEM);
+    let b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/');
     let mut end = start;
-    while end < limit && (hay[end].is_ascii_alphanumeric() || matches!(hay[end], b'+' | b'/')) {
-        end += 1;
-    }
-    while end < limit && hay[end] == b'=' {
-        end += 1;
+    let mut material = 0;
+    loop {
+        while end < limit && b64(hay[end]) {
+            end += 1;
+            material += 1;
+        }
+        while end < limit && hay[end] == b'=' {
+            end += 1;
+        }
+        // `base64 key.pem` wraps at 76 columns: the next line goes on.
+        let mut next = end;
+        if next < limit && hay[next] == b'\r' {
+            next += 1;
+        }
+        if next < limit
+            && hay[next] == b'\n'
+            && next + 1 < limit
+            && b64(hay[next + 1])
+            && hay[end - 1] != b'='
+        {
+            end = next + 1;
+            continue;
+        }
+        break;
     }
     // The header, decoded from its first 120 characters.
     let head_len = (end - start).min(120) / 4 * 4;
@@ -1332,7 +1362,7 @@ fn base64_pem(hay: &[u8], hi: usize, start: usize, out: &mut Candidates) {
     };
     let label_end = find(&head[11.min(head.len())..], b"-----").map(|k| k + 11);
     let private = label_end.is_some_and(|k| head[11..k].ends_with(b"PRIVATE KEY"));
-    if private && end - start >= 200 {
+    if private && material >= 200 {
         out.push(Builtin::PrivateKey, start, end);
     }
 }
@@ -1406,7 +1436,14 @@ fn reference(v: &[u8]) -> bool {
     if v.starts_with(b"arn:") {
         return true;
     }
-    if v[0] == b'/' && v[1..].contains(&b'/') {
+    // A path is lower case or punctuated (`/en/enterprise-server@3.0/auth`);
+    // base64 (`/q8Zx3Lk2Vb9Pn4Ty7Rw1Ms6Hd0Fg5Jc/Ae2Ui8`) is neither.
+    if v[0] == b'/'
+        && v[1..].contains(&b'/')
+        && !v.iter().any(|b| matches!(b, b'+' | b'='))
+        && (!v.iter().any(u8::is_ascii_uppercase)
+            || v.iter().any(|b| matches!(b, b'.' | b'-' | b'@')))
+    {
         return true;
     }
     v[0] == b'#'

@@ -312,7 +312,10 @@ impl Shapes {
                             && k > ws
                             && is_alnum(hay[k - 1])
                         {
-                            if let Some(end) = dashed_ipv4(hay, hi, k + 1) {
+                            // Right after an address, a range's second one
+                            // needs no long groups.
+                            let range = number_end == Some(k);
+                            if let Some(end) = dashed_ipv4(hay, hi, k + 1, range) {
                                 out.push(Builtin::Ipv4, k + 1, end);
                                 resume = end;
                             }
@@ -360,15 +363,25 @@ impl Shapes {
                 return we;
             }
         }
-        let keyed = match first {
-            b'S' => len == 34 || len == 69,
-            b'n' => len == 40,
-            _ => false,
-        } || ((40..=90).contains(&len) && ws > 0 && hay[ws - 1] == b'=');
-        if keyed {
-            if let Some((kind, end)) = self.keyed_word(hay, ws, we) {
+        // (A sentence's full stop after a key is not part of it: the word
+        // is tried as read, then trimmed.)
+        let keyed = |n: usize| {
+            let prefixed = match first {
+                b'S' => n == 34 || n == 69,
+                b'n' => n == 40,
+                _ => false,
+            };
+            prefixed || (40..=90).contains(&n) && ws > 0 && hay[ws - 1] == b'='
+        };
+        if keyed(len) || (wlen != len && keyed(wlen)) {
+            let found = self.keyed_word(hay, ws, we).or_else(|| {
+                (wlen != len)
+                    .then(|| self.keyed_word(hay, ws, ws + wlen))
+                    .flatten()
+            });
+            if let Some((kind, end)) = found {
                 out.push(kind, ws, end);
-                return end;
+                return we.max(end);
             }
         }
         if self.pan && wlen == 10 && flags & !(UPPER | DIGIT | DOT) == 0 && validate::pan(word) {
@@ -503,7 +516,9 @@ impl Shapes {
                 }
                 (Some(b')'), Some(d), _) if d.is_ascii_digit() && paren && ngroups == 1 => (1, 8),
                 (Some(b' '), Some(d), _) if d.is_ascii_digit() => (1, 1),
-                (Some(b'-'), Some(d), _) if d.is_ascii_digit() => (1, 2),
+                // A dash after dotted groups ends them: `10.0.0.1-10.0.0.9`
+                // is a range of two addresses.
+                (Some(b'-'), Some(d), _) if d.is_ascii_digit() && seps & 4 == 0 => (1, 2),
                 (Some(b'.'), Some(d), _) if d.is_ascii_digit() => (1, 4),
                 _ => break,
             };
@@ -568,16 +583,18 @@ impl Shapes {
             }
             // `SD 20241 440-600-5124`: a number, then a phone written with
             // its own separators.
+            // (Or an address: `8080 10.0.0.1`, `200 512 10.0.0.1`.)
             None if seps & 1 != 0
                 && seps != 1
                 && ngroups <= 8
                 && !plus
                 && !paren
-                && groups[first_space_group.min(8)..ngroups]
-                    .iter()
-                    .map(|&n| usize::from(n))
-                    .sum::<usize>()
-                    >= 10 =>
+                && (seps & 4 != 0
+                    || groups[first_space_group.min(8)..ngroups]
+                        .iter()
+                        .map(|&n| usize::from(n))
+                        .sum::<usize>()
+                        >= 10) =>
             {
                 self.after_first_space(hay, hi, p, end, out)
             }
@@ -1223,6 +1240,10 @@ fn azure_client_secret(hay: &[u8], hi: usize, ws: usize, we: usize) -> Option<us
     while end < hi && end - we <= 36 && in_set(hay[end]) {
         end += 1;
     }
+    // A full stop or dash after the secret ends a sentence, not the secret.
+    while end - we - 1 > 34 && matches!(hay[end - 1], b'.' | b'-') {
+        end -= 1;
+    }
     let tail = end - we - 1;
     ((31..=34).contains(&tail) && !validate::placeholder_key(&hay[we + 1..end])).then_some(end)
 }
@@ -1242,7 +1263,7 @@ fn azure_key_name(hay: &[u8], eq: usize) -> bool {
 /// An IPv4 address at `p` between dashes inside a word: exactly four groups
 /// of one to three digits, nothing word-like after but a dash, and at least
 /// two groups of two digits or more (so `build-1.2.3.4-rc` stays a version).
-fn dashed_ipv4(hay: &[u8], hi: usize, p: usize) -> Option<usize> {
+fn dashed_ipv4(hay: &[u8], hi: usize, p: usize, range: bool) -> Option<usize> {
     let mut i = p;
     let mut long = 0;
     for g in 0..4 {
@@ -1266,7 +1287,7 @@ fn dashed_ipv4(hay: &[u8], hi: usize, p: usize) -> Option<usize> {
         || !(is_alnum(hay[i])
             || hay[i] == b'_'
             || (hay[i] == b'.' && hay.get(i + 1).is_some_and(u8::is_ascii_digit)));
-    (after_ok && long >= 2 && validate::ipv4(&hay[p..i])).then_some(i)
+    (after_ok && (long >= 2 || range) && validate::ipv4(&hay[p..i])).then_some(i)
 }
 
 /// Whether the word before `p` says what follows is a version
