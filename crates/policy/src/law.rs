@@ -75,3 +75,24 @@ pub const DPDP_LOG_FLOOR: Statute = Statute {
     period: RetentionPeriod::Years(1),
     citation: "DPDP Rules 2025, r. 8(3)",
 };
+
+/// DPDP: a breach is reported to the Board without delay, and in detail
+/// within 72 hours of becoming aware of it.
+pub const DPDP_BREACH_REPORT: Statute = Statute {
+    period: RetentionPeriod::Hours(72),
+    citation: "DPDP Rules 2025, r. 7(2)(b)",
+};
+
+/// India: cyber incidents reported to CERT-In within six hours of noticing
+/// them, whatever data they touch.
+pub const CERT_IN_INCIDENT: Statute = Statute {
+    period: RetentionPeriod::Hours(6),
+    citation: "CERT-In Directions under IT Act s. 70B(6), 28 April 2022, para (ii)",
+};
+
+/// DPDP: each affected person is told of a breach without delay.
+pub const DPDP_BREACH_SUBJECTS: &str = "DPDP Rules 2025, r. 7(1)";
+
+/// California: affected residents are told of a breach of their personal
+/// information in the most expedient time possible.
+pub const CCPA_BREACH_SUBJECTS: &str = "Cal. Civ. Code §1798.82(a)";

@@ -588,6 +588,8 @@ pub struct Breach {
     /// Affected people are told without undue delay.
     #[serde(default)]
     pub notify_subjects: bool,
+    /// Deadline to report an incident to India's CERT-In (six hours).
+    pub notify_cert_in_within: Option<RetentionPeriod>,
 }
 
 /// What an access or portability export contains.

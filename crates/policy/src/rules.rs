@@ -25,6 +25,7 @@ pub(crate) fn check(policy: &Policy, map: &SourceMap) -> Vec<Finding> {
     cx.data_types();
     cx.anchors();
     cx.floors();
+    cx.kyc_everywhere();
     cx.tiers();
     cx.erasure();
     cx.regimes();
@@ -417,11 +418,33 @@ impl<'a> Context<'a> {
                     .map_or_else(|| dt.path.clone().unwrap_or_default(), |t| t.to_string()),
             );
             if let Some(other) = tables.insert(key, name) {
-                self.warn(
-                    Rule::Duplicate,
-                    at.key("table"),
-                    format!("data types \"{other}\" and \"{name}\" cover the same place; retention applies the shorter"),
-                );
+                let period = |n: &str| {
+                    self.policy
+                        .data_types
+                        .get(n)
+                        .and_then(|d| d.retention.as_ref())
+                        .map(|r| (r.period, r.from))
+                };
+                let floored = |n: &str| {
+                    self.policy
+                        .legal_floors
+                        .iter()
+                        .find(|(_, f)| f.applies_to.iter().any(|a| a == n))
+                        .map(|(f, _)| f.clone())
+                };
+                let differ = period(other) != period(name);
+                match (differ, floored(other).or_else(|| floored(name))) {
+                    (true, Some(fname)) => self.error(
+                        Rule::Contradiction,
+                        at.key("table"),
+                        format!("data types \"{other}\" and \"{name}\" cover the same place with different retentions; the shorter would delete rows legal floor \"{fname}\" protects"),
+                    ),
+                    _ => self.warn(
+                        Rule::Duplicate,
+                        at.key("table"),
+                        format!("data types \"{other}\" and \"{name}\" cover the same place; retention applies the shorter"),
+                    ),
+                }
             }
             match &dt.retention {
                 None => self.error_hint(
@@ -737,6 +760,14 @@ impl<'a> Context<'a> {
                         at.key("roll_up").key("group_by").index(i),
                         format!("roll-up of \"{name}\" groups by subject column \"{col}\", so the aggregate still identifies the person"),
                     );
+                } else if let Some(cat @ (Category::Identifier | Category::Contact)) =
+                    dt.columns.get(col.as_str())
+                {
+                    self.error(
+                        Rule::Contradiction,
+                        at.key("roll_up").key("group_by").index(i),
+                        format!("roll-up of \"{name}\" groups by \"{col}\", classified {}, so each aggregate still identifies a person (a supplier, a member, a contact)", name_of(cat)),
+                    );
                 }
             }
             for (i, col) in ru.sum.iter().enumerate() {
@@ -986,6 +1017,15 @@ impl<'a> Context<'a> {
                             );
                         }
                     }
+                    if r.configurable && r.min.is_none() {
+                        self.error_hint(
+                            Rule::RetentionBelowFloor,
+                            dat.key("retention").key("configurable"),
+                            format!("retention of \"{dname}\" is configurable with no min, so a customer may choose a period below legal floor \"{fname}\" ({} from {}, {})",
+                                floor.period, name_of(&floor.from), floor.law),
+                            "set min to the floor or above",
+                        );
+                    }
                     if let Some(min) = r.min {
                         if r.configurable && falls_short(min, r.from, floor).is_some() {
                             self.error(
@@ -999,6 +1039,30 @@ impl<'a> Context<'a> {
                 if floor.overrides.contains(&RequestKind::Erasure) {
                     self.floor_erasure(fname, floor, dname, dt, &dat);
                 }
+            }
+        }
+    }
+
+    /// KYC data anywhere (by label or column) falls under the floor that
+    /// protects KYC data elsewhere in the policy.
+    fn kyc_everywhere(&mut self) {
+        let policy = self.policy;
+        let covered = |n: &str| policy.legal_floors.values().any(|f| f.applies_to.iter().any(|a| a == n));
+        let Some((fname, protected)) = policy.legal_floors.iter().find_map(|(fname, f)| {
+            f.applies_to
+                .iter()
+                .find(|a| policy.data_types.get(*a).is_some_and(|d| holds(d, Category::Kyc)))
+                .map(|a| (fname, a))
+        }) else {
+            return;
+        };
+        for (name, dt) in &policy.data_types {
+            if holds(dt, Category::Kyc) && !covered(name) {
+                self.error(
+                    Rule::RetentionBelowFloor,
+                    holds_at(&path!["data_types", name], dt, Category::Kyc),
+                    format!("data type \"{name}\" holds KYC data, but no legal floor applies to it, while legal floor \"{fname}\" protects the KYC data in \"{protected}\""),
+                );
             }
         }
     }
@@ -1125,7 +1189,7 @@ impl<'a> Context<'a> {
                     let is_kyc = policy
                         .data_types
                         .get(dname)
-                        .is_some_and(|dt| dt.categories.contains(&Category::Kyc));
+                        .is_some_and(|dt| holds(dt, Category::Kyc));
                     if is_kyc {
                         self.error(
                             Rule::ErasureDeletesProtected,
@@ -1137,8 +1201,39 @@ impl<'a> Context<'a> {
             }
         }
         let Some(grace) = e.grace_period else { return };
+        // Data gone while the request may still be cancelled.
+        if e.cancellable {
+            for (name, dt) in &self.policy.data_types {
+                let Some(r) = &dt.retention else { continue };
+                let acts = r.action.destroys() || r.action == ExpiryAction::Anonymise;
+                let within = match (r.period.min_hours(), grace.max_hours()) {
+                    (Some(p), Some(g)) => p < g,
+                    _ => false,
+                };
+                if r.from == Anchor::DeletionRequested && acts && within {
+                    self.error(
+                        Rule::Contradiction,
+                        path!["data_types", name, "retention", "period"],
+                        format!("retention of \"{name}\" {} {} after the deletion request, inside the {grace} grace period in which the request can still be cancelled",
+                            if r.action == ExpiryAction::Anonymise { "anonymises it" } else { "deletes it" }, r.period),
+                    );
+                }
+            }
+        }
         for (regime, clock) in self.clocks() {
-            let too_long = match (grace.min_hours(), clock.response.min_hours()) {
+            // The statute's shortest month (28 days from 1 February) binds
+            // as well as the policy's own promise.
+            let statute = match regime {
+                "gdpr" => Some(law::GDPR_RESPONSE),
+                "ccpa" => Some(law::CCPA_RESPONSE),
+                "dpdp" => Some(law::DPDP_RESPONSE),
+                _ => None,
+            };
+            let shortest = [clock.response.min_hours(), statute.and_then(|s| s.period.min_hours())]
+                .into_iter()
+                .flatten()
+                .min();
+            let too_long = match (grace.max_hours(), shortest) {
                 (Some(g), Some(r)) => g >= r,
                 (None, _) => true,
                 _ => false,
@@ -1147,7 +1242,10 @@ impl<'a> Context<'a> {
                 self.error(
                     Rule::Contradiction,
                     path!["erasure", "grace_period"],
-                    format!("erasure grace period {grace} leaves no time to answer within the {} response deadline ({})", regime.to_uppercase(), clock.response),
+                    match statute.filter(|st| st.period.min_hours() < clock.response.min_hours()) {
+                        Some(st) => format!("erasure grace period {grace} leaves no time to answer within the {} response deadline: {} ({}) can be as short as {} days", regime.to_uppercase(), st.period, st.citation, st.period.min_hours().unwrap_or(0) / 24),
+                        None => format!("erasure grace period {grace} leaves no time to answer within the {} response deadline ({})", regime.to_uppercase(), clock.response),
+                    },
                 );
             }
         }
@@ -1263,28 +1361,76 @@ impl<'a> Context<'a> {
                 }
             }
         }
-        if let Some(b) = &self.policy.breach {
-            if self.policy.regimes.gdpr.is_some() {
-                self.within(
-                    b.notify_authority_within,
-                    law::GDPR_BREACH,
-                    path!["breach", "notify_authority_within"],
-                    "breach notification deadline",
+        self.breach();
+    }
+
+    /// Breach notification under every regime named.
+    fn breach(&mut self) {
+        let r = &self.policy.regimes;
+        let Some(b) = &self.policy.breach else {
+            let needs = [
+                (r.gdpr.is_some(), "gdpr", "GDPR Art. 33 requires notifying the authority of a breach within 72h"),
+                (r.dpdp.is_some(), "dpdp", "DPDP Rules 2025 r. 7 require reporting a breach to the Board and to each affected person, and CERT-In requires reporting incidents within 6h"),
+                (r.ccpa.is_some(), "ccpa", "Cal. Civ. Code §1798.82 requires telling affected residents of a breach"),
+            ];
+            if let Some((_, regime, why)) = needs.into_iter().find(|n| n.0) {
+                self.error(
+                    Rule::BreaksLaw,
+                    path!["regimes", regime],
+                    format!("{why}; add [breach]"),
                 );
             }
-        } else if self.policy.regimes.gdpr.is_some() {
-            self.error(
-                Rule::BreaksLaw,
-                path!["regimes", "gdpr"],
-                "GDPR Art. 33 requires notifying the authority of a breach within 72h; add [breach]".to_owned(),
+            return;
+        };
+        if r.gdpr.is_some() {
+            self.within(
+                b.notify_authority_within,
+                law::GDPR_BREACH,
+                path!["breach", "notify_authority_within"],
+                "breach notification deadline",
             );
+        }
+        if r.dpdp.is_some() {
+            self.within(
+                b.notify_authority_within,
+                law::DPDP_BREACH_REPORT,
+                path!["breach", "notify_authority_within"],
+                "breach report to the Data Protection Board",
+            );
+            match b.notify_cert_in_within {
+                Some(p) => self.within(
+                    p,
+                    law::CERT_IN_INCIDENT,
+                    path!["breach", "notify_cert_in_within"],
+                    "incident report to CERT-In",
+                ),
+                None => self.error(
+                    Rule::BreaksLaw,
+                    path!["breach"],
+                    format!("an organisation under DPDP reports cyber incidents to CERT-In within {} ({}); set notify_cert_in_within", law::CERT_IN_INCIDENT.period, law::CERT_IN_INCIDENT.citation),
+                ),
+            }
+        }
+        let subjects = [
+            (r.dpdp.is_some(), "DPDP", law::DPDP_BREACH_SUBJECTS),
+            (r.ccpa.is_some(), "CCPA", law::CCPA_BREACH_SUBJECTS),
+        ];
+        if !b.notify_subjects {
+            if let Some((_, regime, citation)) = subjects.into_iter().find(|s| s.0) {
+                self.error(
+                    Rule::BreaksLaw,
+                    path!["breach"],
+                    format!("under {regime} the people a breach affects must be told ({citation}); set notify_subjects = true"),
+                );
+            }
         }
     }
 
     /// DPDP keeps logs of processing for at least a year.
     fn dpdp_logs(&mut self) {
         for (name, dt) in &self.policy.data_types {
-            if !dt.categories.contains(&Category::Logs) {
+            // Logs of processing, by label or by a column's classification.
+            if !holds(dt, Category::Logs) {
                 continue;
             }
             let Some(r) = &dt.retention else { continue };
@@ -1340,6 +1486,13 @@ impl<'a> Context<'a> {
                 Rule::MissingKey,
                 path!["export", "formats"],
                 "export names no format".to_owned(),
+            );
+        }
+        if export.link_expiry == RetentionPeriod::Indefinite {
+            self.error(
+                Rule::Contradiction,
+                path!["export", "link_expiry"],
+                "an export's download link never expires, so anyone who ever sees it can fetch the person's data; give it a lifetime (hours or days)".to_owned(),
             );
         }
         for (i, name) in export.data_types.iter().enumerate() {
@@ -1441,15 +1594,24 @@ impl<'a> Context<'a> {
         }
         // Prompt content against the capture setting.
         for (name, dt) in &self.policy.data_types {
-            if !dt.categories.contains(&Category::PromptContent) {
+            if !holds(dt, Category::PromptContent) {
                 continue;
             }
             match red.prompt_capture {
-                PromptCapture::Never => self.error(
-                    Rule::Contradiction,
-                    path!["data_types", name, "categories"],
-                    format!("data type \"{name}\" stores prompt content, but prompt capture is \"never\""),
-                ),
+                PromptCapture::Never => {
+                    let at = holds_at(&path!["data_types", name], dt, Category::PromptContent);
+                    let what = match dt.columns.iter().find(|(_, c)| **c == Category::PromptContent) {
+                        Some((col, _)) if !dt.categories.contains(&Category::PromptContent) => {
+                            format!("column {name}.{col}")
+                        }
+                        _ => format!("data type \"{name}\""),
+                    };
+                    self.error(
+                        Rule::Contradiction,
+                        at,
+                        format!("{what} stores prompt content, but prompt capture is \"never\""),
+                    );
+                }
                 PromptCapture::AdminOptIn => {
                     let covered = red.rules.iter().any(|r| r.data_types.is_empty() || r.data_types.contains(name));
                     if !covered {
@@ -1567,6 +1729,24 @@ fn is_snake_name(s: &str) -> bool {
     let mut bytes = s.bytes();
     matches!(bytes.next(), Some(b'a'..=b'z'))
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Whether a data type holds `cat`: by its label or by any column's
+/// classification (a data type labelled `identifier` with a `kyc` column
+/// holds KYC data).
+fn holds(dt: &DataType, cat: Category) -> bool {
+    dt.categories.contains(&cat) || dt.columns.values().any(|c| *c == cat)
+}
+
+/// Where a data type says it holds `cat`: its first column so classified, or
+/// its categories.
+fn holds_at(dt_path: &KeyPath, dt: &DataType, cat: Category) -> KeyPath {
+    match dt.columns.iter().find(|(_, c)| **c == cat) {
+        Some((col, _)) if !dt.categories.contains(&cat) => {
+            dt_path.key("columns").key(col.as_str())
+        }
+        _ => dt_path.key("categories"),
+    }
 }
 
 fn category_name(c: Option<&Category>) -> &'static str {
