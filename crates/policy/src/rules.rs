@@ -1047,11 +1047,21 @@ impl<'a> Context<'a> {
     /// protects KYC data elsewhere in the policy.
     fn kyc_everywhere(&mut self) {
         let policy = self.policy;
-        let covered = |n: &str| policy.legal_floors.values().any(|f| f.applies_to.iter().any(|a| a == n));
+        let covered = |n: &str| {
+            policy
+                .legal_floors
+                .values()
+                .any(|f| f.applies_to.iter().any(|a| a == n))
+        };
         let Some((fname, protected)) = policy.legal_floors.iter().find_map(|(fname, f)| {
             f.applies_to
                 .iter()
-                .find(|a| policy.data_types.get(*a).is_some_and(|d| holds(d, Category::Kyc)))
+                .find(|a| {
+                    policy
+                        .data_types
+                        .get(*a)
+                        .is_some_and(|d| holds(d, Category::Kyc))
+                })
                 .map(|a| (fname, a))
         }) else {
             return;
@@ -1229,10 +1239,13 @@ impl<'a> Context<'a> {
                 "dpdp" => Some(law::DPDP_RESPONSE),
                 _ => None,
             };
-            let shortest = [clock.response.min_hours(), statute.and_then(|s| s.period.min_hours())]
-                .into_iter()
-                .flatten()
-                .min();
+            let shortest = [
+                clock.response.min_hours(),
+                statute.and_then(|s| s.period.min_hours()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let too_long = match (grace.max_hours(), shortest) {
                 (Some(g), Some(r)) => g >= r,
                 (None, _) => true,
@@ -1600,7 +1613,11 @@ impl<'a> Context<'a> {
             match red.prompt_capture {
                 PromptCapture::Never => {
                     let at = holds_at(&path!["data_types", name], dt, Category::PromptContent);
-                    let what = match dt.columns.iter().find(|(_, c)| **c == Category::PromptContent) {
+                    let what = match dt
+                        .columns
+                        .iter()
+                        .find(|(_, c)| **c == Category::PromptContent)
+                    {
                         Some((col, _)) if !dt.categories.contains(&Category::PromptContent) => {
                             format!("column {name}.{col}")
                         }
@@ -1613,7 +1630,10 @@ impl<'a> Context<'a> {
                     );
                 }
                 PromptCapture::AdminOptIn => {
-                    let covered = red.rules.iter().any(|r| r.data_types.is_empty() || r.data_types.contains(name));
+                    let covered = red
+                        .rules
+                        .iter()
+                        .any(|r| r.data_types.is_empty() || r.data_types.contains(name));
                     if !covered {
                         self.error(
                             Rule::Contradiction,
@@ -1742,9 +1762,7 @@ fn holds(dt: &DataType, cat: Category) -> bool {
 /// its categories.
 fn holds_at(dt_path: &KeyPath, dt: &DataType, cat: Category) -> KeyPath {
     match dt.columns.iter().find(|(_, c)| **c == cat) {
-        Some((col, _)) if !dt.categories.contains(&cat) => {
-            dt_path.key("columns").key(col.as_str())
-        }
+        Some((col, _)) if !dt.categories.contains(&cat) => dt_path.key("columns").key(col.as_str()),
         _ => dt_path.key("categories"),
     }
 }
