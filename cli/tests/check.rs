@@ -366,14 +366,17 @@ fn warnings_fail_only_when_denied() {
     let dir = tempfile::tempdir().expect("temp dir");
     let src = std::fs::read_to_string(repo_root().join("policies/infrpool.toml")).expect("read");
     let src = src.replace(
-        "data_types = [\"accounts\", \"api_keys\", ",
-        "data_types = [\"accounts\", ",
+        "[regimes.gdpr]\n",
+        "[regimes.gdpr]\nacknowledge_business_days = 10\n",
     );
     let file = dir.path().join("warn.toml");
     std::fs::write(&file, src).expect("write");
     let (code, stdout, _) = run(privctl().arg("check").arg(&file));
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("warning: data type \"api_keys\" holds data about the subject but is left out of the export"), "{stdout}");
+    assert!(
+        stdout.contains("warning: GDPR has no acknowledgement clock"),
+        "{stdout}"
+    );
     let (code, _, _) = run(privctl().args(["check", "--deny-warnings"]).arg(&file));
     assert_eq!(code, 1);
 }

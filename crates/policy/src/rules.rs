@@ -1517,13 +1517,33 @@ impl<'a> Context<'a> {
                 );
             }
         }
+        // Every regime grants access (GDPR Art. 15, CCPA §1798.110, DPDP
+        // s. 11): what is about the person is theirs to see.
+        let regime = {
+            let r = &self.policy.regimes;
+            [
+                (r.gdpr.is_some(), "GDPR Art. 15"),
+                (r.ccpa.is_some(), "Cal. Civ. Code §1798.110"),
+                (r.dpdp.is_some(), "DPDP Act 2023 s. 11"),
+            ]
+            .into_iter()
+            .find(|g| g.0)
+            .map(|g| g.1)
+        };
         for (name, dt) in &self.policy.data_types {
             if self.is_about_subject(dt) && !export.data_types.contains(name) {
-                self.warn(
-                    Rule::Contradiction,
-                    path!["export", "data_types"],
-                    format!("data type \"{name}\" holds data about the subject but is left out of the export"),
-                );
+                match regime {
+                    Some(citation) => self.error(
+                        Rule::BreaksLaw,
+                        path!["export", "data_types"],
+                        format!("data type \"{name}\" holds data about the subject but is left out of the export, which the right of access covers ({citation})"),
+                    ),
+                    None => self.warn(
+                        Rule::Contradiction,
+                        path!["export", "data_types"],
+                        format!("data type \"{name}\" holds data about the subject but is left out of the export"),
+                    ),
+                }
             }
         }
     }
