@@ -238,16 +238,27 @@ fn expected(
     // first); to a fixed point, as a kept row keeps its own parents.
     loop {
         let mut changed = false;
-        let staying: Vec<(String, Record)> = fates
+        let staying: Vec<(String, Record, Fate)> = fates
             .iter()
             .flat_map(|(t, rows)| {
                 rows.iter()
                     .filter(|(_, f)| **f != Fate::Deleted)
-                    .map(move |(pk, _)| (t.clone(), before[t][pk].clone()))
+                    .map(move |(pk, f)| (t.clone(), before[t][pk].clone(), f.clone()))
             })
             .collect();
-        for (child_table, child) in &staying {
+        for (child_table, child, fate) in &staying {
+            // An anonymised reference no longer refers to anyone.
+            let replaced = |c: &str| match fate {
+                Fate::Anonymised(name) => policy.data_types[name]
+                    .erasure
+                    .as_ref()
+                    .is_some_and(|e| e.anonymise.keys().any(|k| k.as_str() == c)),
+                _ => false,
+            };
             for fk in &schema.tables[child_table].foreign_keys {
+                if fk.columns.iter().any(|c| replaced(c)) {
+                    continue;
+                }
                 let parent = &fk.references_table;
                 let cols = if fk.references_columns.is_empty() {
                     schema.tables[parent].primary_key.clone()

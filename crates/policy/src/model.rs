@@ -501,6 +501,11 @@ pub enum ErasureAction {
 pub struct LegalFloor {
     /// The law or obligation, cited.
     pub law: String,
+    /// Whether the floor is a legal obligation or the organisation's own
+    /// commitment. Only a statute may keep a person's data against their
+    /// erasure (GDPR Art. 17(3)(b)); a commitment can keep the record with
+    /// the person removed.
+    pub basis: Option<FloorBasis>,
     /// The minimum period.
     pub period: RetentionPeriod,
     /// The event it counts from.
@@ -511,6 +516,16 @@ pub struct LegalFloor {
     /// the floor ends.
     #[serde(default)]
     pub overrides: Vec<RequestKind>,
+}
+
+/// What makes a legal floor binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FloorBasis {
+    /// A law or regulation requires it (cite it in `law`).
+    Statute,
+    /// The organisation promised it; no law requires it.
+    Commitment,
 }
 
 /// Kinds of data-subject request.

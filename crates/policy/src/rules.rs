@@ -945,6 +945,19 @@ impl<'a> Context<'a> {
                         eat.key("action"),
                         format!("erasure keeps \"{name}\" until its legal floor, but no legal floor applies to it"),
                     );
+                } else if e.action == ErasureAction::KeepUntilFloor {
+                    let overriding = self.policy.legal_floors.values().any(|f| {
+                        f.applies_to.iter().any(|n| n == name)
+                            && f.overrides.contains(&RequestKind::Erasure)
+                    });
+                    if !overriding {
+                        self.error_hint(
+                            Rule::Contradiction,
+                            eat.key("action"),
+                            format!("erasure keeps \"{name}\" until its legal floor, but no floor on it overrides erasure, so an erasure deletes it at once"),
+                            "anonymise the person out of the kept records instead, or cite the law that requires keeping them (basis = \"statute\", overrides = [\"erasure\"])",
+                        );
+                    }
                 }
             }
         }
@@ -988,6 +1001,24 @@ impl<'a> Context<'a> {
     fn floors(&mut self) {
         for (fname, floor) in &self.policy.legal_floors {
             let at = path!["legal_floors", fname];
+            match floor.basis {
+                None => self.error_hint(
+                    Rule::MissingKey,
+                    at.clone(),
+                    format!("legal floor \"{fname}\" does not say whether a law requires it or the organisation promised it"),
+                    "add basis = \"statute\" (citing the law in `law`) or basis = \"commitment\"",
+                ),
+                Some(FloorBasis::Commitment) if floor.overrides.contains(&RequestKind::Erasure) => {
+                    let i = floor.overrides.iter().position(|r| *r == RequestKind::Erasure).unwrap_or(0);
+                    self.error_hint(
+                        Rule::BreaksLaw,
+                        at.key("overrides").index(i),
+                        format!("legal floor \"{fname}\" is a commitment, not a law, so it cannot keep a person's data against their erasure (GDPR Art. 17(3)(b) allows only legal obligations)"),
+                        "drop \"erasure\" from overrides, and have erasure anonymise the person out of the kept records",
+                    );
+                }
+                _ => {}
+            }
             for (i, dname) in floor.applies_to.iter().enumerate() {
                 let Some(dt) = self.policy.data_types.get(dname) else {
                     self.error(
@@ -1038,6 +1069,51 @@ impl<'a> Context<'a> {
                 }
                 if floor.overrides.contains(&RequestKind::Erasure) {
                     self.floor_erasure(fname, floor, dname, dt, &dat);
+                }
+                self.floor_basis(fname, floor, dname, dt, &at, &dat);
+            }
+        }
+    }
+
+    /// A statute's floor on KYC or financial records is a legal obligation
+    /// (GDPR Art. 17(3)(b)): erasure may neither destroy those records nor
+    /// unlink them from their customer while it runs.
+    fn floor_basis(
+        &mut self,
+        fname: &str,
+        floor: &LegalFloor,
+        dname: &str,
+        dt: &DataType,
+        at: &KeyPath,
+        dat: &KeyPath,
+    ) {
+        if floor.basis != Some(FloorBasis::Statute)
+            || !(holds(dt, Category::Kyc) || holds(dt, Category::Financial))
+        {
+            return;
+        }
+        let Some(e) = &dt.erasure else { return };
+        let overrides = floor.overrides.contains(&RequestKind::Erasure);
+        if !overrides && matches!(e.action, ErasureAction::Delete | ErasureAction::CryptoShred) {
+            self.error_hint(
+                Rule::BreaksLaw,
+                at.key("overrides"),
+                format!("legal floor \"{fname}\" is a legal obligation on \"{dname}\" ({}), but it does not override erasure, so an erasure request would {} records the law requires to be kept (GDPR Art. 17(3)(b))",
+                    floor.law, if e.action == ErasureAction::Delete { "delete" } else { "crypto-shred" }),
+                "add \"erasure\" to overrides and set the data type's erasure to keep_until_floor",
+            );
+        }
+        if overrides && e.action == ErasureAction::Anonymise {
+            let links = self.subject_columns(&dt.store, dt.table.as_ref());
+            for col in e.anonymise.keys() {
+                if links.contains(col.as_str()) {
+                    self.error_hint(
+                        Rule::ErasureDeletesProtected,
+                        dat.key("erasure").key("anonymise").key(col.as_str()),
+                        format!("erasure would unlink {dname}.{col} from its customer, but legal floor \"{fname}\" requires the records to be producible for that customer until it ends ({} from {})",
+                            floor.period, name_of(&floor.from)),
+                        "use action = \"keep_until_floor\": the rows are deleted when the floor ends",
+                    );
                 }
             }
         }
@@ -1867,6 +1943,7 @@ erasure = { action = "delete" }
 retention = { period = "24h", from = "created", action = "delete" }
 [legal_floors.tax]
 law = "tax"
+basis = "statute"
 period = "7y"
 from = "created"
 applies_to = ["orders"]

@@ -296,13 +296,26 @@ pub fn schema(policy: &Policy, store: &str) -> Result<Vec<TableSpec>> {
                     && d.table.as_ref() == Some(table)
                     && d.timestamp.as_ref() == Some(c)
             });
+            // A column some erasure or retention sets to NULL must take it.
+            let nulled = policy.data_types.values().any(|d| {
+                d.store == store
+                    && d.table.as_ref() == Some(table)
+                    && (d
+                        .erasure
+                        .as_ref()
+                        .is_some_and(|e| e.anonymise.get(c) == Some(&AnonymiseMethod::Null))
+                        || d.retention
+                            .as_ref()
+                            .is_some_and(|r| r.anonymise.get(c) == Some(&AnonymiseMethod::Null)))
+            });
             out.push(ColumnSpec {
                 name: c.clone(),
                 ty,
-                not_null: primary_key.contains(c)
-                    || first_link
-                    || is_timestamp
-                    || rollup_keys.contains_key(table),
+                not_null: !nulled
+                    && (primary_key.contains(c)
+                        || first_link
+                        || is_timestamp
+                        || rollup_keys.contains_key(table)),
             });
         }
         // Foreign keys must reference a column of the same type.

@@ -780,6 +780,7 @@ fn a_floor_from_another_event_keeps_rows() {
     let floor = r#"
 [legal_floors.test_floor]
 law = "A test floor: accounts kept two years from their creation"
+basis = "commitment"
 period = "2y"
 from = "created"
 applies_to = ["accounts"]
