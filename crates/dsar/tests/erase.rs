@@ -200,7 +200,9 @@ fn expected(
             let fate = match (&dt.erasure, mine) {
                 (_, false) | (None, true) => Fate::Same,
                 (Some(rule), true) => match rule.action {
-                    ErasureAction::Anonymise => Fate::Anonymised(name.clone()),
+                    ErasureAction::Anonymise | ErasureAction::Pseudonymise => {
+                        Fate::Anonymised(name.clone())
+                    }
                     _ => {
                         let floor_holds = policy.legal_floors.values().any(|f| {
                             if !f.applies_to.contains(name)
@@ -636,13 +638,13 @@ async fn check(seed: &str, db: &TestDb) {
     let anonymises = policy.data_types.values().any(|d| {
         d.erasure
             .as_ref()
-            .is_some_and(|e| e.action == ErasureAction::Anonymise)
+            .is_some_and(|e| e.action.replaces_columns())
     });
     assert_eq!(count("Anonymised") > 0, anonymises, "{seed}: {seen:?}");
     let floors_keep = policy.data_types.iter().any(|(n, d)| {
         d.erasure
             .as_ref()
-            .is_some_and(|e| e.action != ErasureAction::Anonymise)
+            .is_some_and(|e| !e.action.replaces_columns())
             && policy
                 .legal_floors
                 .values()
@@ -757,7 +759,7 @@ fn in_a_row_about_two_people_only_the_erased_ones_reference_is_replaced() {
     let base = load("infrpool").1;
     let both = base.replace(
         "[data_types.request_metadata]\ndescription = \"Per request: task, model, tokens, latency, cost and earning, supply type, status\"\nstore = \"main\"\ntable = \"inference_requests\"\ntimestamp = \"created_at\"\ncategories = [\"telemetry\"]\nerasure = { action = \"delete\" }",
-        "[data_types.request_metadata]\ndescription = \"Per request: task, model, tokens, latency, cost and earning, supply type, status\"\nstore = \"main\"\ntable = \"inference_requests\"\ntimestamp = \"created_at\"\ncategories = [\"telemetry\"]\nerasure = { action = \"anonymise\", anonymise = { consumer_id = \"pseudonym\", supplier_id = \"pseudonym\" } }",
+        "[data_types.request_metadata]\ndescription = \"Per request: task, model, tokens, latency, cost and earning, supply type, status\"\nstore = \"main\"\ntable = \"inference_requests\"\ntimestamp = \"created_at\"\ncategories = [\"telemetry\"]\nerasure = { action = \"pseudonymise\", anonymise = { consumer_id = \"pseudonym\", supplier_id = \"pseudonym\" } }",
     );
     assert_ne!(both, base, "the policy edit did not apply");
     let one = both.replace(", supplier_id = \"pseudonym\"", "");

@@ -476,9 +476,17 @@ pub struct ConditionalRetention {
 pub struct ErasureRule {
     /// The action.
     pub action: ErasureAction,
-    /// Columns and methods, when `action = "anonymise"`.
+    /// Columns and methods, when `action = "anonymise"` or `"pseudonymise"`.
     #[serde(default)]
     pub anonymise: BTreeMap<SqlIdent, AnonymiseMethod>,
+}
+
+impl ErasureAction {
+    /// Whether the rows are kept with columns replaced (`anonymise`,
+    /// `pseudonymise`).
+    pub fn replaces_columns(self) -> bool {
+        matches!(self, ErasureAction::Anonymise | ErasureAction::Pseudonymise)
+    }
 }
 
 /// Erasure actions.
@@ -489,6 +497,10 @@ pub enum ErasureAction {
     Delete,
     /// Anonymised and kept (its retention then counts on, often from `anonymised`).
     Anonymise,
+    /// References replaced by keyed pseudonyms and kept: pseudonymisation,
+    /// not anonymisation (the rows stay personal data while the pseudonym key
+    /// exists, GDPR Art. 4(5)); carried out as `anonymise` is.
+    Pseudonymise,
     /// Kept as is until its legal floor ends, then deleted.
     KeepUntilFloor,
     /// Vault keys destroyed: sealed values become unreadable at once.

@@ -750,6 +750,9 @@ impl<'a> Context<'a> {
         for col in r.anonymise.keys() {
             self.known_column(name, dt, col, at.key("anonymise").key(col.as_str()));
         }
+        if r.action == ExpiryAction::Anonymise && !r.anonymise.is_empty() {
+            self.keeps_the_person(name, dt, &r.anonymise, false, at, "retention");
+        }
         if let Some(ru) = &r.roll_up {
             let subject_cols = self.subject_columns(&dt.store, dt.table.as_ref());
             for (i, col) in ru.group_by.iter().enumerate() {
@@ -778,7 +781,7 @@ impl<'a> Context<'a> {
             && dt
                 .erasure
                 .as_ref()
-                .is_none_or(|e| e.action != ErasureAction::Anonymise)
+                .is_none_or(|e| !e.action.replaces_columns())
         {
             self.error(
                 Rule::Contradiction,
@@ -917,14 +920,14 @@ impl<'a> Context<'a> {
             None => {}
             Some(e) => {
                 let eat = at.key("erasure");
-                if e.action == ErasureAction::Anonymise && e.anonymise.is_empty() {
+                if e.action.replaces_columns() && e.anonymise.is_empty() {
                     self.error(
                         Rule::Contradiction,
                         eat.key("action"),
                         format!("erasure of \"{name}\" anonymises but names no columns"),
                     );
                 }
-                if e.action != ErasureAction::Anonymise && !e.anonymise.is_empty() {
+                if !e.action.replaces_columns() && !e.anonymise.is_empty() {
                     self.error(
                         Rule::Contradiction,
                         eat.key("anonymise"),
@@ -933,6 +936,9 @@ impl<'a> Context<'a> {
                 }
                 for col in e.anonymise.keys() {
                     self.known_column(name, dt, col, eat.key("anonymise").key(col.as_str()));
+                }
+                if e.action.replaces_columns() {
+                    self.keeps_the_person(name, dt, &e.anonymise, e.action == ErasureAction::Pseudonymise, &eat, "erasure");
                 }
                 let protected = self
                     .policy
@@ -960,6 +966,66 @@ impl<'a> Context<'a> {
                     }
                 }
             }
+        }
+    }
+
+    /// An anonymise-and-keep must take the person out: every reference to
+    /// the subject and every contact column replaced, and not by a keyed
+    /// pseudonym (pseudonymisation keeps personal data while the key exists,
+    /// GDPR Art. 4(5) and Recital 26) unless the action says `pseudonymise`.
+    fn keeps_the_person(
+        &mut self,
+        name: &str,
+        dt: &DataType,
+        methods: &BTreeMap<SqlIdent, AnonymiseMethod>,
+        pseudonymise: bool,
+        at: &KeyPath,
+        what: &str,
+    ) {
+        let mut links = self.subject_columns(&dt.store, dt.table.as_ref());
+        // The account row's own key stays: kept rows refer to it, and with
+        // every other identifier replaced it names no one.
+        for i in &self.policy.subject.identifiers {
+            if i.kind == IdentifierKind::UserId
+                && i.store == dt.store
+                && dt.table.as_ref() == Some(&i.table)
+            {
+                links.remove(i.column.as_str());
+            }
+        }
+        for (col, cat) in &dt.columns {
+            let personal = links.contains(col.as_str()) || *cat == Category::Contact;
+            if personal && !methods.contains_key(col) {
+                self.error(
+                    Rule::Contradiction,
+                    at.key("anonymise"),
+                    format!("{what} of \"{name}\" keeps its rows but leaves {name}.{col} ({}) as it was, so they still identify the person",
+                        if links.contains(col.as_str()) { "an identifier of or reference to the subject".to_owned() } else { name_of(cat) }),
+                );
+            }
+        }
+        let pseudonyms: Vec<&SqlIdent> = methods
+            .iter()
+            .filter(|(_, m)| **m == AnonymiseMethod::Pseudonym)
+            .map(|(c, _)| c)
+            .collect();
+        if !pseudonymise {
+            for col in &pseudonyms {
+                self.error_hint(
+                    Rule::Contradiction,
+                    at.key("anonymise").key(col.as_str()),
+                    format!("{what} of \"{name}\" calls a keyed pseudonym of {name}.{col} anonymisation, but it is pseudonymisation: the rows stay personal data while the pseudonym key exists (GDPR Art. 4(5), Recital 26)"),
+                    "say so with action = \"pseudonymise\", or anonymise with null, placeholder or random",
+                );
+            }
+        } else if pseudonyms.is_empty() {
+            self.error(
+                Rule::Contradiction,
+                at.key("action"),
+                format!(
+                    "{what} of \"{name}\" pseudonymises but replaces no column with a pseudonym"
+                ),
+            );
         }
     }
 
@@ -1103,7 +1169,7 @@ impl<'a> Context<'a> {
                 "add \"erasure\" to overrides and set the data type's erasure to keep_until_floor",
             );
         }
-        if overrides && e.action == ErasureAction::Anonymise {
+        if overrides && e.action.replaces_columns() {
             let links = self.subject_columns(&dt.store, dt.table.as_ref());
             for col in e.anonymise.keys() {
                 if links.contains(col.as_str()) {
@@ -1170,7 +1236,7 @@ impl<'a> Context<'a> {
                     if e.action == ErasureAction::Delete { "delete" } else { "crypto-shred" }, floor.period, floor.law),
                 "use action = \"keep_until_floor\", or \"anonymise\" for the references only",
             ),
-            ErasureAction::Anonymise => {
+            ErasureAction::Anonymise | ErasureAction::Pseudonymise => {
                 for col in e.anonymise.keys() {
                     let cat = dt.columns.get(col.as_str());
                     if matches!(cat, Some(Category::Kyc | Category::Financial)) {

@@ -172,7 +172,7 @@ fn step(
         period: "on erasure".to_owned(),
         from: Anchor::DeletionRequested,
         action: match erasure {
-            Some(ErasureAction::Anonymise) => ExpiryAction::Anonymise,
+            Some(ErasureAction::Anonymise | ErasureAction::Pseudonymise) => ExpiryAction::Anonymise,
             Some(ErasureAction::CryptoShred) => ExpiryAction::CryptoShred,
             _ => ExpiryAction::Delete,
         },
@@ -261,7 +261,7 @@ impl Planner<'_, '_> {
         let mut released = Sql::new();
         let mut ends = Vec::new();
         released.push("(1 = 1");
-        if rule.action != ErasureAction::Anonymise {
+        if !rule.action.replaces_columns() {
             for (name, floor) in floors {
                 released.push(" AND ");
                 let anchor = self.anchor(floor.from)?;
@@ -287,7 +287,7 @@ impl Planner<'_, '_> {
                 pending.push("(1 = 1)");
                 RowOp::Delete
             }
-            ErasureAction::Anonymise => {
+            ErasureAction::Anonymise | ErasureAction::Pseudonymise => {
                 // Replacing the reference to the person takes the row out of
                 // their rows, so it is done once whatever the marker says (a
                 // row marked anonymised that still names them is not); else

@@ -336,12 +336,19 @@ impl Oracle<'_> {
             if pseudonymised {
                 return false;
             }
+            // A reference the sweep anonymises away refers to no one.
+            let nulled_by_sweep = self.policy.data_types.values().any(|d| {
+                d.store == self.store
+                    && d.table.as_ref() == Some(t)
+                    && d.retention
+                        .as_ref()
+                        .is_some_and(|r| r.anonymise.contains_key(c))
+            });
             self.before[t.as_str()].iter().any(|(child_key, child)| {
+                let fate = decided.get(t.as_str()).and_then(|f| f.get(child_key));
                 child.get(c.as_str()).and_then(|v| v.as_deref()) == Some(key)
-                    && !matches!(
-                        decided.get(t.as_str()).and_then(|f| f.get(child_key)),
-                        Some(Fate::Deleted | Fate::RolledUp)
-                    )
+                    && !matches!(fate, Some(Fate::Deleted | Fate::RolledUp))
+                    && !(nulled_by_sweep && matches!(fate, Some(Fate::Anonymised)))
             })
         })
     }
