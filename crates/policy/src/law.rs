@@ -7,6 +7,7 @@
 //! accepted: deadlines are always computed as the earlier of the promise and
 //! the statute, so the statute still holds.
 
+use crate::model::Anchor;
 use crate::RetentionPeriod;
 
 /// A statutory limit with its citation.
@@ -96,3 +97,98 @@ pub const DPDP_BREACH_SUBJECTS: &str = "DPDP Rules 2025, r. 7(1)";
 /// California: affected residents are told of a breach of their personal
 /// information in the most expedient time possible.
 pub const CCPA_BREACH_SUBJECTS: &str = "Cal. Civ. Code §1798.82(a)";
+
+/// A record-keeping floor the law sets, with the event it counts from.
+#[derive(Debug, Clone, Copy)]
+pub struct LawFloor {
+    /// The minimum period.
+    pub period: RetentionPeriod,
+    /// The event it counts from, as the format can say it.
+    pub from: Anchor,
+    /// Where it comes from, and how the period was read.
+    pub citation: &'static str,
+}
+
+/// India: identity (KYC) records kept five years after the business
+/// relationship ends.
+pub const INDIA_KYC_RECORDS: LawFloor = LawFloor {
+    period: RetentionPeriod::Years(5),
+    from: Anchor::AccountClosed,
+    citation: "Prevention of Money-laundering Act 2002 s.12(1)(e) with s.12(4); PML (Maintenance of Records) Rules 2005 r.10",
+};
+
+/// India: books of account kept eight financial years (Companies Act 2013
+/// s.128(5)), and GST records 72 months from the due date of the year's
+/// annual return, 31 December after the financial year (CGST Act 2017
+/// s.36). Counted from a record's creation, the later ends at most nine
+/// years on (a record of 1 April sits a year before its financial year ends,
+/// and eight financial years follow), so nine years from creation meets both.
+pub const INDIA_FINANCIAL_RECORDS: LawFloor = LawFloor {
+    period: RetentionPeriod::Years(9),
+    from: Anchor::Created,
+    citation: "Companies Act 2013 s.128(5) (eight financial years) and CGST Act 2017 s.36 (72 months from the annual return's due date), read from a record's creation",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn days(p: RetentionPeriod) -> (i64, i64) {
+        (
+            p.min_hours().expect("finite") / 24,
+            p.max_hours().expect("finite") / 24,
+        )
+    }
+
+    #[test]
+    fn gdpr() {
+        assert_eq!(days(GDPR_RESPONSE.period), (28, 31), "one month");
+        assert_eq!(days(GDPR_EXTENSION.period), (59, 62), "two months");
+        assert_eq!(GDPR_BREACH.period, RetentionPeriod::Hours(72));
+        for s in [GDPR_RESPONSE, GDPR_EXTENSION, GDPR_BREACH] {
+            assert!(s.citation.starts_with("GDPR Art."), "{}", s.citation);
+        }
+    }
+
+    #[test]
+    fn ccpa() {
+        assert_eq!(CCPA_RESPONSE.period, RetentionPeriod::Days(45));
+        assert_eq!(CCPA_EXTENSION.period, RetentionPeriod::Days(45));
+        assert_eq!(CCPA_ACKNOWLEDGE_BUSINESS_DAYS, 10);
+        assert!(CCPA_RESPONSE.citation.contains("1798.130"));
+        assert!(CCPA_BREACH_SUBJECTS.contains("1798.82"));
+    }
+
+    #[test]
+    fn dpdp_and_india() {
+        assert_eq!(DPDP_RESPONSE.period, RetentionPeriod::Days(90));
+        assert_eq!(DPDP_INACTIVITY.period, RetentionPeriod::Years(3));
+        assert_eq!(DPDP_INACTIVITY_NOTICE.period, RetentionPeriod::Hours(48));
+        assert_eq!(DPDP_LOG_FLOOR.period, RetentionPeriod::Years(1));
+        assert_eq!(DPDP_BREACH_REPORT.period, RetentionPeriod::Hours(72));
+        assert_eq!(CERT_IN_INCIDENT.period, RetentionPeriod::Hours(6));
+        for s in [
+            DPDP_RESPONSE,
+            DPDP_INACTIVITY,
+            DPDP_INACTIVITY_NOTICE,
+            DPDP_LOG_FLOOR,
+            DPDP_BREACH_REPORT,
+        ] {
+            assert!(
+                s.citation.starts_with("DPDP Rules 2025, r."),
+                "{}",
+                s.citation
+            );
+        }
+        assert!(CERT_IN_INCIDENT.citation.contains("70B"));
+        // PMLA from the end of the relationship; the financial floor covers
+        // eight financial years from a record on 1 April (FY end + 8y).
+        assert_eq!(INDIA_KYC_RECORDS.from, Anchor::AccountClosed);
+        assert!(INDIA_KYC_RECORDS.citation.contains("s.12(1)(e)"));
+        assert!(INDIA_FINANCIAL_RECORDS
+            .period
+            .covers(RetentionPeriod::Years(1 + 8)));
+        assert!(INDIA_FINANCIAL_RECORDS.citation.contains("s.128(5)"));
+        assert!(INDIA_FINANCIAL_RECORDS.citation.contains("s.36"));
+    }
+}

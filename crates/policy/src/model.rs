@@ -823,6 +823,8 @@ pub struct Digest {
 pub enum DigestAlgorithm {
     /// SHA-256.
     Sha256,
+    /// A one-way hash whose algorithm the policy does not name.
+    Unspecified,
 }
 
 /// Password hashing.

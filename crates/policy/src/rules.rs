@@ -26,6 +26,7 @@ pub(crate) fn check(policy: &Policy, map: &SourceMap) -> Vec<Finding> {
     cx.anchors();
     cx.floors();
     cx.kyc_everywhere();
+    cx.india_floors();
     cx.tiers();
     cx.erasure();
     cx.regimes();
@@ -1181,6 +1182,41 @@ impl<'a> Context<'a> {
                         "use action = \"keep_until_floor\": the rows are deleted when the floor ends",
                     );
                 }
+            }
+        }
+    }
+
+    /// Under DPDP (an Indian business), KYC and financial records meet the
+    /// Indian statutes' floors, whatever floor the policy wrote.
+    fn india_floors(&mut self) {
+        if self.policy.regimes.dpdp.is_none() {
+            return;
+        }
+        let policy = self.policy;
+        for (name, dt) in &policy.data_types {
+            let law = if holds(dt, Category::Kyc) {
+                law::INDIA_KYC_RECORDS
+            } else if dt.categories.contains(&Category::Financial) {
+                law::INDIA_FINANCIAL_RECORDS
+            } else {
+                continue;
+            };
+            let Some(r) = &dt.retention else { continue };
+            let floor = LegalFloor {
+                law: law.citation.to_owned(),
+                basis: Some(FloorBasis::Statute),
+                period: law.period,
+                from: law.from,
+                applies_to: Vec::new(),
+                overrides: Vec::new(),
+            };
+            if let Some(why) = falls_short(r.period, r.from, &floor) {
+                self.error(
+                    Rule::BreaksLaw,
+                    path!["data_types", name, "retention", "period"],
+                    format!("retention of \"{name}\" ({} from {}) {why} what Indian law requires of these records: {} from {} ({})",
+                        r.period, name_of(&r.from), law.period, name_of(&law.from), law.citation),
+                );
             }
         }
     }
