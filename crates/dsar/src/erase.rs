@@ -500,24 +500,6 @@ async fn mark_started(home: &Db, r: &Request, now: DateTime<Utc>, ids: &Identifi
     .await
 }
 
-/// Rows of `table` where `cond` holds.
-async fn count(db: &Db, table: &SqlIdent, cond: &Sql, op: &'static str) -> Result<u64> {
-    let err = db.err(op, Some(table.as_str()));
-    let mut sql = Sql::new();
-    sql.push("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ")
-        .ident(table)
-        .push(" WHERE ")
-        .append(cond);
-    let n: i64 = sql
-        .query()
-        .fetch_one(db.pool())
-        .await
-        .map_err(&err)?
-        .try_get("n")
-        .map_err(&err)?;
-    Ok(u64::try_from(n).unwrap_or(0))
-}
-
 fn db_of<'a>(session: &'a Session, store: &str) -> Result<&'a Db> {
     session
         .dbs
@@ -677,7 +659,7 @@ async fn replace_identifiers(
         .append(&work.held);
     let op = "replacing the account's identifiers";
     let err = db.err(op, Some(home.table.as_str()));
-    let n = count(db, &work.table, &mine, op).await?;
+    let n = db.count_where(&work.table, &mine, op).await?;
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -833,13 +815,9 @@ async fn kept(
 ) -> Result<()> {
     let db = db_of(session, &step.store)?;
     let err = db.err("counting what an erasure kept", Some(work.table.as_str()));
-    line.kept = count(
-        db,
-        &work.table,
-        &work.expired,
-        "counting what an erasure kept",
-    )
-    .await?;
+    line.kept = db
+        .count_where(&work.table, &work.expired, "counting what an erasure kept")
+        .await?;
     if line.kept == 0 {
         return Ok(());
     }
@@ -878,13 +856,9 @@ async fn kept(
         .append(&work.expired)
         .push(" AND ")
         .append(&work.referenced);
-    let by_reference = count(
-        db,
-        &work.table,
-        &referenced,
-        "counting what an erasure kept",
-    )
-    .await?;
+    let by_reference = db
+        .count_where(&work.table, &referenced, "counting what an erasure kept")
+        .await?;
     if by_reference > 0 {
         line.why.push(format!(
             "{by_reference} still referred to by rows that are kept: the retention sweep deletes them once those go"

@@ -672,24 +672,19 @@ async fn shred(
         .collect();
     let mut out = Vec::new();
     for s in found {
+        // Rows of theirs that may not go keep them.
         let mut others = Sql::new();
         others
-            .push("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ")
-            .ident(&work.table)
-            .push(" WHERE CAST(")
+            .push("CAST(")
             .append(subject)
             .push(" AS TEXT) = ")
             .bind(Value::Text(s.clone()))
             .push(" AND NOT COALESCE((")
             .append(&eligible(work))
             .push("), 1 = 0)");
-        let n: i64 = others
-            .query()
-            .fetch_one(db.pool())
-            .await
-            .map_err(&err)?
-            .try_get("n")
-            .map_err(&err)?;
+        let n = db
+            .count_where(&work.table, &others, "finding subjects to crypto-shred")
+            .await?;
         if n > 0 {
             continue;
         }

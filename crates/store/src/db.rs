@@ -162,6 +162,30 @@ impl Db {
         }
     }
 
+    /// Rows of `table` where `cond` holds; errors name `operation`.
+    pub async fn count_where(
+        &self,
+        table: &privctl_policy::SqlIdent,
+        cond: &crate::sql::Sql,
+        operation: &str,
+    ) -> Result<u64> {
+        use sqlx::Row;
+        let err = self.err(operation, Some(table.as_str()));
+        let mut sql = crate::sql::Sql::new();
+        sql.push("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ")
+            .ident(table)
+            .push(" WHERE ")
+            .append(cond);
+        let n: i64 = sql
+            .query()
+            .fetch_one(self.pool())
+            .await
+            .map_err(&err)?
+            .try_get("n")
+            .map_err(&err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Runs `f` in a transaction holding `lock`: committed when `f` returns
     /// `Ok`, rolled back at once when it returns `Err`. (A transaction merely
     /// dropped is rolled back only when its connection is next used, and on
