@@ -916,22 +916,18 @@ fn assignment_value(
             let vs = i;
             if at_line_start(hay, s) {
                 (vs, line_end(vs))
-            } else if s > 0 && matches!(hay[s - 1], b'?' | b'&') {
-                let mut j = vs;
-                while j < hi
-                    && j - vs <= MAX_VALUE
-                    && !hay[j].is_ascii_whitespace()
-                    && !b"&#\"'<>".contains(&hay[j])
-                {
-                    j += 1;
-                }
-                (vs, j)
             } else {
+                // A URL query's value also ends at `&` or `#`.
+                let stops: &[u8] = if s > 0 && matches!(hay[s - 1], b'?' | b'&') {
+                    b"&#\"'<>"
+                } else {
+                    b"\"'<>"
+                };
                 let mut j = vs;
                 while j < hi
                     && j - vs <= MAX_VALUE
                     && !hay[j].is_ascii_whitespace()
-                    && !b"\"'<>".contains(&hay[j])
+                    && !stops.contains(&hay[j])
                 {
                     j += 1;
                 }
@@ -981,13 +977,11 @@ fn plausible_secret(v: &[u8]) -> bool {
     if v.len() < 4 || v.len() > MAX_VALUE {
         return false;
     }
+    // (A value of one character repeated is a template's mask.)
     if template(v) {
         return false;
     }
     if v.iter().all(u8::is_ascii_digit) {
-        return false;
-    }
-    if v.iter().all(|&b| b == v[0]) {
         return false;
     }
     if is_type_word(v) || looks_like_code(v) || object_dump(v) || reference(v) {
