@@ -426,13 +426,7 @@ impl<'a> Context<'a> {
                         .and_then(|d| d.retention.as_ref())
                         .map(|r| (r.period, r.from))
                 };
-                let floored = |n: &str| {
-                    self.policy
-                        .legal_floors
-                        .iter()
-                        .find(|(_, f)| f.applies_to.iter().any(|a| a == n))
-                        .map(|(f, _)| f.clone())
-                };
+                let floored = |n: &str| floors_on(self.policy, n).next().map(|(f, _)| f.clone());
                 let differ = period(other) != period(name);
                 match (differ, floored(other).or_else(|| floored(name))) {
                     (true, Some(fname)) => self.error(
@@ -941,11 +935,7 @@ impl<'a> Context<'a> {
                 if e.action.replaces_columns() {
                     self.keeps_the_person(name, dt, &e.anonymise, e.action == ErasureAction::Pseudonymise, &eat, "erasure");
                 }
-                let protected = self
-                    .policy
-                    .legal_floors
-                    .values()
-                    .any(|f| f.applies_to.iter().any(|n| n == name));
+                let protected = floors_on(self.policy, name).next().is_some();
                 if e.action == ErasureAction::KeepUntilFloor && !protected {
                     self.error(
                         Rule::Contradiction,
@@ -953,10 +943,8 @@ impl<'a> Context<'a> {
                         format!("erasure keeps \"{name}\" until its legal floor, but no legal floor applies to it"),
                     );
                 } else if e.action == ErasureAction::KeepUntilFloor {
-                    let overriding = self.policy.legal_floors.values().any(|f| {
-                        f.applies_to.iter().any(|n| n == name)
-                            && f.overrides.contains(&RequestKind::Erasure)
-                    });
+                    let overriding = floors_on(self.policy, name)
+                        .any(|(_, f)| f.overrides.contains(&RequestKind::Erasure));
                     if !overriding {
                         self.error_hint(
                             Rule::Contradiction,
@@ -1225,12 +1213,7 @@ impl<'a> Context<'a> {
     /// protects KYC data elsewhere in the policy.
     fn kyc_everywhere(&mut self) {
         let policy = self.policy;
-        let covered = |n: &str| {
-            policy
-                .legal_floors
-                .values()
-                .any(|f| f.applies_to.iter().any(|a| a == n))
-        };
+        let covered = |n: &str| floors_on(policy, n).next().is_some();
         let Some((fname, protected)) = policy.legal_floors.iter().find_map(|(fname, f)| {
             f.applies_to
                 .iter()
@@ -1343,8 +1326,8 @@ impl<'a> Context<'a> {
                         ),
                     );
                 }
-                for (fname, floor) in &self.policy.legal_floors {
-                    if floor.applies_to.iter().any(|n| n == dname) {
+                for (fname, floor) in floors_on(self.policy, dname) {
+                    {
                         if let Some(why) = falls_short(period, r.from, floor) {
                             self.error(
                                 Rule::RetentionBelowFloor,
@@ -1811,15 +1794,9 @@ impl<'a> Context<'a> {
             match red.prompt_capture {
                 PromptCapture::Never => {
                     let at = holds_at(&path!["data_types", name], dt, Category::PromptContent);
-                    let what = match dt
-                        .columns
-                        .iter()
-                        .find(|(_, c)| **c == Category::PromptContent)
-                    {
-                        Some((col, _)) if !dt.categories.contains(&Category::PromptContent) => {
-                            format!("column {name}.{col}")
-                        }
-                        _ => format!("data type \"{name}\""),
+                    let what = match only_by_column(dt, Category::PromptContent) {
+                        Some(col) => format!("column {name}.{col}"),
+                        None => format!("data type \"{name}\""),
                     };
                     self.error(
                         Rule::Contradiction,
@@ -1949,6 +1926,17 @@ fn is_snake_name(s: &str) -> bool {
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// The legal floors that protect data type `name`.
+fn floors_on<'p>(
+    policy: &'p Policy,
+    name: &'p str,
+) -> impl Iterator<Item = (&'p String, &'p LegalFloor)> + 'p {
+    policy
+        .legal_floors
+        .iter()
+        .filter(move |(_, f)| f.applies_to.iter().any(|a| a == name))
+}
+
 /// Whether a data type holds `cat`: by its label or by any column's
 /// classification (a data type labelled `identifier` with a `kyc` column
 /// holds KYC data).
@@ -1959,10 +1947,22 @@ fn holds(dt: &DataType, cat: Category) -> bool {
 /// Where a data type says it holds `cat`: its first column so classified, or
 /// its categories.
 fn holds_at(dt_path: &KeyPath, dt: &DataType, cat: Category) -> KeyPath {
-    match dt.columns.iter().find(|(_, c)| **c == cat) {
-        Some((col, _)) if !dt.categories.contains(&cat) => dt_path.key("columns").key(col.as_str()),
-        _ => dt_path.key("categories"),
+    match only_by_column(dt, cat) {
+        Some(col) => dt_path.key("columns").key(col.as_str()),
+        None => dt_path.key("categories"),
     }
+}
+
+/// The first column classified `cat`, when the data type's label does not
+/// say it holds `cat`.
+fn only_by_column(dt: &DataType, cat: Category) -> Option<&SqlIdent> {
+    if dt.categories.contains(&cat) {
+        return None;
+    }
+    dt.columns
+        .iter()
+        .find(|(_, c)| **c == cat)
+        .map(|(col, _)| col)
 }
 
 fn category_name(c: Option<&Category>) -> &'static str {
