@@ -846,7 +846,7 @@ async fn kept(
             .try_get::<Option<String>, _>("t")
             .map_err(&err)?
             .and_then(|t| parse_time_text(&t));
-        match latest.and_then(|t| end.period.end_from(t)) {
+        match latest.and_then(|t| end.end_for(t)) {
             Some(t) => until = Some(until.map_or(t, |u| u.max(t))),
             None => forever = true,
         }

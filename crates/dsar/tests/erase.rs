@@ -214,6 +214,13 @@ fn expected(
                                 Anchor::Created => row[dt.timestamp.as_ref().expect("ts").as_str()]
                                     .as_deref()
                                     .map(time),
+                                Anchor::FinancialYearEnd => row
+                                    [dt.timestamp.as_ref().expect("ts").as_str()]
+                                .as_deref()
+                                .map(|t| {
+                                    let fy = policy.organisation.financial_year.expect("year");
+                                    privctl_store::testing::financial_year_end(&fy, time(t))
+                                }),
                                 Anchor::AccountClosed => closed_at,
                                 other => panic!("no floor here counts from {other:?}"),
                             };

@@ -116,6 +116,18 @@ impl RetentionPeriod {
         )
     }
 
+    /// This period and a year more, as long as a year whatever the start
+    /// (366 days for periods in days or hours); `None` on overflow.
+    pub fn plus_a_year(self) -> Option<RetentionPeriod> {
+        Some(match self {
+            RetentionPeriod::Hours(n) => RetentionPeriod::Hours(n.checked_add(366 * 24)?),
+            RetentionPeriod::Days(n) => RetentionPeriod::Days(n.checked_add(366)?),
+            RetentionPeriod::Months(n) => RetentionPeriod::Months(n.checked_add(12)?),
+            RetentionPeriod::Years(n) => RetentionPeriod::Years(n.checked_add(1)?),
+            RetentionPeriod::Indefinite => RetentionPeriod::Indefinite,
+        })
+    }
+
     /// The instant this period ends when it starts at `start`, or `None` for
     /// `indefinite`. Month arithmetic clamps to the last day of shorter months,
     /// as a lawyer reads "one month from 31 January".

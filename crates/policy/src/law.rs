@@ -118,16 +118,23 @@ pub const INDIA_KYC_RECORDS: LawFloor = LawFloor {
 };
 
 /// India: books of account kept eight financial years (Companies Act 2013
-/// s.128(5)), and GST records 72 months from the due date of the year's
-/// annual return, 31 December after the financial year (CGST Act 2017
-/// s.36). Counted from a record's creation, the later ends at most nine
-/// years on (a record of 1 April sits a year before its financial year ends,
-/// and eight financial years follow), so nine years from creation meets both.
+/// s.128(5)), counted from the end of the financial year they belong to, in
+/// India's financial year (1 April to 31 March, s.2(41)). This is the
+/// longest of the records laws: GST records are kept 72 months from the
+/// due date of the year's annual return, 31 December after the year ends
+/// (CGST Act 2017 s.36 with s.44 and r.80: 81 months from the year's end),
+/// and the Income-tax Act 2025 asks no longer.
 pub const INDIA_FINANCIAL_RECORDS: LawFloor = LawFloor {
-    period: RetentionPeriod::Years(9),
-    from: Anchor::Created,
-    citation: "Companies Act 2013 s.128(5) (eight financial years) and CGST Act 2017 s.36 (72 months from the annual return's due date), read from a record's creation",
+    period: RetentionPeriod::Years(8),
+    from: Anchor::FinancialYearEnd,
+    citation: "Companies Act 2013 s.128(5) (eight financial years, the longest); CGST Act 2017 s.36 (72 months from the annual return's due date, 31 December after the financial year)",
 };
+
+/// India's financial year, which the records laws above count in.
+pub const INDIA_FINANCIAL_YEAR: (crate::model::FinancialYear, &str) = (
+    crate::model::FinancialYear::INDIA,
+    "Companies Act 2013 s.2(41): the financial year ends on 31 March",
+);
 
 #[cfg(test)]
 mod tests {
@@ -181,14 +188,22 @@ mod tests {
             );
         }
         assert!(CERT_IN_INCIDENT.citation.contains("70B"));
-        // PMLA from the end of the relationship; the financial floor covers
-        // eight financial years from a record on 1 April (FY end + 8y).
+        // PMLA from the end of the relationship; the financial floor is
+        // eight financial years from the year's end, which covers GST's 72
+        // months from 31 December after it (81 months).
         assert_eq!(INDIA_KYC_RECORDS.from, Anchor::AccountClosed);
         assert!(INDIA_KYC_RECORDS.citation.contains("s.12(1)(e)"));
+        assert_eq!(INDIA_FINANCIAL_RECORDS.from, Anchor::FinancialYearEnd);
         assert!(INDIA_FINANCIAL_RECORDS
             .period
-            .covers(RetentionPeriod::Years(1 + 8)));
+            .covers(RetentionPeriod::Months(9 + 72)));
         assert!(INDIA_FINANCIAL_RECORDS.citation.contains("s.128(5)"));
         assert!(INDIA_FINANCIAL_RECORDS.citation.contains("s.36"));
+        let (year, why) = INDIA_FINANCIAL_YEAR;
+        assert_eq!(
+            (year.starts.to_string(), year.utc_offset.to_string()),
+            ("04-01".into(), "+05:30".into())
+        );
+        assert!(why.contains("s.2(41)"));
     }
 }

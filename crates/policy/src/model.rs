@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ColumnRef, RetentionPeriod, SqlIdent};
 
+pub use crate::calendar::{FinancialYear, InvalidCalendar, MonthDay, UtcOffset};
+
 /// The version of the policy format that this crate reads.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -72,6 +74,9 @@ pub struct Organisation {
     pub source: Option<String>,
     /// Where data-subject requests are sent.
     pub contact: Option<String>,
+    /// When the organisation's financial year starts, for periods counted
+    /// from a financial year's end (`from = "financial_year_end"`).
+    pub financial_year: Option<FinancialYear>,
 }
 
 /// A place where data lives.
@@ -375,6 +380,10 @@ pub enum Anchor {
     DeletionRequested,
     /// When the record was anonymised by an erasure.
     Anonymised,
+    /// The end of the financial year in which the record was written
+    /// (`[organisation] financial_year`), as records laws count: India's
+    /// Companies Act keeps books eight financial years.
+    FinancialYearEnd,
 }
 
 impl Anchor {
@@ -384,7 +393,10 @@ impl Anchor {
     pub fn never_before(self, other: Anchor) -> bool {
         use Anchor::*;
         // Erasure closes the account when it anonymises, after the request,
-        // and a request is itself the subject's last activity.
+        // and a request is itself the subject's last activity. A record's
+        // financial year ends after it was written; but a period counted
+        // from creation may still meet one counted from the year's end if
+        // it is a year longer (see `check`).
         self == other
             || other == Created
             || (self == Anonymised

@@ -526,8 +526,18 @@ impl<'a> Context<'a> {
                 // Reported as an unknown store already.
                 continue;
             };
+            if anchor == Anchor::FinancialYearEnd
+                && self.policy.organisation.financial_year.is_none()
+            {
+                self.error_hint(
+                    Rule::MissingKey,
+                    at.clone(),
+                    format!("data type \"{name}\" counts from the end of a financial year, but [organisation] does not say when the financial year starts"),
+                    "add financial_year = { starts = \"MM-DD\", utc_offset = \"+HH:MM\" } to [organisation] (India's: starts = \"04-01\", utc_offset = \"+05:30\")",
+                );
+            }
             if !store.kind.is_tabular() {
-                if anchor != Anchor::Created {
+                if !matches!(anchor, Anchor::Created | Anchor::FinancialYearEnd) {
                     self.error(
                         Rule::Contradiction,
                         at,
@@ -537,7 +547,7 @@ impl<'a> Context<'a> {
                 continue;
             }
             match anchor {
-                Anchor::Created => {}
+                Anchor::Created | Anchor::FinancialYearEnd => {}
                 Anchor::Anonymised => {
                     if dt.anonymised_at.is_none() {
                         self.error_hint(
@@ -1181,6 +1191,17 @@ impl<'a> Context<'a> {
             return;
         }
         let policy = self.policy;
+        let (india, why) = law::INDIA_FINANCIAL_YEAR;
+        if let Some(fy) = policy.organisation.financial_year {
+            if fy != india {
+                self.error(
+                    Rule::BreaksLaw,
+                    path!["organisation", "financial_year"],
+                    format!("the financial year starts {} at UTC{}, but the policy answers to DPDP and India's records laws count in India's financial year, from 1 April in Indian Standard Time (starts = \"04-01\", utc_offset = \"+05:30\"; {why})",
+                        fy.starts, fy.utc_offset),
+                );
+            }
+        }
         for (name, dt) in &policy.data_types {
             let law = if holds(dt, Category::Kyc) {
                 law::INDIA_KYC_RECORDS
@@ -1873,6 +1894,14 @@ impl<'a> Context<'a> {
 fn falls_short(period: RetentionPeriod, from: Anchor, floor: &LegalFloor) -> Option<&'static str> {
     if period.is_indefinite() {
         return None;
+    }
+    // A record is written up to a year before its financial year ends: a
+    // period from creation meets one from the year's end if a year longer.
+    if (from, floor.from) == (Anchor::Created, Anchor::FinancialYearEnd) {
+        return match floor.period.plus_a_year() {
+            Some(needed) if period.covers(needed) => None,
+            _ => Some("counts from creation, up to a year before the financial year ends, and is not a year longer than"),
+        };
     }
     if !from.never_before(floor.from) {
         return Some("counts from an earlier event than");

@@ -273,9 +273,10 @@ impl Planner<'_, '_> {
                 }
                 ends.push(FloorEnd {
                     floor: (*name).clone(),
-                    anchor: anchor.0,
-                    kind: anchor.1,
+                    anchor: anchor.sql,
+                    kind: anchor.kind,
                     period: floor.period,
+                    year: anchor.year,
                 });
             }
         }

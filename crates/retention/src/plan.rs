@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Months, Utc};
 use privctl_policy::model::{
-    Anchor, AnonymiseMethod, Category, DataType, ErasureAction, EventSource, ExpiryAction, Policy,
-    StoreKind,
+    Anchor, AnonymiseMethod, Category, DataType, ErasureAction, EventSource, ExpiryAction,
+    FinancialYear, Policy, StoreKind,
 };
 use privctl_policy::{ColumnRef, Hop, RetentionPeriod, SqlIdent};
 use privctl_store::{Column, Dialect, Schema, Table, TimeKind};
@@ -126,6 +126,39 @@ pub struct FloorEnd {
     pub kind: TimeKind,
     /// The floor's period.
     pub period: RetentionPeriod,
+    /// The financial year the anchor's year end is found in, when the
+    /// floor counts from one.
+    pub year: Option<FinancialYear>,
+}
+
+impl FloorEnd {
+    /// When the floor ends for a row whose anchor holds `anchor`.
+    pub fn end_for(&self, anchor: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let start = match self.year {
+            Some(fy) => fy.end_of_year_holding(anchor),
+            None => anchor,
+        };
+        self.period.end_from(start)
+    }
+}
+
+/// Each row's anchor: an expression, the kind of time it holds, and the
+/// financial year it is read in when a period counts from its year's end.
+#[derive(Debug, Clone)]
+pub(crate) struct AnchorExpr {
+    pub(crate) sql: Sql,
+    pub(crate) kind: TimeKind,
+    pub(crate) year: Option<FinancialYear>,
+}
+
+impl AnchorExpr {
+    fn at(sql: Sql, kind: TimeKind) -> AnchorExpr {
+        AnchorExpr {
+            sql,
+            kind,
+            year: None,
+        }
+    }
 }
 
 /// The work a step does.
@@ -257,6 +290,29 @@ pub struct FileWork {
     pub subject_dir: bool,
 }
 
+/// The latest time a row's anchor may hold for a period counted `from` it
+/// to have passed by `as_of`: [`cutoff`] itself, or for a financial year's
+/// end the last instant of the last financial year that had ended by then.
+/// `None` when the period never passes, or when the policy gives no
+/// financial year to count in (`check` refuses that).
+pub fn cutoff_from(
+    period: RetentionPeriod,
+    from: Anchor,
+    policy: &Policy,
+    as_of: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let cut = cutoff(period, as_of)?;
+    match from {
+        Anchor::FinancialYearEnd => Some(
+            policy
+                .organisation
+                .financial_year?
+                .last_instant_ended_by(cut),
+        ),
+        _ => Some(cut),
+    }
+}
+
 /// The instant before `as_of` by `period`: an anchor at or before it has
 /// expired. Month arithmetic clamps to the end of shorter months.
 pub fn cutoff(period: RetentionPeriod, as_of: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -306,7 +362,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan, Error> {
             .filter(|(_, f)| f.applies_to.iter().any(|a| a == name))
             .map(|(n, _)| n.clone())
             .collect();
-        let cut = cutoff(retention.period, inputs.as_of);
+        let cut = cutoff_from(retention.period, retention.from, policy, inputs.as_of);
         let mut step = Step {
             data_type: name.clone(),
             store: dt.store.clone(),
@@ -858,13 +914,20 @@ impl<'a> Planner<'a, '_> {
     }
 
     /// Appends `anchor <= cutoff`, false when the anchor is NULL.
-    pub(crate) fn before(&self, sql: &mut Sql, anchor: &(Sql, TimeKind), cut: DateTime<Utc>) {
-        let (expr, kind) = anchor;
+    /// Whether a period counted from `anchor` has passed: the anchor at or
+    /// before `cut` (the time the period's own start would have to be at
+    /// or before), or for a financial year's end, in a year that had ended
+    /// by `cut`.
+    pub(crate) fn before(&self, sql: &mut Sql, anchor: &AnchorExpr, cut: DateTime<Utc>) {
+        let cut = match anchor.year {
+            Some(fy) => fy.last_instant_ended_by(cut),
+            None => cut,
+        };
         sql.push("(");
-        sql.append(expr).push(" IS NOT NULL AND ");
-        time_of(sql, self.dialect, *kind, expr);
+        sql.append(&anchor.sql).push(" IS NOT NULL AND ");
+        time_of(sql, self.dialect, anchor.kind, &anchor.sql);
         sql.push(" <= ");
-        time_value(sql, self.dialect, *kind, cut);
+        time_value(sql, self.dialect, anchor.kind, cut);
         sql.push(")");
     }
 
@@ -979,20 +1042,29 @@ impl<'a> Planner<'a, '_> {
     }
 
     /// The expression giving each row's anchor, with its time kind.
-    pub(crate) fn anchor(&self, anchor: Anchor) -> Result<(Sql, TimeKind), Error> {
+    pub(crate) fn anchor(&self, anchor: Anchor) -> Result<AnchorExpr, Error> {
         let dt = self.dt;
         let table = dt.table.as_ref().ok_or(Error::Internal("table"))?;
         let events = &self.inputs.policy.subject.events;
-        let column_anchor = |c: &ColumnRef| -> Result<(Sql, TimeKind), Error> {
+        let column_anchor = |c: &ColumnRef| -> Result<AnchorExpr, Error> {
             let kind = self.time_kind(&c.table, &c.column)?;
-            Ok((self.reach(table, c)?, kind))
+            Ok(AnchorExpr::at(self.reach(table, c)?, kind))
         };
         match anchor {
-            Anchor::Created => {
+            Anchor::Created | Anchor::FinancialYearEnd => {
                 let ts = dt.timestamp.as_ref().ok_or(Error::Internal("timestamp"))?;
                 let mut sql = Sql::new();
                 sql.column(table, ts);
-                Ok((sql, self.time_kind(table, ts)?))
+                let mut expr = AnchorExpr::at(sql, self.time_kind(table, ts)?);
+                if anchor == Anchor::FinancialYearEnd {
+                    expr.year = Some(self.inputs.policy.organisation.financial_year.ok_or_else(
+                        || Error::NoSource {
+                            data_type: self.name.to_owned(),
+                            anchor: "financial_year_end",
+                        },
+                    )?);
+                }
+                Ok(expr)
             }
             Anchor::Anonymised => {
                 let c = dt.anonymised_at.as_ref().ok_or_else(|| Error::NoSource {
@@ -1001,7 +1073,7 @@ impl<'a> Planner<'a, '_> {
                 })?;
                 let mut sql = Sql::new();
                 sql.column(table, c);
-                Ok((sql, self.time_kind(table, c)?))
+                Ok(AnchorExpr::at(sql, self.time_kind(table, c)?))
             }
             Anchor::LastActivity => column_anchor(events.last_activity.as_ref().ok_or_else(
                 || Error::NoSource {
@@ -1026,13 +1098,13 @@ impl<'a> Planner<'a, '_> {
                     if !self.inputs.own_tables || self.inputs.home != dt.store {
                         // No request has been recorded where these rows can see it.
                         sql.push("CAST(NULL AS BIGINT)");
-                        return Ok((sql, TimeKind::UnixSeconds));
+                        return Ok(AnchorExpr::at(sql, TimeKind::UnixSeconds));
                     }
                     let key = self.subject_key(table)?;
                     sql.push("(SELECT MIN(r.requested_at) FROM privctl_requests r WHERE r.kind = 'erasure' AND r.cancelled_at IS NULL AND r.subject = CAST(")
                         .append(&key)
                         .push(" AS TEXT))");
-                    Ok((sql, TimeKind::UnixSeconds))
+                    Ok(AnchorExpr::at(sql, TimeKind::UnixSeconds))
                 }
             },
         }

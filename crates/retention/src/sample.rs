@@ -27,7 +27,7 @@ use serde::Serialize;
 use sqlx::AnyConnection;
 
 use crate::own::{self, HoldScope};
-use crate::plan::cutoff;
+use crate::plan::cutoff_from;
 use crate::session::Session;
 use crate::sql::{sqlite_text, Sql, Value};
 use crate::{Error, Result};
@@ -826,7 +826,7 @@ impl Filler<'_> {
         let period = dt
             .as_ref()
             .and_then(|d| d.retention.as_ref())
-            .and_then(|r| cutoff(r.period, self.as_of))
+            .and_then(|r| cutoff_from(r.period, r.from, self.policy, self.as_of))
             .map(|c| (self.as_of - c).num_seconds())
             .unwrap_or(365 * DAY);
         let per_row = spec.columns.len().max(1);
@@ -1227,7 +1227,7 @@ fn files(
         let period = dt
             .retention
             .as_ref()
-            .and_then(|r| cutoff(r.period, as_of))
+            .and_then(|r| cutoff_from(r.period, r.from, policy, as_of))
             .map(|c| (as_of - c).num_seconds())
             .unwrap_or(365 * DAY)
             .max(3600);

@@ -227,6 +227,16 @@ impl Oracle<'_> {
             Anchor::Created => row[dt.timestamp.as_ref().expect("timestamp").as_str()]
                 .as_deref()
                 .map(time),
+            Anchor::FinancialYearEnd => row[dt.timestamp.as_ref().expect("timestamp").as_str()]
+                .as_deref()
+                .map(|t| {
+                    let fy = self
+                        .policy
+                        .organisation
+                        .financial_year
+                        .expect("financial year");
+                    privctl_store::testing::financial_year_end(&fy, time(t))
+                }),
             Anchor::Anonymised => row[dt.anonymised_at.as_ref().expect("marker").as_str()]
                 .as_deref()
                 .map(time),

@@ -174,7 +174,8 @@ pub fn drift(policy: &Policy, store: &str, dialect: Dialect, schema: &Schema) ->
             }
         }
         if let Some(r) = &dt.retention {
-            if let (Some(ts), Anchor::Created) = (&dt.timestamp, r.from) {
+            if let (Some(ts), Anchor::Created | Anchor::FinancialYearEnd) = (&dt.timestamp, r.from)
+            {
                 c.unindexed(
                     table,
                     ts,

@@ -95,3 +95,23 @@ pub async fn fresh_databases(prefix: &str) -> Vec<TestDb> {
     out.extend(fresh_postgres(prefix).await);
     out
 }
+
+/// When the financial year holding `t` ends, found the plain way for test
+/// oracles: the first start of a financial year (local midnight on its
+/// first day) after `t`, among the three calendar years around it.
+pub fn financial_year_end(
+    fy: &privctl_policy::model::FinancialYear,
+    t: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    use chrono::Datelike;
+    let offset = chrono::Duration::minutes(fy.utc_offset.minutes().into());
+    let year = t.year();
+    (year - 1..=year + 1)
+        .filter_map(|y| {
+            chrono::NaiveDate::from_ymd_opt(y, fy.starts.month(), fy.starts.day())
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| d.and_utc() - offset)
+        })
+        .find(|start| *start > t)
+        .expect("a financial year starts within a year")
+}
