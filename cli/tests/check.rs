@@ -29,6 +29,10 @@ struct Case {
     /// ... by this.
     #[serde(default)]
     replace: String,
+    /// Further edits, each made after the one before it, for a breach that
+    /// takes changes in more than one place.
+    #[serde(default)]
+    also: Vec<Edit>,
     /// Text appended to the file.
     #[serde(default)]
     append: Option<String>,
@@ -36,6 +40,16 @@ struct Case {
     exit: i32,
     /// Expected findings, in output order.
     expect: Vec<Expect>,
+}
+
+/// One more replacement in a case's policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Edit {
+    /// Text replaced (must occur exactly once) ...
+    find: String,
+    /// ... by this.
+    replace: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,14 +110,23 @@ fn broken_source(case: &Case) -> String {
     let original = std::fs::read_to_string(repo_root().join("policies").join(&case.policy))
         .unwrap_or_else(|e| panic!("{}: policy {}: {e}", case.name, case.policy));
     let mut src = original.clone();
-    if let Some(find) = &case.find {
-        let n = src.matches(find.as_str()).count();
+    let edits = case
+        .find
+        .iter()
+        .map(|f| (f.as_str(), case.replace.as_str()))
+        .chain(
+            case.also
+                .iter()
+                .map(|e| (e.find.as_str(), e.replace.as_str())),
+        );
+    for (find, replace) in edits {
+        let n = src.matches(find).count();
         assert_eq!(
             n, 1,
-            "{}: `find` must occur exactly once in {}, found {n}",
+            "{}: `find` {find:?} must occur exactly once in {}, found {n}",
             case.name, case.policy
         );
-        src = src.replacen(find.as_str(), &case.replace, 1);
+        src = src.replacen(find, replace, 1);
     }
     if let Some(append) = &case.append {
         src.push('\n');

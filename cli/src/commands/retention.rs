@@ -237,6 +237,17 @@ fn summary(r: &Report) -> String {
                 d.kept_referenced
             ));
         }
+        if d.identifiers_replaced > 0 && r.dry_run {
+            out.push_str(&format!(
+                ", at most {} of them to have their identifiers replaced",
+                d.identifiers_replaced
+            ));
+        } else if d.identifiers_replaced > 0 {
+            out.push_str(&format!(
+                ", {} of them with their identifiers replaced",
+                d.identifiers_replaced
+            ));
+        }
         out.push('\n');
         if !d.skipped_subjects.is_empty() {
             out.push_str(&format!(
@@ -569,7 +580,7 @@ pub fn runs(args: &RunsArgs) -> anyhow::Result<Outcome> {
                 r.longest_batch_micros as f64 / 1000.0
             ));
             for (dt, action, n) in &r.batches {
-                text.push_str(&format!("  {dt:<22} {action:<12} {n}\n"));
+                text.push_str(&format!("  {dt:<22} {action:<19} {n}\n"));
             }
         }
         if runs.is_empty() {

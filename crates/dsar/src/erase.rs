@@ -25,10 +25,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use privctl_policy::model::{Category, ErasureAction, EventSource};
+use privctl_policy::model::{ErasureAction, EventSource};
 use privctl_policy::{ColumnRef, SqlIdent};
 use privctl_retention::own::{self, HoldScope, RunKind};
-use privctl_retention::plan::{random_text, Plan, RowOp, Step, Work};
+use privctl_retention::plan::{Plan, RowOp, Step, Work};
 use privctl_retention::{Options, Report, Session, Target};
 use privctl_store::sql::{parse_time_text, time_text, time_to_store, Sql};
 use privctl_store::subject::{belongs_to, Identifiers};
@@ -607,19 +607,10 @@ fn time_kind(
         })
 }
 
-/// Categories whose values say who someone is: replaced in an account row
-/// that must stay.
-fn identifying(c: Category) -> bool {
-    !matches!(
-        c,
-        Category::Metadata | Category::Financial | Category::Telemetry | Category::Audit
-    )
-}
-
 /// Step 3: where the account's own data type is deleted on erasure but its
-/// row stays (kept rows refer to it), its identifying columns are replaced:
-/// text with random values, other types emptied where they may be. The key,
-/// columns other tables refer to and the policy's time columns stay.
+/// row stays (kept rows refer to it), its identifying columns are replaced
+/// as a sweep replaces them in an expired account that must stay
+/// ([`privctl_retention::plan::unidentify`]).
 async fn replace_identifiers(
     session: &Session,
     plan: &Plan,
@@ -649,6 +640,9 @@ async fn replace_identifiers(
     let Some(person) = belongs_to(policy, &schema, &home.store, &home.table, ids) else {
         return Ok(Vec::new());
     };
+    let Some(u) = privctl_retention::plan::unidentify(policy, dt, &schema) else {
+        return Ok(Vec::new());
+    };
     // Only a row that stays because others refer to it: one a legal floor
     // keeps stays as it is, and a held one is not touched.
     let mut mine = Sql::new();
@@ -659,87 +653,24 @@ async fn replace_identifiers(
         .append(&work.held);
     let op = "replacing the account's identifiers";
     let err = db.err(op, Some(home.table.as_str()));
-    let n = db.count_where(&work.table, &mine, op).await?;
-    if n == 0 {
+    if db.count_where(&work.table, &mine, op).await? == 0 {
         return Ok(Vec::new());
-    }
-    let Some(table) = schema.tables.get(home.table.as_str()) else {
-        return Ok(Vec::new());
-    };
-    let referenced: Vec<&str> = schema
-        .tables
-        .values()
-        .flat_map(|t| &t.foreign_keys)
-        .filter(|fk| fk.references_table == home.table.as_str())
-        .flat_map(|fk| {
-            if fk.references_columns.is_empty() {
-                table
-                    .primary_key
-                    .iter()
-                    .map(String::as_str)
-                    .collect::<Vec<_>>()
-            } else {
-                fk.references_columns.iter().map(String::as_str).collect()
-            }
-        })
-        .collect();
-    let events = &policy.subject.events;
-    let times: Vec<&SqlIdent> = dt
-        .timestamp
-        .iter()
-        .chain(&dt.anonymised_at)
-        .chain(events.account_closed.iter().map(|c| &c.column))
-        .chain(events.last_activity.iter().map(|c| &c.column))
-        .collect();
-    let mut set: Vec<Sql> = Vec::new();
-    let mut replaced = Vec::new();
-    for (column, category) in &dt.columns {
-        if !identifying(*category)
-            || *column == home.column
-            || referenced.contains(&column.as_str())
-            || times.contains(&column)
-            || table.primary_key.iter().any(|k| k == column.as_str())
-        {
-            continue;
-        }
-        let Some(col) = table.column(column.as_str()) else {
-            continue;
-        };
-        let text = col.declared_type.contains("text")
-            || col.declared_type.contains("char")
-            || col.declared_type.is_empty();
-        let mut one = Sql::new();
-        if !col.not_null {
-            one.ident(column).push(" = NULL");
-        } else if text {
-            one.ident(column)
-                .push(" = ")
-                .push(random_text(db.dialect()));
-        } else {
-            // NOT NULL and no text: nothing can stand in for it.
-            continue;
-        }
-        set.push(one);
-        replaced.push(format!("{}.{column}", home.table));
-    }
-    if set.is_empty() {
-        return Ok(replaced);
     }
     let mut sql = Sql::new();
-    sql.push("UPDATE ").ident(&home.table).push(" SET ");
-    for (i, one) in set.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.append(one);
-    }
-    sql.push(" WHERE ").append(&mine);
+    sql.push("UPDATE ")
+        .ident(&home.table)
+        .push(" SET ")
+        .append(&u.assignments)
+        .push(" WHERE ")
+        .append(&mine)
+        .push(" AND ")
+        .append(&u.pending);
     db.write_with(Lock::Rows, async |c| {
         sql.query().execute(&mut *c).await.map_err(&err)?;
         Ok::<_, Error>(())
     })
     .await?;
-    Ok(replaced)
+    Ok(u.columns)
 }
 
 /// Step 5: the receipt, from what every run of this request counted and

@@ -366,6 +366,9 @@ impl Planner<'_, '_> {
                 pending,
                 referenced,
                 partitions: Vec::new(),
+                // Erasure replaces the account's identifiers itself, once
+                // the person's other rows are done (privctl-dsar).
+                unidentify: None,
             },
             ends,
         )))

@@ -125,6 +125,11 @@ pub struct DataTypeReport {
     pub rolled_up: u64,
     /// Rows whose subjects were crypto-shredded in the vault (and deleted).
     pub shredded: u64,
+    /// Account rows expired but kept because kept rows refer to them, whose
+    /// identifying columns were replaced (a dry run: that would be, at
+    /// most: some may go whole once the rows referring to them do).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub identifiers_replaced: u64,
     /// Dry run: PostgreSQL partitions whose whole range has expired, which
     /// the sweep drops unless a protected row is in one.
     #[serde(skip_serializing_if = "is_zero")]
@@ -236,6 +241,7 @@ pub async fn sweep(
                         RowOp::Anonymise { .. } => r.anonymised = done,
                         RowOp::RollUp { .. } => r.rolled_up = done,
                         RowOp::CryptoShred { .. } => r.shredded = done,
+                        RowOp::Unidentify { .. } => r.identifiers_replaced = done,
                     }
                     // Counted before the run, rows still referred to then
                     // went once the rows referring to them did: what stays
@@ -246,6 +252,25 @@ pub async fn sweep(
                                 .saturating_sub(r.kept_by_floor + r.kept_by_hold + done),
                         );
                     }
+                }
+                // Accounts that stay only because kept rows refer to them
+                // stop saying who they were: after the rows, so one whose
+                // last referring row went this run is deleted instead.
+                if let Some(rest) = unidentify_work(work) {
+                    r.identifiers_replaced = if dry_run {
+                        db.count_where(
+                            &rest.table,
+                            &eligible(&rest),
+                            "counting accounts to unidentify",
+                        )
+                        .await?
+                    } else {
+                        let same = db.url() == home.url();
+                        let log = run.map(|id| (home, id, same));
+                        run_rows(db, &rest, &step.data_type, options, log, &|_| {})
+                            .await?
+                            .0
+                    };
                 }
             }
             Work::Files(work) => {
@@ -285,6 +310,34 @@ pub async fn sweep(
         own::finish_run(home, id, &text, Utc::now(), &options.run).await?;
     }
     Ok(report)
+}
+
+/// The pass over rows of `work` kept only because others refer to them,
+/// replacing what says who they were.
+fn unidentify_work(work: &RowWork) -> Option<RowWork> {
+    let u = work.unidentify.as_ref()?;
+    let mut expired = Sql::new();
+    expired
+        .append(&work.expired)
+        .push(" AND ")
+        .append(&work.referenced);
+    let mut none = Sql::new();
+    none.push("(1 = 0)");
+    Some(RowWork {
+        table: work.table.clone(),
+        key: work.key.clone(),
+        integer_key: work.integer_key,
+        op: RowOp::Unidentify {
+            assignments: u.assignments.clone(),
+        },
+        expired,
+        released: work.released.clone(),
+        held: work.held.clone(),
+        pending: u.pending.clone(),
+        referenced: none,
+        partitions: Vec::new(),
+        unidentify: None,
+    })
 }
 
 fn eligible(work: &RowWork) -> Sql {
@@ -367,6 +420,7 @@ async fn run_rows(
         RowOp::Anonymise { .. } => "anonymise",
         RowOp::RollUp { .. } => "roll_up",
         RowOp::CryptoShred { .. } => "crypto_shred",
+        RowOp::Unidentify { .. } => "replace_identifiers",
     };
     let mut lo: Option<Value> = None;
     let mut skipped: Vec<String> = Vec::new();
@@ -732,7 +786,7 @@ fn change(dialect: Dialect, work: &RowWork, range: &Sql) -> Vec<(Sql, Counted)> 
                 .append(range);
             out.push((s, Counted::Affected));
         }
-        RowOp::Anonymise { assignments, .. } => {
+        RowOp::Anonymise { assignments, .. } | RowOp::Unidentify { assignments } => {
             let mut s = Sql::new();
             s.push("UPDATE ")
                 .ident(&work.table)

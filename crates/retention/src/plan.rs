@@ -223,6 +223,139 @@ pub struct RowWork {
     /// whole, unless a floor, a hold or a reference protects a row in it,
     /// when the row-wise batches handle it instead.
     pub partitions: Vec<PartitionDrop>,
+    /// For the subject's own rows (accounts), deleted on expiry: how an
+    /// expired row that must stay because kept rows refer to it stops
+    /// saying who it was.
+    pub unidentify: Option<Unidentify>,
+}
+
+/// How an account row that must stay (kept rows refer to it) stops saying
+/// who it was: every column classified as something that tells who
+/// someone is (anything but metadata, financial, telemetry and audit data)
+/// is emptied where it may be, or in a text column that may not be empty,
+/// replaced by `erased-` and the row's key, which is unique as the column
+/// may need and says nothing the key does not. The key, the columns other
+/// tables refer to and the policy's time columns stay. Done once: a row
+/// whose columns are all replaced is not pending.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unidentify {
+    /// The columns replaced, `table.column`.
+    pub columns: Vec<String>,
+    /// The `SET` list.
+    #[serde(skip)]
+    pub assignments: Sql,
+    /// Rows where some of those columns still hold what they held.
+    #[serde(skip)]
+    pub pending: Sql,
+}
+
+/// Categories whose values say who someone is.
+pub fn identifying(c: Category) -> bool {
+    !matches!(
+        c,
+        Category::Metadata | Category::Financial | Category::Telemetry | Category::Audit
+    )
+}
+
+/// How data type `dt`'s rows stop saying who they were about, when its
+/// table is the subject's own (`None` otherwise, or when no column can be
+/// replaced).
+pub fn unidentify(policy: &Policy, dt: &DataType, schema: &Schema) -> Option<Unidentify> {
+    let home = policy.subject_home()?;
+    if dt.store != home.store || dt.table.as_ref() != Some(&home.table) {
+        return None;
+    }
+    let table = schema.tables.get(home.table.as_str())?;
+    let key = match table.primary_key.as_slice() {
+        [k] => SqlIdent::new(k).ok()?,
+        _ => return None,
+    };
+    let referenced: Vec<&str> = schema
+        .tables
+        .values()
+        .flat_map(|t| &t.foreign_keys)
+        .filter(|fk| fk.references_table == home.table.as_str())
+        .flat_map(|fk| {
+            if fk.references_columns.is_empty() {
+                table
+                    .primary_key
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+            } else {
+                fk.references_columns.iter().map(String::as_str).collect()
+            }
+        })
+        .collect();
+    let events = &policy.subject.events;
+    let times: Vec<&SqlIdent> = dt
+        .timestamp
+        .iter()
+        .chain(&dt.anonymised_at)
+        .chain(events.account_closed.iter().map(|c| &c.column))
+        .chain(events.last_activity.iter().map(|c| &c.column))
+        .chain(
+            events
+                .deletion_requested
+                .as_ref()
+                .and_then(|e| e.column())
+                .map(|c| &c.column),
+        )
+        .collect();
+    let mut columns = Vec::new();
+    let mut assignments = Sql::new();
+    let mut pending = Sql::new();
+    pending.push("(1 = 0");
+    for (column, category) in &dt.columns {
+        if !identifying(*category)
+            || *column == home.column
+            || referenced.contains(&column.as_str())
+            || times.contains(&column)
+            || table.primary_key.iter().any(|k| k == column.as_str())
+        {
+            continue;
+        }
+        let Some(col) = table.column(column.as_str()) else {
+            continue;
+        };
+        let text = col.declared_type.contains("text")
+            || col.declared_type.contains("char")
+            || col.declared_type.is_empty();
+        let mut one = Sql::new();
+        if !col.not_null {
+            one.ident(column).push(" = NULL");
+            pending
+                .push(" OR ")
+                .column(&home.table, column)
+                .push(" IS NOT NULL");
+        } else if text {
+            let mut erased = Sql::new();
+            erased
+                .push("('erased-' || CAST(")
+                .column(&home.table, &key)
+                .push(" AS TEXT))");
+            one.ident(column).push(" = ").append(&erased);
+            pending
+                .push(" OR ")
+                .column(&home.table, column)
+                .push(" <> ")
+                .append(&erased);
+        } else {
+            // NOT NULL and no text: nothing can stand in for it.
+            continue;
+        }
+        if !columns.is_empty() {
+            assignments.push(", ");
+        }
+        assignments.append(&one);
+        columns.push(format!("{}.{column}", home.table));
+    }
+    pending.push(")");
+    (!columns.is_empty()).then_some(Unidentify {
+        columns,
+        assignments,
+        pending,
+    })
 }
 
 /// A partition that may be dropped whole.
@@ -245,6 +378,13 @@ pub enum RowOp {
         /// Columns and methods.
         columns: BTreeMap<String, AnonymiseMethod>,
         /// `SET` list, the time of anonymisation included.
+        #[serde(skip)]
+        assignments: Sql,
+    },
+    /// An account row that must stay stops saying who it was (see
+    /// [`Unidentify`]).
+    Unidentify {
+        /// `SET` list.
         #[serde(skip)]
         assignments: Sql,
     },
@@ -714,6 +854,12 @@ impl<'a> Planner<'a, '_> {
             _ => self.referenced(table_name, table)?,
         };
         let partitions = self.droppable(table, &op)?;
+        let unidentify = match op {
+            RowOp::Delete | RowOp::CryptoShred { .. } => {
+                unidentify(self.inputs.policy, dt, self.schema)
+            }
+            _ => None,
+        };
         Ok(RowWork {
             table: table_name.clone(),
             key,
@@ -725,6 +871,7 @@ impl<'a> Planner<'a, '_> {
             pending,
             referenced,
             partitions,
+            unidentify,
         })
     }
 

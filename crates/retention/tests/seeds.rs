@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use privctl_policy::model::{
-    Anchor, AnonymiseMethod, EventSource, ExpiryAction, Policy, StoreKind,
+    Anchor, AnonymiseMethod, Category, EventSource, ExpiryAction, Policy, StoreKind,
 };
 use privctl_policy::{RetentionPeriod, SqlIdent};
 use privctl_retention::plan::cutoff;
@@ -516,7 +516,44 @@ async fn check_seed(
                 assert_eq!(after[table], before[table], "{seed}: {table} changed");
                 continue;
             }
-            let (mut gone, mut anonymised) = (0, 0);
+            let (mut gone, mut anonymised, mut unidentified) = (0, 0, 0);
+            // An expired account kept only because kept rows refer to it
+            // stops saying who it was: what identifies someone is emptied
+            // or replaced by `erased-` and its key; its key, the columns
+            // links refer to and its times stay.
+            let subject_home = policy.subject_home().expect("home");
+            let is_home = dt.store == subject_home.store
+                && dt.table.as_ref() == Some(&subject_home.table)
+                && matches!(r.action, ExpiryAction::Delete | ExpiryAction::CryptoShred);
+            let events = &policy.subject.events;
+            let stays: BTreeSet<&str> = [Some(&subject_home.column)]
+                .into_iter()
+                .chain([dt.timestamp.as_ref(), dt.anonymised_at.as_ref()])
+                .chain([
+                    events.account_closed.as_ref().map(|c| &c.column),
+                    events.last_activity.as_ref().map(|c| &c.column),
+                ])
+                .flatten()
+                .map(|c| c.as_str())
+                .chain(policy.subject.links.iter().filter_map(|l| {
+                    l.references
+                        .as_ref()
+                        .filter(|r| r.table.as_str() == table)
+                        .map(|r| r.column.as_str())
+                }))
+                .collect();
+            let says_who = |c: &str| {
+                !stays.contains(c)
+                    && dt.columns.get(c).is_some_and(|cat| {
+                        !matches!(
+                            cat,
+                            Category::Metadata
+                                | Category::Financial
+                                | Category::Telemetry
+                                | Category::Audit
+                        )
+                    })
+            };
             for (key, fate) in &fates[table] {
                 *tally.entry(*fate).or_insert(0) += 1;
                 let old = &before[table][key];
@@ -551,9 +588,31 @@ async fn check_seed(
                             }
                         }
                     }
+                    Fate::KeptReferenced if is_home => {
+                        let new = new.unwrap_or_else(|| panic!("{at} is gone"));
+                        let erased = format!("erased-{key}");
+                        let mut changed = false;
+                        for (c, v) in old {
+                            let now = &new[c];
+                            if says_who(c) {
+                                assert!(
+                                    now.is_none() || now.as_deref() == Some(erased.as_str()),
+                                    "{at}: {c} still says who it was: {now:?}"
+                                );
+                                changed |= now != v;
+                            } else {
+                                assert_eq!(now, v, "{at}: {c} changed");
+                            }
+                        }
+                        unidentified += u64::from(changed);
+                    }
                     _ => assert_eq!(new, Some(old), "{at} changed"),
                 }
             }
+            assert_eq!(
+                reported.identifiers_replaced, unidentified,
+                "{seed} {name}: accounts unidentified"
+            );
             let d = report
                 .data_types
                 .iter()

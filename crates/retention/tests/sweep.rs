@@ -50,7 +50,30 @@ async fn ints(db: &Db, sql: &'static str) -> Vec<i64> {
         .collect()
 }
 
-/// Users 1..=4, each with one API key; usage and request rows 0..200 days old.
+/// A user's email, subscription status and Stripe customer id ("-" for
+/// NULL).
+async fn account(db: &Db, id: i64) -> [String; 3] {
+    let row = sqlx::query(
+        "SELECT email, subscription_status, stripe_customer_id FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(db.pool())
+    .await
+    .expect("account");
+    let get = |c: &str| {
+        row.try_get::<Option<String>, _>(c)
+            .expect("text")
+            .unwrap_or_else(|| "-".to_owned())
+    };
+    [
+        get("email"),
+        get("subscription_status"),
+        get("stripe_customer_id"),
+    ]
+}
+
+/// Users 1..=4, each with one API key; usage and request rows 0..200 days
+/// old; payments of users 1 and 2.
 async fn fill(db: &Db) {
     let d = db.dialect();
     let t = match d {
@@ -63,6 +86,7 @@ async fn fill(db: &Db) {
         format!("CREATE TABLE usage_events (id BIGINT PRIMARY KEY, api_key_id BIGINT NOT NULL REFERENCES api_keys (id), model TEXT NOT NULL, requests BIGINT NOT NULL, input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL, cost_usd_micros BIGINT NOT NULL, created_at {t} NOT NULL)"),
         format!("CREATE TABLE usage_daily (day {t} NOT NULL, model TEXT NOT NULL, requests BIGINT NOT NULL, input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL, cost_usd_micros BIGINT NOT NULL, PRIMARY KEY (day, model))"),
         format!("CREATE TABLE request_log (id BIGINT PRIMARY KEY, api_key_id BIGINT NOT NULL REFERENCES api_keys (id), model TEXT, input_tokens BIGINT, output_tokens BIGINT, status_code BIGINT, created_at {t} NOT NULL)"),
+        format!("CREATE TABLE payments (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL REFERENCES users (id), processor TEXT NOT NULL, processor_reference TEXT, payer_wallet TEXT, amount_usd_cents BIGINT NOT NULL, status TEXT, created_at {t} NOT NULL)"),
     ] {
         exec(db, ddl).await;
     }
@@ -76,6 +100,13 @@ async fn fill(db: &Db) {
             ),
         )
         .await;
+    }
+    // Users 1 and 2 paid 400 days ago, by card and in USDC on Base: kept
+    // seven years by the tax floor.
+    exec(db, format!("INSERT INTO payments VALUES (1, 1, 'stripe', 'ch_3MmlLrLkdIwHu7ix0snN0B15', NULL, 2000, 'succeeded', '{long_ago}')")).await;
+    exec(db, format!("INSERT INTO payments VALUES (2, 2, 'usdc_base', '0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060', '0x71C7656EC7ab88b098defB751B7401B5f6d8976F', 2500, 'confirmed', '{long_ago}')")).await;
+    for u in 1..=4 {
+        exec(db, format!("UPDATE users SET subscription_status = 'active', stripe_customer_id = 'cus_{u}' WHERE id = {u}")).await;
     }
     for i in 0..200i64 {
         // User 2's usage is all older than 90 days.
@@ -113,12 +144,15 @@ fn cheapestinference_sweeps_exactly_what_expired_and_a_rerun_changes_nothing() {
                 .await
                 .expect("session");
             let db = s.home_db().expect("home");
-            // User 2 asked for deletion 40 days ago, user 3 10 days ago
+            // User 2 deleted their account 40 days ago, user 3 10 days ago
             // (inside the 30 days), user 4 40 days ago but is on hold.
             for (u, days) in [(2, 40), (3, 10), (4, 40)] {
-                own::add_deletion_request(db, &u.to_string(), None, as_of() - Duration::days(days))
-                    .await
-                    .expect("request");
+                let at = ts(db.dialect(), as_of() - Duration::days(days));
+                exec(
+                    db,
+                    format!("UPDATE users SET deleted_at = '{at}' WHERE id = {u}"),
+                )
+                .await;
             }
             own::add_hold(
                 db,
@@ -148,6 +182,10 @@ fn cheapestinference_sweeps_exactly_what_expired_and_a_rerun_changes_nothing() {
             assert_eq!(by["usage_events"].kept_by_hold, 28);
             assert_eq!(by["accounts"].expired, 2, "users 2 and 4");
             assert_eq!(by["accounts"].kept_by_hold, 1, "user 4 is held");
+            assert_eq!(
+                by["accounts"].identifiers_replaced, 1,
+                "user 2's account stays for their payment, without them"
+            );
             assert_eq!(by["api_keys"].expired, 2);
             assert_eq!(
                 ints(db, "SELECT COUNT(*) FROM request_log").await,
@@ -168,10 +206,29 @@ fn cheapestinference_sweeps_exactly_what_expired_and_a_rerun_changes_nothing() {
             let by = by_type(&report);
             assert_eq!(by["request_log"].deleted, 82);
             assert_eq!(by["usage_events"].rolled_up, 82);
-            // Children first: user 2's usage and logs, then their key, then
-            // the account all go in one sweep.
+            // Children first: user 2's usage and logs, then their key go in
+            // one sweep. Their payment stays under the tax floor, so their
+            // account row stays for it to refer to, saying nobody: what
+            // identified them is replaced, the key and times stay.
             assert_eq!(by["api_keys"].deleted, 1);
-            assert_eq!(by["accounts"].deleted, 1);
+            assert_eq!(by["accounts"].deleted, 0);
+            assert_eq!(by["accounts"].kept_referenced, 1);
+            assert_eq!(by["accounts"].identifiers_replaced, 1);
+            assert_eq!(
+                account(db, 2).await,
+                ["erased-2".to_owned(), "-".to_owned(), "-".to_owned()]
+            );
+            for u in [1, 3, 4] {
+                assert_eq!(
+                    account(db, u).await,
+                    [
+                        format!("u{u}@example.com"),
+                        "active".to_owned(),
+                        format!("cus_{u}")
+                    ],
+                    "user {u} is active, not yet past 30 days, or held"
+                );
+            }
 
             // What is left of the expired rows is exactly user 4's (key 4).
             let left = ints(
@@ -207,7 +264,7 @@ fn cheapestinference_sweeps_exactly_what_expired_and_a_rerun_changes_nothing() {
             );
             assert_eq!(
                 ints(db, "SELECT id FROM users ORDER BY id").await,
-                [1, 3, 4]
+                [1, 2, 3, 4]
             );
 
             // The audit record adds up.
@@ -223,7 +280,7 @@ fn cheapestinference_sweeps_exactly_what_expired_and_a_rerun_changes_nothing() {
                 .expect("again");
             for d in &again.data_types {
                 assert_eq!(
-                    d.deleted + d.anonymised + d.rolled_up,
+                    d.deleted + d.anonymised + d.rolled_up + d.identifiers_replaced,
                     0,
                     "{}: {:?}",
                     t.url,
@@ -232,7 +289,7 @@ fn cheapestinference_sweeps_exactly_what_expired_and_a_rerun_changes_nothing() {
             }
             assert_eq!(
                 ints(db, "SELECT id FROM users ORDER BY id").await,
-                [1, 3, 4]
+                [1, 2, 3, 4]
             );
             assert_eq!(
                 ints(db, "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_daily").await,
@@ -248,11 +305,17 @@ fn cheapestinference_sweeps_exactly_what_expired_and_a_rerun_changes_nothing() {
             assert_eq!(by["request_log"].deleted, 28);
             assert_eq!(by["usage_events"].rolled_up, 28);
             // User 4's recent usage still refers to their key, and the key
-            // to the account: both are kept, and said to be.
+            // to the account: both are kept, and said to be; the account
+            // without what identified them.
             assert_eq!(by["api_keys"].kept_referenced, 1);
             assert_eq!(
                 ints(db, "SELECT id FROM users ORDER BY id").await,
-                [1, 3, 4]
+                [1, 2, 3, 4]
+            );
+            assert_eq!(by["accounts"].identifiers_replaced, 1);
+            assert_eq!(
+                account(db, 4).await,
+                ["erased-4".to_owned(), "-".to_owned(), "-".to_owned()]
             );
             let rolled = ints(
                 db,
