@@ -1621,23 +1621,57 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// DPDP keeps logs of processing for at least a year.
+    /// DPDP keeps the logs of processing, and the traffic data that goes
+    /// with them, for at least a year, whatever the data is labelled: a
+    /// data type is such a log when its label or any column says it holds
+    /// logs, telemetry, audit trails, or network or device identifiers.
     fn dpdp_logs(&mut self) {
+        const PROCESSING: [(Category, &str); 7] = [
+            (Category::Logs, "logs"),
+            (Category::Telemetry, "telemetry"),
+            (Category::Audit, "an audit trail"),
+            (Category::IpAddress, "IP addresses"),
+            (Category::IpHash, "hashed IP addresses"),
+            (Category::DeviceFingerprint, "device fingerprints"),
+            (Category::DeviceHash, "hashed device fingerprints"),
+        ];
         for (name, dt) in &self.policy.data_types {
-            // Logs of processing, by label or by a column's classification.
-            if !holds(dt, Category::Logs) {
+            let what: Vec<&str> = PROCESSING
+                .iter()
+                .filter(|(c, _)| holds(dt, *c))
+                .map(|(_, w)| *w)
+                .collect();
+            if what.is_empty() {
                 continue;
             }
             let Some(r) = &dt.retention else { continue };
-            if !r.period.covers(law::DPDP_LOG_FLOOR.period) {
+            // The shortest any of its rows is kept: a conditional rule or a
+            // customer's lowest choice may cut the default short.
+            let shortest =
+                std::iter::once((r.period, path!["data_types", name, "retention", "period"]))
+                    .chain(r.rules.iter().enumerate().map(|(i, rule)| {
+                        (
+                            rule.period,
+                            path!["data_types", name, "retention", "rules", i, "period"],
+                        )
+                    }))
+                    .chain(r.configurable.then(|| {
+                        let at = match &r.min {
+                            Some(_) => path!["data_types", name, "retention", "min"],
+                            None => path!["data_types", name, "retention", "configurable"],
+                        };
+                        (r.min.unwrap_or(RetentionPeriod::Hours(1)), at)
+                    }))
+                    .find(|(p, _)| !p.covers(law::DPDP_LOG_FLOOR.period));
+            if let Some((period, at)) = shortest {
                 self.error(
                     Rule::BreaksLaw,
-                    path!["data_types", name, "retention", "period"],
+                    at,
                     format!(
-                        "logs \"{name}\" are kept {}, less than the {} that {} requires",
-                        r.period,
-                        law::DPDP_LOG_FLOOR.period,
-                        law::DPDP_LOG_FLOOR.citation
+                        "\"{name}\" holds {}, logs of processing or traffic data that {} keeps at least {} whatever their label, but is kept {period}",
+                        join_and(&what),
+                        law::DPDP_LOG_FLOOR.citation,
+                        law::DPDP_LOG_FLOOR.period
                     ),
                 );
             }
@@ -1969,6 +2003,15 @@ fn floors_on<'p>(
 /// Whether a data type holds `cat`: by its label or by any column's
 /// classification (a data type labelled `identifier` with a `kyc` column
 /// holds KYC data).
+/// "a", "a and b", "a, b and c".
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
 fn holds(dt: &DataType, cat: Category) -> bool {
     dt.categories.contains(&cat) || dt.columns.values().any(|c| *c == cat)
 }
