@@ -1645,30 +1645,34 @@ impl<'a> Context<'a> {
                 continue;
             }
             let Some(r) = &dt.retention else { continue };
-            // The shortest any of its rows is kept: a conditional rule or a
-            // customer's lowest choice may cut the default short.
-            let shortest =
-                std::iter::once((r.period, path!["data_types", name, "retention", "period"]))
-                    .chain(r.rules.iter().enumerate().map(|(i, rule)| {
-                        (
-                            rule.period,
-                            path!["data_types", name, "retention", "rules", i, "period"],
-                        )
-                    }))
-                    .chain(r.configurable.then(|| {
-                        let at = match &r.min {
-                            Some(_) => path!["data_types", name, "retention", "min"],
-                            None => path!["data_types", name, "retention", "configurable"],
-                        };
-                        (r.min.unwrap_or(RetentionPeriod::Hours(1)), at)
-                    }))
-                    .find(|(p, _)| !p.covers(law::DPDP_LOG_FLOOR.period));
-            if let Some((period, at)) = shortest {
+            // Every period any of its rows may be kept: the default, a
+            // conditional rule's, and a customer's lowest choice (`None`: a
+            // configurable retention with no minimum, any period at all).
+            let periods = std::iter::once((
+                Some(r.period),
+                path!["data_types", name, "retention", "period"],
+            ))
+            .chain(r.rules.iter().enumerate().map(|(i, rule)| {
+                (
+                    Some(rule.period),
+                    path!["data_types", name, "retention", "rules", i, "period"],
+                )
+            }))
+            .chain(r.configurable.then(|| match r.min {
+                Some(min) => (Some(min), path!["data_types", name, "retention", "min"]),
+                None => (None, path!["data_types", name, "retention", "configurable"]),
+            }));
+            for (period, at) in periods {
+                let kept = match period {
+                    Some(p) if p.covers(law::DPDP_LOG_FLOOR.period) => continue,
+                    Some(p) => format!("is kept {p}"),
+                    None => "a customer may choose any period, having no min".to_owned(),
+                };
                 self.error(
                     Rule::BreaksLaw,
                     at,
                     format!(
-                        "\"{name}\" holds {}, logs of processing or traffic data that {} keeps at least {} whatever their label, but is kept {period}",
+                        "\"{name}\" holds {}, logs of processing or traffic data that {} keeps at least {} whatever their label, but {kept}",
                         join_and(&what),
                         law::DPDP_LOG_FLOOR.citation,
                         law::DPDP_LOG_FLOOR.period
@@ -2000,9 +2004,6 @@ fn floors_on<'p>(
         .filter(move |(_, f)| f.applies_to.iter().any(|a| a == name))
 }
 
-/// Whether a data type holds `cat`: by its label or by any column's
-/// classification (a data type labelled `identifier` with a `kyc` column
-/// holds KYC data).
 /// "a", "a and b", "a, b and c".
 fn join_and(items: &[&str]) -> String {
     match items {
@@ -2012,6 +2013,9 @@ fn join_and(items: &[&str]) -> String {
     }
 }
 
+/// Whether a data type holds `cat`: by its label or by any column's
+/// classification (a data type labelled `identifier` with a `kyc` column
+/// holds KYC data).
 fn holds(dt: &DataType, cat: Category) -> bool {
     dt.categories.contains(&cat) || dt.columns.values().any(|c| *c == cat)
 }

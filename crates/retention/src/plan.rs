@@ -135,11 +135,42 @@ impl FloorEnd {
     /// When the floor ends for a row whose anchor holds `anchor`.
     pub fn end_for(&self, anchor: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let start = match self.year {
-            Some(fy) => fy.end_of_year_holding(anchor),
+            Some(fy) => year_end_of(fy, self.kind, anchor),
             None => anchor,
         };
         self.period.end_from(start)
     }
+}
+
+/// The latest value an anchor of `kind` may hold for its financial year to
+/// have ended by `cut`. An instant is placed in its year exactly. A date
+/// (`date`) is a day of the organisation's calendar, read as midnight UTC,
+/// so it is compared by day. Text may hold either: east of UTC both readings
+/// agree, and west of it the bound moves back by the offset, so a date alone
+/// is never taken for the year before (an instant in the year's last hours
+/// is then kept a year longer, never deleted early).
+fn year_ended_bound(fy: FinancialYear, kind: TimeKind, cut: DateTime<Utc>) -> DateTime<Utc> {
+    let start = fy.start_of_year_holding(cut);
+    let offset = chrono::Duration::minutes(fy.utc_offset.minutes().into());
+    let bound = match kind {
+        TimeKind::Date => start + offset,
+        TimeKind::Text if offset < chrono::Duration::zero() => start + offset,
+        _ => start,
+    };
+    bound - chrono::Duration::microseconds(1)
+}
+
+/// When the financial year of an anchor of `kind` holding `t` ends, read as
+/// [`year_ended_bound`] reads it (a date by its day; text, west of UTC, at
+/// its latest).
+fn year_end_of(fy: FinancialYear, kind: TimeKind, t: DateTime<Utc>) -> DateTime<Utc> {
+    let offset = chrono::Duration::minutes(fy.utc_offset.minutes().into());
+    let local = match kind {
+        TimeKind::Date => t - offset,
+        TimeKind::Text if offset < chrono::Duration::zero() => t - offset,
+        _ => t,
+    };
+    fy.end_of_year_holding(local)
 }
 
 /// Each row's anchor: an expression, the kind of time it holds, and the
@@ -286,6 +317,13 @@ pub fn unidentify(policy: &Policy, dt: &DataType, schema: &Schema) -> Option<Uni
                 fk.references_columns.iter().map(String::as_str).collect()
             }
         })
+        // Or by a link of the subject map that the schema does not enforce.
+        .chain(policy.subject.links.iter().filter_map(|l| {
+            l.references
+                .as_ref()
+                .filter(|r| l.store == home.store && r.table == home.table)
+                .map(|r| r.column.as_str())
+        }))
         .collect();
     let events = &policy.subject.events;
     let times: Vec<&SqlIdent> = dt
@@ -502,6 +540,14 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan, Error> {
             .filter(|(_, f)| f.applies_to.iter().any(|a| a == name))
             .map(|(n, _)| n.clone())
             .collect();
+        if retention.from == Anchor::FinancialYearEnd
+            && policy.organisation.financial_year.is_none()
+        {
+            return Err(Error::NoSource {
+                data_type: name.clone(),
+                anchor: "financial_year_end",
+            });
+        }
         let cut = cutoff_from(retention.period, retention.from, policy, inputs.as_of);
         let mut step = Step {
             data_type: name.clone(),
@@ -1067,7 +1113,7 @@ impl<'a> Planner<'a, '_> {
     /// by `cut`.
     pub(crate) fn before(&self, sql: &mut Sql, anchor: &AnchorExpr, cut: DateTime<Utc>) {
         let cut = match anchor.year {
-            Some(fy) => fy.last_instant_ended_by(cut),
+            Some(fy) => year_ended_bound(fy, anchor.kind, cut),
             None => cut,
         };
         sql.push("(");
@@ -1540,4 +1586,96 @@ pub fn home_store(policy: &Policy) -> Option<&str> {
                 .find(|(_, s)| s.kind != StoreKind::Files)
                 .map(|(n, _)| n.as_str())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().expect("instant")
+    }
+
+    fn year(starts: &str, offset: &str) -> FinancialYear {
+        FinancialYear {
+            starts: starts.parse().expect("day"),
+            utc_offset: offset.parse().expect("offset"),
+        }
+    }
+
+    /// Whether an anchor holding `at` has had its financial year end by
+    /// `cut`, as the sweep's comparison decides.
+    fn ended(fy: FinancialYear, kind: TimeKind, at: &str, cut: &str) -> bool {
+        t(at) <= year_ended_bound(fy, kind, t(cut))
+    }
+
+    #[test]
+    fn dates_are_days_of_the_organisations_calendar() {
+        let india = FinancialYear::INDIA;
+        let cut = "2026-06-01T00:00:00Z";
+        // 31 March is the old year's last day and 1 April the new year's
+        // first, in a date column as in an instant at India's midnight.
+        assert!(ended(india, TimeKind::Date, "2026-03-31T00:00:00Z", cut));
+        assert!(!ended(india, TimeKind::Date, "2026-04-01T00:00:00Z", cut));
+        assert!(ended(
+            india,
+            TimeKind::TimestampTz,
+            "2026-03-31T18:29:59Z",
+            cut
+        ));
+        assert!(!ended(
+            india,
+            TimeKind::TimestampTz,
+            "2026-03-31T18:30:00Z",
+            cut
+        ));
+        // West of UTC a date is not taken for the day before.
+        let ny = year("01-01", "-05:00");
+        let cut = "2027-06-01T00:00:00Z";
+        assert!(ended(ny, TimeKind::Date, "2026-12-31T00:00:00Z", cut));
+        assert!(!ended(ny, TimeKind::Date, "2027-01-01T00:00:00Z", cut));
+        // An instant is placed exactly: 04:59 UTC on 1 January is still 31
+        // December in New York.
+        assert!(ended(
+            ny,
+            TimeKind::TimestampTz,
+            "2027-01-01T04:59:59Z",
+            cut
+        ));
+        assert!(!ended(
+            ny,
+            TimeKind::TimestampTz,
+            "2027-01-01T05:00:00Z",
+            cut
+        ));
+        // Text may be either: read so that neither reading ends early.
+        assert!(!ended(ny, TimeKind::Text, "2027-01-01T00:00:00Z", cut));
+        assert!(!ended(ny, TimeKind::Text, "2027-01-01T04:59:59Z", cut));
+        assert!(ended(ny, TimeKind::Text, "2026-12-31T23:59:59Z", cut));
+    }
+
+    #[test]
+    fn a_floors_end_is_read_the_way_the_sweep_reads_its_anchor() {
+        let ny = year("01-01", "-05:00");
+        let end = |kind, at: &str| {
+            FloorEnd {
+                floor: "f".to_owned(),
+                anchor: Sql::new(),
+                kind,
+                period: RetentionPeriod::Years(1),
+                year: Some(ny),
+            }
+            .end_for(t(at))
+        };
+        // The date 1 January 2027 is in the year ending at New York's
+        // midnight on 1 January 2028; a year on, 2029.
+        assert_eq!(
+            end(TimeKind::Date, "2027-01-01T00:00:00Z"),
+            Some(t("2029-01-01T05:00:00Z"))
+        );
+        assert_eq!(
+            end(TimeKind::TimestampTz, "2027-01-01T00:00:00Z"),
+            Some(t("2028-01-01T05:00:00Z"))
+        );
+    }
 }

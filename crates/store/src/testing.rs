@@ -98,7 +98,7 @@ pub async fn fresh_databases(prefix: &str) -> Vec<TestDb> {
 
 /// When the financial year holding `t` ends, found the plain way for test
 /// oracles: the first start of a financial year (local midnight on its
-/// first day) after `t`, among the three calendar years around it.
+/// first day) after `t`, among the calendar years around it.
 pub fn financial_year_end(
     fy: &privctl_policy::model::FinancialYear,
     t: chrono::DateTime<chrono::Utc>,
@@ -106,7 +106,7 @@ pub fn financial_year_end(
     use chrono::Datelike;
     let offset = chrono::Duration::minutes(fy.utc_offset.minutes().into());
     let year = t.year();
-    (year - 1..=year + 1)
+    (year - 1..=year + 2)
         .filter_map(|y| {
             chrono::NaiveDate::from_ymd_opt(y, fy.starts.month(), fy.starts.day())
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
