@@ -3,7 +3,10 @@
 //! writes a second one.
 //!
 //! - The dialect is a closed enum ([`Dialect`]): adding one fails to compile
-//!   wherever it must be handled.
+//!   wherever it must be handled. ClickHouse, which shares no driver with
+//!   SQLite and PostgreSQL, has its own handle here
+//!   ([`clickhouse::ClickHouse`], over HTTP), built from the same [`sql::Sql`]
+//!   statements.
 //! - SQL is built only from constant text, identifiers checked when the
 //!   policy was parsed ([`privctl_policy::SqlIdent`]) and quoted by
 //!   [`quote`], and bound values.
@@ -15,6 +18,7 @@
 //!   database error keeps the driver's error as its `source()`, naming the
 //!   store, the table and the operation.
 
+pub mod clickhouse;
 mod db;
 pub mod drift;
 mod own;
@@ -75,7 +79,7 @@ pub fn quote(ident: &SqlIdent) -> String {
 #[non_exhaustive]
 pub enum Error {
     /// A URL whose scheme names no dialect privctl speaks.
-    #[error("{url}: a database URL must start with sqlite: or postgres://")]
+    #[error("{url}: a database URL must start with sqlite: or postgres:// (a ClickHouse store's with clickhouse:// or http://)")]
     UnsupportedUrl {
         /// The URL, password masked.
         url: DbUrl,
@@ -137,6 +141,38 @@ pub enum Error {
         found: i64,
         /// The newest version this release knows.
         known: i64,
+    },
+    /// A store URL privctl cannot use, and why.
+    #[error("{url}: {reason}")]
+    BadUrl {
+        /// The URL, password masked.
+        url: DbUrl,
+        /// Why.
+        reason: String,
+    },
+    /// A server that could not be reached or did not answer.
+    #[error("cannot reach store {store} at {url}: {reason}")]
+    Unreachable {
+        /// The store's name.
+        store: String,
+        /// The URL, password masked.
+        url: DbUrl,
+        /// What the connection said.
+        reason: String,
+    },
+    /// A ClickHouse statement failed, with the server's code and message.
+    #[error("store {store}: {operation}{} failed: {message}{}", table_suffix(.table), code.map(|c| format!(" (ClickHouse error {c})")).unwrap_or_default())]
+    ClickHouse {
+        /// The store's name.
+        store: String,
+        /// The table it was about, if one.
+        table: Option<String>,
+        /// What was being done.
+        operation: String,
+        /// The server's error code, if it gave one.
+        code: Option<u32>,
+        /// The server's message, escaped.
+        message: String,
     },
     /// A name in the live schema that privctl will not put into SQL.
     #[error("store {store}: table {table} has a name privctl does not quote: {reason}")]

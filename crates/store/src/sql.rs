@@ -80,6 +80,28 @@ impl Sql {
         &self.text
     }
 
+    /// The statement for ClickHouse, whose HTTP interface (before 19.11)
+    /// takes no bound parameters: each value is written in as a literal,
+    /// an integer in decimal, text quoted with every character ClickHouse
+    /// reads specially escaped ([`clickhouse_literal`]).
+    pub fn clickhouse_text(&self) -> String {
+        let mut out = String::with_capacity(self.text.len());
+        let mut rest = self.text.as_str();
+        while let Some(i) = rest.find('$') {
+            out.push_str(&rest[..i]);
+            let digits = rest[i + 1..].bytes().take_while(u8::is_ascii_digit).count();
+            let n: Option<usize> = rest[i + 1..i + 1 + digits].parse().ok();
+            match n.and_then(|n| self.values.get(n.wrapping_sub(1))) {
+                Some(Value::Int(v)) => out.push_str(&v.to_string()),
+                Some(Value::Text(t)) => out.push_str(&clickhouse_literal(t)),
+                None => out.push('$'),
+            }
+            rest = &rest[i + 1 + if n.is_some() { digits } else { 0 }..];
+        }
+        out.push_str(rest);
+        out
+    }
+
     /// The statement, ready to run.
     pub fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, AnyArguments> {
         let mut args = AnyArguments::default();
@@ -94,6 +116,37 @@ impl Sql {
         // layer and numbered placeholders.
         sqlx::query_with(sqlx::AssertSqlSafe(self.text.clone()), args)
     }
+}
+
+/// A ClickHouse string literal holding exactly `text`: in single quotes,
+/// with backslash, quote and the control characters escaped, so no value
+/// can end the literal or change the statement.
+///
+/// ```
+/// use privctl_store::sql::clickhouse_literal;
+/// assert_eq!(clickhouse_literal("it's a \\ test"), "'it\\'s a \\\\ test'");
+/// ```
+pub fn clickhouse_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('\'');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02X}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 /// Text as SQLite writes `CURRENT_TIMESTAMP`.

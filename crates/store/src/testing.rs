@@ -88,6 +88,42 @@ pub async fn fresh_postgres(prefix: &str) -> Option<TestDb> {
     })
 }
 
+/// The ClickHouse server's URL, if the tests have one (as
+/// `scripts/with-clickhouse` gives). Panics when `PRIVCTL_REQUIRE_SERVERS`
+/// is set and there is none.
+pub fn clickhouse_server() -> Option<String> {
+    match std::env::var("PRIVCTL_TEST_CLICKHOUSE_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                std::env::var_os("PRIVCTL_REQUIRE_SERVERS").is_none(),
+                "PRIVCTL_REQUIRE_SERVERS is set but PRIVCTL_TEST_CLICKHOUSE_URL is not: run the tests under scripts/with-clickhouse"
+            );
+            None
+        }
+    }
+}
+
+/// A fresh, empty ClickHouse database on the test server, as a URL, if
+/// there is a server.
+pub async fn fresh_clickhouse(prefix: &str) -> Option<String> {
+    let server = clickhouse_server()?;
+    let name = unique(prefix).to_ascii_lowercase();
+    assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    let admin = crate::clickhouse::ClickHouse::open("test", &server)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to the ClickHouse test server: {e}"));
+    let ident = privctl_policy::SqlIdent::new(&name).expect("a plain name");
+    let mut sql = crate::sql::Sql::new();
+    sql.push("CREATE DATABASE ").ident(&ident);
+    admin
+        .execute(&sql, "creating a test database", None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let base = server.trim_end_matches('/');
+    Some(format!("{base}/{name}"))
+}
+
 /// A fresh database on every store this run has: SQLite, and PostgreSQL
 /// where a server is given.
 pub async fn fresh_databases(prefix: &str) -> Vec<TestDb> {
