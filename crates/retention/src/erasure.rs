@@ -127,6 +127,12 @@ pub fn plan_erasure(inputs: &Inputs<'_>, target: &Target<'_>) -> Result<Plan, Er
                         },
                     })
             }
+            StoreInfo::ClickHouse(_) => Ok(Work::NotSupported {
+                reason: format!(
+                    "store \"{}\" is a ClickHouse store, whose rows this release does not erase yet",
+                    dt.store
+                ),
+            }),
             StoreInfo::Unsupported { reason } => Ok(Work::NotSupported {
                 reason: format!("store \"{}\" is {reason}", dt.store),
             }),

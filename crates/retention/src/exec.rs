@@ -40,6 +40,10 @@ pub struct Options {
     pub vault_error: Option<String>,
     /// What the run is, for the run log and the audit log.
     pub run: own::RunKind,
+    /// ClickHouse: how long to wait for a `DELETE` mutation to be done
+    /// before the sweep stops with an error (the mutation may still finish;
+    /// a rerun finds its rows gone).
+    pub mutation_wait: Duration,
 }
 
 impl Default for Options {
@@ -53,6 +57,7 @@ impl Default for Options {
             vault: None,
             vault_error: None,
             run: own::RunKind::Sweep,
+            mutation_wait: Duration::from_secs(600),
         }
     }
 }
@@ -154,18 +159,32 @@ pub struct DataTypeReport {
     pub not_supported: Option<String>,
 }
 
-/// Applies `plan` (or with `dry_run`, only counts what it would do). `dbs`
-/// holds every database store the plan names, `home` the one holding
-/// privctl's own tables.
+/// The open stores a plan acts on.
+#[derive(Debug, Clone, Copy)]
+pub struct Stores<'a> {
+    /// SQLite and PostgreSQL stores, by name.
+    pub dbs: &'a BTreeMap<String, Db>,
+    /// ClickHouse stores, by name.
+    pub clickhouse: &'a BTreeMap<String, privctl_store::clickhouse::ClickHouse>,
+    /// The one holding privctl's own tables.
+    pub home: &'a Db,
+}
+
+/// Applies `plan` (or with `dry_run`, only counts what it would do) to
+/// `stores`, which holds every store the plan names.
 pub async fn sweep(
     plan: &Plan,
-    dbs: &BTreeMap<String, Db>,
-    home: &Db,
+    stores: Stores<'_>,
     policy_digest: &str,
     options: &Options,
     dry_run: bool,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Report> {
+    let Stores {
+        dbs,
+        clickhouse,
+        home,
+    } = stores;
     let run = if dry_run {
         None
     } else {
@@ -272,6 +291,21 @@ pub async fn sweep(
                             .0
                     };
                 }
+            }
+            Work::ClickHouse(work) => {
+                let ch = clickhouse
+                    .get(&step.store)
+                    .ok_or_else(|| Error::UnknownStore(step.store.clone()))?;
+                crate::telemetry::run(
+                    ch,
+                    work,
+                    &step.data_type,
+                    options,
+                    run.map(|id| (home, id)),
+                    dry_run,
+                    &mut r,
+                )
+                .await?;
             }
             Work::Files(work) => {
                 let (expired, held) = files(work, &step.store, true)?;

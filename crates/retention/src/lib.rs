@@ -24,6 +24,7 @@ pub mod own;
 pub mod plan;
 pub mod sample;
 pub mod session;
+pub mod telemetry;
 /// The statement builder, from the store layer.
 pub use privctl_store::sql;
 

@@ -31,6 +31,8 @@ pub enum StoreInfo {
         /// Its root.
         root: std::path::PathBuf,
     },
+    /// A ClickHouse store: its tables and their partitions.
+    ClickHouse(crate::telemetry::ChInfo),
     /// A store this release cannot act on.
     Unsupported {
         /// Why.
@@ -149,7 +151,11 @@ impl FloorEnd {
 /// agree, and west of it the bound moves back by the offset, so a date alone
 /// is never taken for the year before (an instant in the year's last hours
 /// is then kept a year longer, never deleted early).
-fn year_ended_bound(fy: FinancialYear, kind: TimeKind, cut: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn year_ended_bound(
+    fy: FinancialYear,
+    kind: TimeKind,
+    cut: DateTime<Utc>,
+) -> DateTime<Utc> {
     let start = fy.start_of_year_holding(cut);
     let offset = chrono::Duration::minutes(fy.utc_offset.minutes().into());
     let bound = match kind {
@@ -210,6 +216,8 @@ pub enum Work {
     Rows(Box<RowWork>),
     /// Files under a directory.
     Files(FileWork),
+    /// Rows of a ClickHouse table.
+    ClickHouse(Box<crate::telemetry::ChWork>),
     /// Something the policy asks that this release cannot do: nothing is
     /// changed, and the sweep reports it (and exits 1).
     NotSupported {
@@ -598,6 +606,8 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan, Error> {
                 step.refused_choices = p.refused;
                 work
             }
+            StoreInfo::ClickHouse(info) => crate::telemetry::plan(inputs, name, dt, info)
+                .map(|w| Work::ClickHouse(Box::new(w))),
             StoreInfo::Unsupported { reason } => Ok(Work::NotSupported {
                 reason: format!("store \"{}\" is {reason}", dt.store),
             }),

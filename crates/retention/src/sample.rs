@@ -22,6 +22,7 @@ use privctl_policy::model::{
     AnonymiseMethod, Category, DataType, EventSource, ExpiryAction, Policy, StoreKind,
 };
 use privctl_policy::{ColumnRef, RetentionPeriod, SqlIdent};
+use privctl_store::clickhouse::ClickHouse;
 use privctl_store::{Db, Dialect, Lock};
 use serde::Serialize;
 use sqlx::AnyConnection;
@@ -580,10 +581,24 @@ pub async fn sample(session: &Session, options: &SampleOptions) -> Result<Sample
         skipped: Vec::new(),
     };
     for (name, store) in &policy.stores {
-        if store.kind == StoreKind::Clickhouse {
+        if store.kind == StoreKind::Clickhouse && !session.clickhouse.contains_key(name) {
             report.skipped.push(format!(
-                "store \"{name}\" is ClickHouse, which this release cannot fill yet"
+                "store \"{name}\" is ClickHouse, and its URL is not given (its url_env)"
             ));
+        }
+    }
+    for (store, ch) in &session.clickhouse {
+        let existing = ch.tables().await?;
+        if let Some(t) = policy
+            .data_types
+            .values()
+            .filter(|d| &d.store == store)
+            .filter_map(|d| d.table.as_ref())
+            .find(|t| existing.iter().any(|e| e.name == t.as_str()))
+        {
+            return Err(Error::NotEmpty(format!(
+                "store {store}: table \"{t}\" already exists"
+            )));
         }
     }
     for (store, root) in &session.roots {
@@ -641,6 +656,19 @@ pub async fn sample(session: &Session, options: &SampleOptions) -> Result<Sample
             .await?;
         report.tables.extend(counts);
     }
+    for (store, ch) in &session.clickhouse {
+        let counts = fill_clickhouse(
+            policy,
+            store,
+            ch,
+            &people,
+            &mut rng,
+            as_of,
+            options.subjects,
+        )
+        .await?;
+        report.tables.extend(counts);
+    }
     let home_db = session.home_db()?;
     own::ensure(home_db).await?;
     if matches!(
@@ -674,6 +702,119 @@ pub async fn sample(session: &Session, options: &SampleOptions) -> Result<Sample
         });
     }
     Ok(report)
+}
+
+/// Creates and fills one ClickHouse store's tables, as telemetry is kept:
+/// `MergeTree`, partitioned by the UTC day of the data type's timestamp
+/// (`DateTime('UTC')`), ordered by the subject link and time, which is how
+/// sweeps and erasures select rows. Each person gets rows over their
+/// account's life, half within twice the data type's period.
+async fn fill_clickhouse(
+    policy: &Policy,
+    store: &str,
+    ch: &ClickHouse,
+    people: &[Person],
+    rng: &mut Rng,
+    as_of: DateTime<Utc>,
+    subjects: u64,
+) -> Result<Vec<TableCount>> {
+    let mut counts = Vec::new();
+    for dt in policy.data_types.values().filter(|d| d.store == store) {
+        let (Some(table), Some(ts)) = (&dt.table, &dt.timestamp) else {
+            continue;
+        };
+        let link = policy
+            .subject
+            .links
+            .iter()
+            .find(|l| l.store == store && l.table.as_ref() == Some(table))
+            .and_then(|l| l.column.clone());
+        let mut columns: Vec<(SqlIdent, Category)> = dt
+            .columns
+            .iter()
+            .map(|(c, cat)| (c.clone(), *cat))
+            .collect();
+        if !columns.iter().any(|(c, _)| c == ts) {
+            columns.insert(0, (ts.clone(), Category::Metadata));
+        }
+        let ty = |name: &SqlIdent, cat: Category| -> &'static str {
+            if name == ts {
+                "DateTime('UTC')"
+            } else if is_time_name(name.as_str()) {
+                "Nullable(DateTime('UTC'))"
+            } else if is_integer_name(name.as_str(), cat) {
+                "Int64"
+            } else {
+                "String"
+            }
+        };
+        let mut ddl = Sql::new();
+        ddl.push("CREATE TABLE ").ident(table).push(" (");
+        for (i, (c, cat)) in columns.iter().enumerate() {
+            if i > 0 {
+                ddl.push(", ");
+            }
+            ddl.ident(c).push(" ").push(ty(c, *cat));
+        }
+        ddl.push(") ENGINE = MergeTree PARTITION BY toYYYYMMDD(")
+            .ident(ts)
+            .push(") ORDER BY (");
+        if let Some(l) = &link {
+            ddl.ident(l).push(", ");
+        }
+        ddl.ident(ts).push(")");
+        ch.execute(&ddl, "creating a sample table", Some(table.as_str()))
+            .await?;
+        let period = dt
+            .retention
+            .as_ref()
+            .and_then(|r| cutoff_from(r.period, r.from, policy, as_of))
+            .map(|c| (as_of - c).num_seconds())
+            .unwrap_or(365 * DAY)
+            .max(3600);
+        let mut rows: Vec<serde_json::Map<String, serde_json::Value>> = Vec::new();
+        let mut n = 0u64;
+        for p in people {
+            let end = p.end(as_of);
+            let recent = (end - Duration::seconds(2 * period)).max(p.created);
+            for _ in 0..(4 + rng.below(13)) {
+                let at = if rng.percent(50) {
+                    rng.time(recent, end)
+                } else {
+                    rng.time(p.created, end)
+                };
+                let mut row = serde_json::Map::new();
+                for (c, cat) in &columns {
+                    let name = c.as_str();
+                    let v = if c == ts {
+                        serde_json::Value::String(at.format("%Y-%m-%d %H:%M:%S").to_string())
+                    } else if link.as_ref() == Some(c) {
+                        serde_json::Value::String(p.id.to_string())
+                    } else if is_time_name(name) {
+                        serde_json::Value::Null
+                    } else if is_integer_name(name, *cat) {
+                        serde_json::Value::from(integer(rng, name, Some(p), subjects))
+                    } else {
+                        serde_json::Value::String(text(rng, name, Some(p)))
+                    };
+                    row.insert(name.to_owned(), v);
+                }
+                rows.push(row);
+                n += 1;
+                if rows.len() >= 5000 {
+                    ch.insert(table, &rows, "filling a sample table").await?;
+                    rows.clear();
+                }
+            }
+        }
+        ch.insert(table, &rows, "filling a sample table").await?;
+        counts.push(TableCount {
+            store: store.to_owned(),
+            table: table.to_string(),
+            rows: n,
+        });
+    }
+    Ok(counts)
 }
 
 async fn create(c: &mut AnyConnection, db: &Db, spec: &TableSpec) -> Result<()> {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use privctl_policy::model::{Policy, StoreKind};
+use privctl_store::clickhouse::ClickHouse;
 use privctl_store::{Db, Open};
 
 use crate::exec::{self, Options, Progress, Report};
@@ -59,6 +60,8 @@ pub struct Session {
     pub digest: String,
     /// Database stores by name.
     pub dbs: BTreeMap<String, Db>,
+    /// ClickHouse stores by name.
+    pub clickhouse: BTreeMap<String, ClickHouse>,
     /// Files stores' roots by name.
     pub roots: BTreeMap<String, PathBuf>,
     /// Stores that could not be opened, and why: their data types are
@@ -84,7 +87,20 @@ impl Session {
         db: Option<&str>,
         mode: Open,
     ) -> Result<Session, OpenError> {
-        Self::open_stores(policy, text, db, mode, true).await
+        Self::open_stores(policy, text, db, &BTreeMap::new(), mode, true).await
+    }
+
+    /// As [`Session::open`], with URLs for some stores given by name, in
+    /// place of their `url_env` variables (for a caller that holds them
+    /// itself, and for tests).
+    pub async fn open_with_urls(
+        policy: Policy,
+        text: &str,
+        db: Option<&str>,
+        urls: &BTreeMap<String, String>,
+        mode: Open,
+    ) -> Result<Session, OpenError> {
+        Self::open_stores(policy, text, db, urls, mode, true).await
     }
 
     /// Opens only the database stores (for `check --db`): files stores are
@@ -94,13 +110,14 @@ impl Session {
         text: &str,
         db: Option<&str>,
     ) -> Result<Session, OpenError> {
-        Self::open_stores(policy, text, db, Open::Existing, false).await
+        Self::open_stores(policy, text, db, &BTreeMap::new(), Open::Existing, false).await
     }
 
     async fn open_stores(
         policy: Policy,
         text: &str,
         db: Option<&str>,
+        urls: &BTreeMap<String, String>,
         mode: Open,
         files: bool,
     ) -> Result<Session, OpenError> {
@@ -120,6 +137,7 @@ impl Session {
         }
         let home = home_store(&policy).ok_or(OpenError::NoHome)?.to_owned();
         let mut dbs = BTreeMap::new();
+        let mut clickhouse = BTreeMap::new();
         let mut roots = BTreeMap::new();
         let mut skipped = BTreeMap::new();
         for (name, store) in &policy.stores {
@@ -138,13 +156,31 @@ impl Session {
                     roots.insert(name.clone(), path);
                 }
                 StoreKind::Clickhouse => {
-                    skipped.insert(
-                        name.clone(),
-                        "a ClickHouse store, which this release cannot open yet".to_owned(),
-                    );
+                    // A policy's ClickHouse store is reached when its URL is
+                    // given; without one its data types are reported as not
+                    // swept, and the rest of the policy still runs.
+                    let var = store.url_env.clone().unwrap_or_default();
+                    match urls.get(name).cloned().or_else(|| {
+                        (!var.is_empty())
+                            .then(|| std::env::var(&var).ok())
+                            .flatten()
+                    }) {
+                        Some(url) => {
+                            clickhouse.insert(name.clone(), ClickHouse::open(name, &url).await?);
+                        }
+                        None => {
+                            skipped.insert(
+                                name.clone(),
+                                format!(
+                                    "a ClickHouse store whose URL is not given (set {})",
+                                    if var.is_empty() { "its url_env" } else { &var }
+                                ),
+                            );
+                        }
+                    }
                 }
                 StoreKind::Sqlite | StoreKind::Postgres => {
-                    let url = match db {
+                    let url = match db.or(urls.get(name).map(String::as_str)) {
                         Some(u) => u.to_owned(),
                         None => {
                             let var = store.url_env.clone().unwrap_or_default();
@@ -180,6 +216,7 @@ impl Session {
             policy,
             digest: digest(text),
             dbs,
+            clickhouse,
             roots,
             skipped,
             home,
@@ -249,6 +286,25 @@ impl Session {
         for (name, root) in &self.roots {
             stores.insert(name.clone(), StoreInfo::Files { root: root.clone() });
         }
+        for (name, ch) in &self.clickhouse {
+            let tables = ch.tables().await?;
+            let mut partitions = BTreeMap::new();
+            for dt in self.policy.data_types.values().filter(|d| &d.store == name) {
+                let Some(t) = dt.table.as_ref() else { continue };
+                if only.is_some_and(|o| {
+                    self.policy.data_types.get(o).map(|d| &d.table) != Some(&dt.table)
+                }) {
+                    continue;
+                }
+                if tables.iter().any(|x| x.name == t.as_str()) {
+                    partitions.insert(t.to_string(), ch.partitions(t).await?);
+                }
+            }
+            stores.insert(
+                name.clone(),
+                StoreInfo::ClickHouse(crate::telemetry::ChInfo { tables, partitions }),
+            );
+        }
         for (name, reason) in &self.skipped {
             stores.insert(
                 name.clone(),
@@ -295,8 +351,11 @@ impl Session {
     ) -> Result<Report> {
         exec::sweep(
             plan,
-            &self.dbs,
-            self.home_db()?,
+            exec::Stores {
+                dbs: &self.dbs,
+                clickhouse: &self.clickhouse,
+                home: self.home_db()?,
+            },
             &self.digest,
             options,
             dry_run,

@@ -1,0 +1,426 @@
+//! Retention on ClickHouse stores, in ClickHouse's own idioms: a partition
+//! whose every row has expired is dropped whole (`ALTER TABLE ... DROP
+//! PARTITION`), and what has expired inside live partitions goes in one
+//! `ALTER TABLE ... DELETE` mutation, waited on until `system.mutations`
+//! says it is done. A partition holding a row a floor or a hold keeps is
+//! never dropped: its expired rows go by the mutation, which spares the
+//! kept ones.
+//!
+//! Rows are selected by their timestamp (`DateTime`): periods count from
+//! creation or from a financial year's end; rows are held through the
+//! subject map's link to the user id. What ClickHouse cannot be asked
+//! without a join across stores (periods counted from an account's
+//! closure, customers' own periods) is reported as not supported.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use privctl_policy::model::{Anchor, DataType, ExpiryAction, IdentifierKind};
+use privctl_policy::SqlIdent;
+use privctl_store::clickhouse::{ChPartition, ChTable, ClickHouse};
+use privctl_store::{Db, Lock, TimeKind};
+use serde::Serialize;
+
+use crate::exec::{DataTypeReport, Options};
+use crate::own;
+use crate::plan::{cutoff, year_ended_bound, Inputs};
+use crate::sql::{Sql, Value};
+use crate::{Error, Result};
+
+/// Expiry of rows in one ClickHouse table.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChWork {
+    /// The table.
+    pub table: SqlIdent,
+    /// Partitions whose every row has expired under the default period:
+    /// each is dropped whole, unless a row in it turns out to be kept.
+    pub partitions: Vec<ChDrop>,
+    /// Rows whose retention has ended.
+    #[serde(skip)]
+    pub expired: Sql,
+    /// Rows every floor has released.
+    #[serde(skip)]
+    pub released: Sql,
+    /// Rows of a held subject.
+    #[serde(skip)]
+    pub held: Sql,
+}
+
+/// A partition that may be dropped whole.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChDrop {
+    /// Its id.
+    pub id: String,
+    /// Its rows.
+    pub rows: u64,
+}
+
+/// What the planner knows of a ClickHouse store.
+#[derive(Debug, Clone)]
+pub struct ChInfo {
+    /// Its tables.
+    pub tables: Vec<ChTable>,
+    /// Active partitions of the tables the policy sweeps, by table.
+    pub partitions: BTreeMap<String, Vec<ChPartition>>,
+}
+
+fn unsupported(name: &str, what: String) -> Error {
+    Error::Unsupported {
+        data_type: name.to_owned(),
+        what,
+    }
+}
+
+/// Plans the expiry of data type `name`, in a ClickHouse store.
+pub(crate) fn plan(
+    inputs: &Inputs<'_>,
+    name: &str,
+    dt: &DataType,
+    info: &ChInfo,
+) -> Result<ChWork> {
+    let retention = dt.retention.as_ref().ok_or(Error::Internal("retention"))?;
+    let table_name = dt
+        .table
+        .as_ref()
+        .ok_or_else(|| unsupported(name, "a ClickHouse data type without a table".to_owned()))?;
+    let table = info
+        .tables
+        .iter()
+        .find(|t| t.name == table_name.as_str())
+        .ok_or_else(|| Error::MissingTable {
+            store: dt.store.clone(),
+            table: table_name.to_string(),
+            data_type: name.to_owned(),
+        })?;
+    let column = |c: &SqlIdent| -> Result<&str> {
+        table
+            .columns
+            .iter()
+            .find(|x| x.name == c.as_str())
+            .map(|x| x.ty.as_str())
+            .ok_or_else(|| Error::MissingColumn {
+                store: dt.store.clone(),
+                column: format!("{table_name}.{c}"),
+                data_type: name.to_owned(),
+            })
+    };
+    let ts = dt.timestamp.as_ref().ok_or(Error::Internal("timestamp"))?;
+    let ty = column(ts)?;
+    if !(ty.starts_with("DateTime") || ty.starts_with("Nullable(DateTime")) {
+        return Err(Error::NotATime {
+            column: format!("{table_name}.{ts}"),
+            declared: ty.to_owned(),
+        });
+    }
+    if retention.action != ExpiryAction::Delete {
+        return Err(unsupported(
+            name,
+            format!(
+                "{} on expiry in a ClickHouse store",
+                privctl_policy::model::name_of(&retention.action)
+            ),
+        ));
+    }
+    if retention.configurable && retention.customer.is_some() {
+        return Err(unsupported(
+            name,
+            "customers' own periods for ClickHouse rows".to_owned(),
+        ));
+    }
+    let policy = inputs.policy;
+    // The time a row's anchor may hold for `period` from `from` to have
+    // passed: a `DateTime` is an instant.
+    let bound = |period, from: Anchor| -> Result<Option<DateTime<Utc>>> {
+        let Some(c) = cutoff(period, inputs.as_of) else {
+            return Ok(None);
+        };
+        match from {
+            Anchor::Created => Ok(Some(c)),
+            Anchor::FinancialYearEnd => {
+                let fy = policy
+                    .organisation
+                    .financial_year
+                    .ok_or_else(|| Error::NoSource {
+                        data_type: name.to_owned(),
+                        anchor: "financial_year_end",
+                    })?;
+                Ok(Some(year_ended_bound(fy, TimeKind::TimestampTz, c)))
+            }
+            other => Err(unsupported(
+                name,
+                format!(
+                    "counting from {} for ClickHouse rows (it is recorded in another store)",
+                    privctl_policy::model::name_of(&other)
+                ),
+            )),
+        }
+    };
+    let before = |sql: &mut Sql, t: DateTime<Utc>| {
+        sql.push("(")
+            .ident(ts)
+            .push(" <= toDateTime(")
+            .bind(Value::Int(t.timestamp()))
+            .push("))");
+    };
+    let condition = |c: &SqlIdent, values: &[String]| -> Result<Sql> {
+        column(c)?;
+        let mut sql = Sql::new();
+        sql.push("(toString(").ident(c).push(") IN (");
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Value::Text(v.clone()));
+        }
+        if values.is_empty() {
+            sql.push("NULL");
+        }
+        sql.push("))");
+        Ok(sql)
+    };
+
+    // Expired: the first conditional rule that matches, else the default.
+    let mut expired = Sql::new();
+    expired.push("(0");
+    let mut earlier: Vec<Sql> = Vec::new();
+    for rule in &retention.rules {
+        let cond = condition(&rule.column, &rule.equals)?;
+        if let Some(t) = bound(rule.period, retention.from)? {
+            expired.push(" OR (").append(&cond);
+            for e in &earlier {
+                expired.push(" AND NOT ").append(e);
+            }
+            expired.push(" AND ");
+            before(&mut expired, t);
+            expired.push(")");
+        }
+        earlier.push(cond);
+    }
+    let default = bound(retention.period, retention.from)?;
+    if let Some(t) = default {
+        expired.push(" OR (1");
+        for e in &earlier {
+            expired.push(" AND NOT ").append(e);
+        }
+        expired.push(" AND ");
+        before(&mut expired, t);
+        expired.push(")");
+    }
+    expired.push(")");
+
+    // Released by every floor that applies.
+    let mut released = Sql::new();
+    released.push("(1");
+    let mut floored = false;
+    for floor in policy
+        .legal_floors
+        .values()
+        .filter(|f| f.applies_to.iter().any(|a| a == name))
+    {
+        floored = true;
+        released.push(" AND ");
+        match bound(floor.period, floor.from)? {
+            None => {
+                released.push("0");
+            }
+            Some(t) => before(&mut released, t),
+        }
+    }
+    released.push(")");
+
+    // Held: rows linked to a held person's user id.
+    let links: Vec<_> = policy
+        .subject
+        .links
+        .iter()
+        .filter(|l| l.store == dt.store && l.table.as_ref() == Some(table_name))
+        .collect();
+    let mut held = Sql::new();
+    held.push("(0");
+    if !inputs.held_subjects.is_empty() {
+        for l in &links {
+            let by_user_id = l
+                .identifier
+                .as_deref()
+                .and_then(|i| policy.subject.identifiers.iter().find(|x| x.name == i))
+                .is_some_and(|i| i.kind == IdentifierKind::UserId);
+            let Some(c) = l.column.as_ref().filter(|_| by_user_id) else {
+                return Err(unsupported(
+                    name,
+                    "holds on ClickHouse rows linked by anything but the user id".to_owned(),
+                ));
+            };
+            held.push(" OR ")
+                .append(&condition(c, inputs.held_subjects)?);
+        }
+    }
+    held.push(")");
+
+    // Partitions whose whole time range has expired under the default
+    // period, where no rule or floor can keep a row by its content; a kept
+    // (held) row is looked for again just before the drop.
+    let mut partitions = Vec::new();
+    if retention.rules.is_empty()
+        && !floored
+        && retention.from == Anchor::Created
+        && table.partition_key.contains(ts.as_str())
+    {
+        if let Some(t) = default {
+            for p in info
+                .partitions
+                .get(table_name.as_str())
+                .into_iter()
+                .flatten()
+            {
+                if p.max_time.is_some_and(|m| m <= t.timestamp()) && p.rows > 0 {
+                    partitions.push(ChDrop {
+                        id: p.id.clone(),
+                        rows: p.rows,
+                    });
+                }
+            }
+        }
+    }
+    Ok(ChWork {
+        table: table_name.clone(),
+        partitions,
+        expired,
+        released,
+        held,
+    })
+}
+
+async fn count(ch: &ClickHouse, sql: &Sql, table: &str, operation: &str) -> Result<Vec<u64>> {
+    let rows = ch.rows(sql, operation, Some(table)).await?;
+    let row = rows.first().ok_or(Error::Internal("a count with no row"))?;
+    Ok(row
+        .values()
+        .map(|v| {
+            v.as_str()
+                .and_then(|s| s.parse().ok())
+                .or_else(|| v.as_u64())
+                .unwrap_or(0)
+        })
+        .collect())
+}
+
+/// Runs (or with `dry_run`, counts) the expiry of one ClickHouse table,
+/// filling `r`; each partition dropped and the mutation are recorded in
+/// the run log (in `home`) once they have happened.
+pub(crate) async fn run(
+    ch: &ClickHouse,
+    work: &ChWork,
+    data_type: &str,
+    options: &Options,
+    log: Option<(&Db, i64)>,
+    dry_run: bool,
+    r: &mut DataTypeReport,
+) -> Result<()> {
+    let table = work.table.as_str();
+    let mut eligible = Sql::new();
+    eligible
+        .append(&work.expired)
+        .push(" AND ")
+        .append(&work.released)
+        .push(" AND NOT ")
+        .append(&work.held);
+    let mut q = Sql::new();
+    q.push("SELECT toString(count()) AS a, toString(countIf(NOT ")
+        .append(&work.released)
+        .push(")) AS b, toString(countIf(")
+        .append(&work.released)
+        .push(" AND ")
+        .append(&work.held)
+        .push(")) AS c FROM ")
+        .ident(&work.table)
+        .push(" WHERE ")
+        .append(&work.expired);
+    let counts = count(ch, &q, table, "counting expired rows").await?;
+    r.expired = counts.first().copied().unwrap_or(0);
+    r.kept_by_floor = counts.get(1).copied().unwrap_or(0);
+    r.kept_by_hold = counts.get(2).copied().unwrap_or(0);
+    if dry_run {
+        r.partitions_droppable = work.partitions.len() as u64;
+        return Ok(());
+    }
+    let record = async |action: &str, rows: u64, micros: u64| -> Result<()> {
+        if let Some((home, run)) = log {
+            home.write_with(Lock::Rows, async |c| {
+                own::record_batch(
+                    home,
+                    c,
+                    (run, &options.run),
+                    data_type,
+                    action,
+                    rows,
+                    micros,
+                )
+                .await
+            })
+            .await?;
+        }
+        Ok(())
+    };
+    let mut deleted = 0u64;
+    for p in &work.partitions {
+        // Dropped only when nothing in it is kept (a hold placed since the
+        // plan, a row that has not expired after all).
+        let mut kept = Sql::new();
+        kept.push("SELECT toString(count()) AS n FROM ")
+            .ident(&work.table)
+            .push(" WHERE _partition_id = ")
+            .bind(Value::Text(p.id.clone()))
+            .push(" AND NOT (")
+            .append(&eligible)
+            .push(")");
+        if count(ch, &kept, table, "checking a partition before dropping it")
+            .await?
+            .first()
+            .copied()
+            .unwrap_or(1)
+            > 0
+        {
+            continue;
+        }
+        let started = Instant::now();
+        let mut rows = Sql::new();
+        rows.push("SELECT toString(count()) AS n FROM ")
+            .ident(&work.table)
+            .push(" WHERE _partition_id = ")
+            .bind(Value::Text(p.id.clone()));
+        let n = count(ch, &rows, table, "counting a partition's rows")
+            .await?
+            .first()
+            .copied()
+            .unwrap_or(0);
+        ch.drop_partition(&work.table, &p.id).await?;
+        crate::fault::point("partition-dropped");
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        record("drop_partition", n, micros).await?;
+        r.partitions_dropped += 1;
+        deleted += n;
+    }
+    // What is left expired in live partitions: one mutation.
+    let mut left = Sql::new();
+    left.push("SELECT toString(count()) AS n FROM ")
+        .ident(&work.table)
+        .push(" WHERE ")
+        .append(&eligible);
+    let n = count(ch, &left, table, "counting expired rows")
+        .await?
+        .first()
+        .copied()
+        .unwrap_or(0);
+    if n > 0 {
+        let started = Instant::now();
+        ch.delete_where(&work.table, &eligible, options.mutation_wait)
+            .await?;
+        crate::fault::point("mutation-done");
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        record("delete", n, micros).await?;
+        deleted += n;
+    }
+    r.deleted = deleted;
+    Ok(())
+}

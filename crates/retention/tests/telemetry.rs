@@ -1,0 +1,308 @@
+//! Infercast's telemetry on a real ClickHouse server beside its accounts on
+//! SQLite and PostgreSQL: `sample` fills both, and a sweep drops whole
+//! expired partitions and deletes the rest by mutation, sparing the held
+//! person's rows, row by row as an oracle says.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use privctl_policy::model::Policy;
+use privctl_retention::sample::{sample, SampleOptions, HELD_SUBJECT};
+use privctl_retention::{Options, Report, Session};
+use privctl_store::clickhouse::ClickHouse;
+use privctl_store::sql::Sql;
+use privctl_store::testing::{fresh_clickhouse, fresh_databases, runtime};
+use privctl_store::Open;
+use serde_json::{Map, Value as Json};
+
+const POLICY: &str = include_str!("../../../policies/infercast.toml");
+
+/// Midday: each cutoff falls inside a day, so that day's partition is
+/// partly expired and goes by mutation, the days before it whole.
+fn as_of() -> DateTime<Utc> {
+    "2026-11-01T12:00:00Z".parse().expect("instant")
+}
+
+fn policy() -> Policy {
+    privctl_policy::check_str(POLICY).policy.expect("policy")
+}
+
+type Rows = Vec<Map<String, Json>>;
+
+/// Every row of every telemetry table, sorted.
+async fn snapshot(ch: &ClickHouse, policy: &Policy) -> BTreeMap<String, Rows> {
+    snapshot_without(ch, policy, "").await
+}
+
+fn time(row: &Map<String, Json>, column: &str) -> DateTime<Utc> {
+    let text = row[column].as_str().expect("a time");
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+        .expect("ClickHouse's time")
+        .and_utc()
+}
+
+fn by_type(report: &Report, name: &str) -> (u64, u64, u64) {
+    let d = report
+        .data_types
+        .iter()
+        .find(|d| d.data_type == name)
+        .expect("reported");
+    assert!(d.not_supported.is_none(), "{name}: {:?}", d.not_supported);
+    (d.expired, d.deleted, d.partitions_dropped)
+}
+
+#[test]
+fn telemetry_expires_by_partition_and_by_mutation_and_spares_the_held() {
+    runtime().block_on(async {
+        for db in fresh_databases("telemetry").await {
+            let Some(ch_url) = fresh_clickhouse("telemetry").await else {
+                return;
+            };
+            let urls = BTreeMap::from([("telemetry".to_owned(), ch_url.clone())]);
+            let s = Session::open_with_urls(policy(), POLICY, Some(&db.url), &urls, Open::Create)
+                .await
+                .expect("open");
+            let report = sample(
+                &s,
+                &SampleOptions {
+                    subjects: 30,
+                    seed: 5,
+                    as_of: as_of(),
+                },
+            )
+            .await
+            .expect("sample");
+            assert!(
+                report
+                    .tables
+                    .iter()
+                    .any(|t| t.store == "telemetry" && t.rows > 0),
+                "{report:?}"
+            );
+            let ch = ClickHouse::open("telemetry", &ch_url).await.expect("ch");
+            let policy = policy();
+            // Usage is kept 365 days: its cutoff falls at midday on 1
+            // November 2025, inside that day's partition; and an old day
+            // holds a row of the held person beside another's.
+            let extra: Rows = [
+                ("2025-11-01 11:00:00", "3"),
+                ("2025-11-01 13:00:00", "3"),
+                ("2024-03-03 10:00:00", "7"),
+                ("2024-03-03 11:00:00", "4"),
+            ]
+            .iter()
+            .map(|(t, u)| {
+                serde_json::json!({"timestamp": t, "user_id": u, "organization_id": 1, "model": "m"})
+                    .as_object()
+                    .expect("object")
+                    .clone()
+            })
+            .collect();
+            ch.insert(
+                &privctl_policy::SqlIdent::new("usage_metrics").expect("name"),
+                &extra,
+                "adding rows",
+            )
+            .await
+            .expect("extra rows");
+            let before = snapshot(&ch, &policy).await;
+
+            // What each row's fate must be: gone when its period has
+            // passed, unless it is the held person's.
+            let mut want: BTreeMap<String, Rows> = BTreeMap::new();
+            let mut expired: BTreeMap<String, u64> = BTreeMap::new();
+            for dt in policy
+                .data_types
+                .values()
+                .filter(|d| d.store == "telemetry")
+            {
+                let table = dt.table.as_ref().expect("table").to_string();
+                let ts = dt.timestamp.as_ref().expect("ts").as_str();
+                let r = dt.retention.as_ref().expect("retention");
+                let cut = privctl_retention::plan::cutoff(r.period, as_of()).expect("finite");
+                let mut keep = Vec::new();
+                for row in &before[&table] {
+                    let gone = time(row, ts) <= cut;
+                    if gone {
+                        *expired.entry(table.clone()).or_default() += 1;
+                    }
+                    let held = row["user_id"].as_str() == Some(&HELD_SUBJECT.to_string());
+                    if !gone || held {
+                        keep.push(row.clone());
+                    }
+                }
+                want.insert(table, keep);
+            }
+
+            let dry = s
+                .sweep(as_of(), None, true, &Options::default(), &|_| {})
+                .await
+                .expect("dry run");
+            for dt in policy
+                .data_types
+                .values()
+                .filter(|d| d.store == "telemetry")
+            {
+                let name = policy
+                    .data_types
+                    .iter()
+                    .find(|(_, d)| d.table == dt.table)
+                    .map(|(n, _)| n.clone())
+                    .expect("name");
+                let table = dt.table.as_ref().expect("table").to_string();
+                assert_eq!(
+                    by_type(&dry, &name).0,
+                    expired.get(&table).copied().unwrap_or(0),
+                    "{name}: expired rows counted"
+                );
+            }
+            assert_eq!(
+                snapshot(&ch, &policy).await,
+                before,
+                "a dry run changes nothing"
+            );
+
+            let swept = s
+                .sweep(as_of(), None, false, &Options::default(), &|_| {})
+                .await
+                .expect("sweep");
+            let after = snapshot(&ch, &policy).await;
+            let mut dropped = 0;
+            for (name, dt) in policy
+                .data_types
+                .iter()
+                .filter(|(_, d)| d.store == "telemetry")
+            {
+                let table = dt.table.as_ref().expect("table").to_string();
+                assert_eq!(after[&table], want[&table], "{name} on {:?}", db.dialect);
+                let (_, deleted, parts) = by_type(&swept, name);
+                assert_eq!(
+                    deleted as usize,
+                    before[&table].len() - want[&table].len(),
+                    "{name}: rows deleted, counted"
+                );
+                dropped += parts;
+            }
+            assert!(dropped > 0, "whole expired days are dropped as partitions");
+            // The run log has both, each with its rows.
+            let runs = privctl_retention::own::runs(s.home_db().expect("home"), 1)
+                .await
+                .expect("runs");
+            let logged = |action: &str| -> i64 {
+                runs[0]
+                    .batches
+                    .iter()
+                    .filter(|b| b.1 == action && policy.data_types[&b.0].store == "telemetry")
+                    .map(|b| b.2)
+                    .sum()
+            };
+            assert!(logged("drop_partition") > 0, "{:?}", runs[0].batches);
+            assert!(
+                logged("delete") > 0,
+                "rows in live partitions go by mutation: {:?}",
+                runs[0].batches
+            );
+
+            // Again: nothing left to do.
+            let again = s
+                .sweep(as_of(), None, false, &Options::default(), &|_| {})
+                .await
+                .expect("again");
+            for (name, _) in policy
+                .data_types
+                .iter()
+                .filter(|(_, d)| d.store == "telemetry")
+            {
+                assert_eq!(
+                    by_type(&again, name).1,
+                    0,
+                    "{name}: a rerun deletes nothing"
+                );
+            }
+            assert_eq!(snapshot(&ch, &policy).await, after);
+        }
+    });
+}
+
+/// An unreachable server, or a table the policy names that the server
+/// lacks: an error naming the store and the table, and nothing changed.
+#[test]
+fn bad_stores_are_refused_with_the_store_and_table_named() {
+    runtime().block_on(async {
+        let Some(ch_url) = fresh_clickhouse("telemetry_bad").await else {
+            return;
+        };
+        let db = privctl_store::testing::fresh_sqlite();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+            l.local_addr().expect("addr").port()
+        };
+        let closed = BTreeMap::from([(
+            "telemetry".to_owned(),
+            format!("clickhouse://default:pw@127.0.0.1:{port}/default"),
+        )]);
+        let e = Session::open_with_urls(policy(), POLICY, Some(&db.url), &closed, Open::Create)
+            .await
+            .expect_err("unreachable");
+        let shown = e.to_string();
+        assert!(
+            shown.contains("store telemetry") && shown.contains("default:***@"),
+            "{shown}"
+        );
+
+        let urls = BTreeMap::from([("telemetry".to_owned(), ch_url.clone())]);
+        let s = Session::open_with_urls(policy(), POLICY, Some(&db.url), &urls, Open::Create)
+            .await
+            .expect("open");
+        sample(
+            &s,
+            &SampleOptions {
+                subjects: 12,
+                seed: 2,
+                as_of: as_of(),
+            },
+        )
+        .await
+        .expect("sample");
+        let ch = ClickHouse::open("telemetry", &ch_url).await.expect("ch");
+        let mut drop = Sql::new();
+        drop.push("DROP TABLE request_logs");
+        ch.execute(&drop, "test", None).await.expect("drop");
+        let policy = policy();
+        let before = snapshot_without(&ch, &policy, "request_logs").await;
+        let e = s
+            .sweep(as_of(), None, false, &Options::default(), &|_| {})
+            .await
+            .expect_err("a missing table");
+        assert_eq!(
+            e.to_string(),
+            "store telemetry: table \"request_logs\" of data type \"request_logs\" does not exist"
+        );
+        assert_eq!(snapshot_without(&ch, &policy, "request_logs").await, before);
+        let runs = privctl_retention::own::runs(s.home_db().expect("home"), 5)
+            .await
+            .expect("runs");
+        assert!(runs.is_empty(), "no run recorded: {runs:?}");
+    });
+}
+
+/// Every row of every telemetry table but `skip`, sorted.
+async fn snapshot_without(ch: &ClickHouse, policy: &Policy, skip: &str) -> BTreeMap<String, Rows> {
+    let mut out = BTreeMap::new();
+    for dt in policy
+        .data_types
+        .values()
+        .filter(|d| d.store == "telemetry")
+    {
+        let table = dt.table.as_ref().expect("table");
+        if table.as_str() == skip {
+            continue;
+        }
+        let mut q = Sql::new();
+        q.push("SELECT * FROM ").ident(table);
+        let mut rows = ch.rows(&q, "snapshot", None).await.expect("rows");
+        rows.sort_by_key(|r| serde_json::to_string(r).unwrap_or_default());
+        out.insert(table.to_string(), rows);
+    }
+    out
+}
