@@ -222,6 +222,7 @@ fn main() {
             &policy,
             &session.digest,
             &session.dbs,
+            &session.clickhouse,
             &session.roots,
             home,
             &subject,

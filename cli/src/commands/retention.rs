@@ -801,6 +801,7 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<Outcome> {
             &s.policy,
             &s.digest,
             &s.dbs,
+            &s.clickhouse,
             &s.roots,
             s.home_db()?,
             &found,

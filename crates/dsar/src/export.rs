@@ -13,6 +13,7 @@ use futures_util::TryStreamExt;
 use privctl_audit::{hex, unhex, Signer};
 use privctl_policy::model::{name_of, Category, ExportFormat, Policy};
 use privctl_policy::SqlIdent;
+use privctl_store::clickhouse::ClickHouse;
 use privctl_store::{Db, Row};
 use serde::{Deserialize, Serialize};
 use zip::write::SimpleFileOptions;
@@ -160,6 +161,7 @@ pub async fn export<W: Write + Seek>(
     policy: &Policy,
     policy_sha256: &str,
     dbs: &BTreeMap<String, Db>,
+    clickhouse: &BTreeMap<String, ClickHouse>,
     roots: &BTreeMap<String, PathBuf>,
     subject: &Subject,
     options: &ExportOptions,
@@ -219,10 +221,42 @@ pub async fn export<W: Write + Seek>(
             masked: Vec::new(),
             entries: Vec::new(),
         };
+        if let (Some(table), Some(ch)) = (&dt.table, clickhouse.get(&dt.store)) {
+            entry.source = format!("{}.{}", dt.store, table);
+            let mut columns: Vec<SqlIdent> = dt.columns.keys().cloned().collect();
+            for c in dt.timestamp.iter().chain(&dt.anonymised_at) {
+                if !columns.contains(c) {
+                    columns.push(c.clone());
+                }
+            }
+            let Some(mine) =
+                privctl_retention::telemetry::subject_rows(policy, &dt.store, table, &ids)
+            else {
+                manifest
+                    .not_included
+                    .push(format!("{name}: table {table} does not reach the subject"));
+                continue;
+            };
+            let rows = clickhouse_rows(ch, table, &columns, dt.timestamp.as_ref(), &mine).await?;
+            for format in &spec.formats {
+                let file = match format {
+                    ExportFormat::Json => format!("{name}.json"),
+                    ExportFormat::Csv => format!("{name}.csv"),
+                };
+                match format {
+                    ExportFormat::Json => rows_json(&mut w, &file, &columns, &rows)?,
+                    ExportFormat::Csv => rows_csv(&mut w, &file, &columns, &rows)?,
+                }
+                entry.records = rows.len() as u64;
+                entry.entries.push(file);
+            }
+            manifest.data_types.push(entry);
+            continue;
+        }
         if let Some(table) = &dt.table {
             let Some(db) = dbs.get(&dt.store) else {
                 manifest.not_included.push(format!(
-                    "{name}: store \"{}\" is not open (a ClickHouse store, in this release)",
+                    "{name}: store \"{}\" is not open (a ClickHouse store whose URL is not given)",
                     dt.store
                 ));
                 continue;
@@ -406,6 +440,108 @@ fn values(
             })
         })
         .collect()
+}
+
+/// The person's rows of a ClickHouse table, every value as text (NULL as
+/// `None`), oldest first.
+async fn clickhouse_rows(
+    ch: &ClickHouse,
+    table: &SqlIdent,
+    columns: &[SqlIdent],
+    timestamp: Option<&SqlIdent>,
+    mine: &privctl_store::sql::Sql,
+) -> Result<Vec<Vec<Option<String>>>> {
+    let mut q = privctl_store::sql::Sql::new();
+    q.push("SELECT ");
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("toString(").ident(c).push(") AS ").ident(c);
+    }
+    q.push(" FROM ").ident(table).push(" WHERE ").append(mine);
+    if let Some(ts) = timestamp {
+        q.push(" ORDER BY ").ident(ts);
+    }
+    let rows = ch
+        .rows(&q, "reading the subject's rows", Some(table.as_str()))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            columns
+                .iter()
+                .map(|c| match r.get(c.as_str()) {
+                    Some(serde_json::Value::String(s)) => Some(s.clone()),
+                    Some(serde_json::Value::Null) | None => None,
+                    Some(other) => Some(other.to_string()),
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Rows already read, as a JSON array of objects in column order.
+fn rows_json<W: Write + Seek>(
+    w: &mut Writer<W>,
+    file: &str,
+    columns: &[SqlIdent],
+    rows: &[Vec<Option<String>>],
+) -> Result<()> {
+    let mut h = w.start(file)?;
+    {
+        let mut out = std::io::BufWriter::with_capacity(CHUNK, &mut h);
+        out.write_all(b"[").map_err(io(file))?;
+        for (n, row) in rows.iter().enumerate() {
+            let object: serde_json::Map<String, serde_json::Value> = columns
+                .iter()
+                .zip(row)
+                .map(|(c, v)| {
+                    (
+                        c.to_string(),
+                        v.clone()
+                            .map_or(serde_json::Value::Null, serde_json::Value::String),
+                    )
+                })
+                .collect();
+            out.write_all(if n == 0 { b"\n" } else { b",\n" })
+                .map_err(io(file))?;
+            serde_json::to_writer(&mut out, &object)
+                .map_err(std::io::Error::from)
+                .map_err(io(file))?;
+        }
+        out.write_all(b"\n]\n").map_err(io(file))?;
+        out.flush().map_err(io(file))?;
+    }
+    let (ctx, bytes) = (h.ctx, h.bytes);
+    w.done(file, ctx, bytes);
+    Ok(())
+}
+
+/// Rows already read, as CSV with a header.
+fn rows_csv<W: Write + Seek>(
+    w: &mut Writer<W>,
+    file: &str,
+    columns: &[SqlIdent],
+    rows: &[Vec<Option<String>>],
+) -> Result<()> {
+    let mut h = w.start(file)?;
+    {
+        let mut csv = csv::WriterBuilder::new()
+            .buffer_capacity(CHUNK)
+            .from_writer(&mut h);
+        let csv_err = |e: csv::Error| Error::Invalid(format!("{file}: {e}"));
+        csv.write_record(columns.iter().map(|c| c.as_str()))
+            .map_err(csv_err)?;
+        for row in rows {
+            csv.write_record(row.iter().map(|v| v.as_deref().unwrap_or("")))
+                .map_err(csv_err)?;
+        }
+        csv.flush().map_err(io(file))?;
+    }
+    let (ctx, bytes) = (h.ctx, h.bytes);
+    w.done(file, ctx, bytes);
+    Ok(())
 }
 
 async fn table_json<W: Write + Seek>(
@@ -671,6 +807,7 @@ pub async fn export_to_file(
     policy: &Policy,
     policy_sha256: &str,
     dbs: &BTreeMap<String, Db>,
+    clickhouse: &BTreeMap<String, ClickHouse>,
     roots: &BTreeMap<String, PathBuf>,
     home: &Db,
     subject: &Subject,
@@ -684,6 +821,7 @@ pub async fn export_to_file(
         policy,
         policy_sha256,
         dbs,
+        clickhouse,
         roots,
         subject,
         options,

@@ -164,6 +164,7 @@ async fn check(seed: &str, db: &privctl_store::testing::TestDb) {
         &policy,
         &s.digest,
         &s.dbs,
+        &s.clickhouse,
         &s.roots,
         &subject,
         &opts,

@@ -127,11 +127,22 @@ pub fn plan_erasure(inputs: &Inputs<'_>, target: &Target<'_>) -> Result<Plan, Er
                         },
                     })
             }
-            StoreInfo::ClickHouse(_) => Ok(Work::NotSupported {
-                reason: format!(
-                    "store \"{}\" is a ClickHouse store, whose rows this release does not erase yet",
-                    dt.store
-                ),
+            // A held person's request does not get this far; their rows are
+            // left by the request's block, not by the mutation.
+            StoreInfo::ClickHouse(info) => crate::telemetry::plan_erasure(
+                inputs,
+                name,
+                dt,
+                info,
+                rule.action,
+                floors.len(),
+                target.ids,
+            )
+            .map(|found| match found {
+                Some(work) => Work::ClickHouse(Box::new(work)),
+                None => Work::Nothing {
+                    reason: "no link of the subject map reaches its table".to_owned(),
+                },
             }),
             StoreInfo::Unsupported { reason } => Ok(Work::NotSupported {
                 reason: format!("store \"{}\" is {reason}", dt.store),

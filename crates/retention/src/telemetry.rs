@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use privctl_policy::model::{Anchor, DataType, ExpiryAction, IdentifierKind};
+use privctl_policy::model::{
+    Anchor, DataType, ErasureAction, ExpiryAction, IdentifierKind, Policy,
+};
 use privctl_policy::SqlIdent;
 use privctl_store::clickhouse::{ChPartition, ChTable, ClickHouse};
 use privctl_store::{Db, Lock, TimeKind};
@@ -289,6 +291,130 @@ pub(crate) fn plan(
         released,
         held,
     })
+}
+
+/// Plans the erasure of one person's rows of data type `name`, in a
+/// ClickHouse store: the rows whose link holds their identifier, deleted
+/// by a mutation (`delete`, and `keep_until_floor` where no floor that
+/// overrides erasure applies); `None` when no link reaches the table or the
+/// person has no such identifier.
+pub(crate) fn plan_erasure(
+    inputs: &Inputs<'_>,
+    name: &str,
+    dt: &DataType,
+    info: &ChInfo,
+    action: ErasureAction,
+    floors: usize,
+    ids: &privctl_store::subject::Identifiers,
+) -> Result<Option<ChWork>> {
+    if !matches!(
+        action,
+        ErasureAction::Delete | ErasureAction::KeepUntilFloor
+    ) || floors > 0
+    {
+        return Err(unsupported(
+            name,
+            format!(
+                "{} of ClickHouse rows{}",
+                privctl_policy::model::name_of(&action),
+                if floors > 0 {
+                    " under a floor that overrides erasure"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    let table_name = dt
+        .table
+        .as_ref()
+        .ok_or_else(|| unsupported(name, "a ClickHouse data type without a table".to_owned()))?;
+    let table = info
+        .tables
+        .iter()
+        .find(|t| t.name == table_name.as_str())
+        .ok_or_else(|| Error::MissingTable {
+            store: dt.store.clone(),
+            table: table_name.to_string(),
+            data_type: name.to_owned(),
+        })?;
+    let policy = inputs.policy;
+    for c in links_of(policy, &dt.store, table_name) {
+        if !table.columns.iter().any(|x| x.name == c.as_str()) {
+            return Err(Error::MissingColumn {
+                store: dt.store.clone(),
+                column: format!("{table_name}.{c}"),
+                data_type: name.to_owned(),
+            });
+        }
+    }
+    let Some(mine) = subject_rows(policy, &dt.store, table_name, ids) else {
+        return Ok(None);
+    };
+    let mut released = Sql::new();
+    released.push("(1)");
+    let mut held = Sql::new();
+    held.push("(0)");
+    Ok(Some(ChWork {
+        table: table_name.clone(),
+        partitions: Vec::new(),
+        expired: mine,
+        released,
+        held,
+    }))
+}
+
+/// The columns of `table` the subject map links to a person by an
+/// identifier.
+fn links_of<'p>(
+    policy: &'p Policy,
+    store: &'p str,
+    table: &'p SqlIdent,
+) -> impl Iterator<Item = &'p SqlIdent> + 'p {
+    policy
+        .subject
+        .links
+        .iter()
+        .filter(move |l| {
+            l.store == store && l.table.as_ref() == Some(table) && l.identifier.is_some()
+        })
+        .filter_map(|l| l.column.as_ref())
+}
+
+/// The rows of ClickHouse `table` about the person with identifiers `ids`:
+/// those whose link column holds their value of the link's identifier
+/// (compared as text, whatever the column's type); `None` when no link
+/// reaches the table with an identifier they have.
+pub fn subject_rows(
+    policy: &Policy,
+    store: &str,
+    table: &SqlIdent,
+    ids: &privctl_store::subject::Identifiers,
+) -> Option<Sql> {
+    let mut mine = Sql::new();
+    mine.push("(0");
+    let mut reached = false;
+    for l in policy
+        .subject
+        .links
+        .iter()
+        .filter(|l| l.store == store && l.table.as_ref() == Some(table))
+    {
+        let (Some(c), Some(value)) = (
+            l.column.as_ref(),
+            l.identifier.as_deref().and_then(|i| ids.get(i)),
+        ) else {
+            continue;
+        };
+        mine.push(" OR (toString(")
+            .ident(c)
+            .push(") = ")
+            .bind(Value::Text(value.clone()))
+            .push(")");
+        reached = true;
+    }
+    mine.push(")");
+    reached.then_some(mine)
 }
 
 async fn count(ch: &ClickHouse, sql: &Sql, table: &str, operation: &str) -> Result<Vec<u64>> {
