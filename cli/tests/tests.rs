@@ -4,5 +4,6 @@ mod check;
 mod erase;
 mod retention;
 mod scan;
+mod telemetry;
 mod util;
 mod vault;

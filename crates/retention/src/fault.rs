@@ -19,6 +19,11 @@
 //!   identifiers or found none to replace, before the vault key is shredded;
 //! - `erasure-receipt`: the receipt signed, before the request is marked
 //!   completed.
+//! - `clickhouse-intent`: a ClickHouse partition drop or mutation recorded,
+//!   before it is issued;
+//! - `partition-dropped`: a ClickHouse partition dropped, before it is
+//!   counted;
+//! - `mutation-done`: a ClickHouse mutation done, before it is counted.
 //!
 //! Without the feature every function here is an empty inline.
 

@@ -23,6 +23,10 @@ fn retention_tables(d: Dialect) -> &'static [&'static [&'static str]] {
                 "ALTER TABLE privctl_runs ADD COLUMN request_id BIGINT",
                 "CREATE INDEX privctl_runs_request ON privctl_runs (request_id)",
             ],
+            &[
+                "CREATE TABLE privctl_ch_intents (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id BIGINT NOT NULL, store TEXT NOT NULL, tbl TEXT NOT NULL, data_type TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, expected BIGINT NOT NULL, issued_at BIGINT NOT NULL, done_at BIGINT)",
+                "CREATE INDEX privctl_ch_intents_pending ON privctl_ch_intents (store, tbl, done_at)",
+            ],
         ],
         Dialect::Postgres => &[
             &[
@@ -36,11 +40,18 @@ fn retention_tables(d: Dialect) -> &'static [&'static [&'static str]] {
                 "ALTER TABLE privctl_runs ADD COLUMN request_id BIGINT",
                 "CREATE INDEX privctl_runs_request ON privctl_runs (request_id)",
             ],
+            &[
+                "CREATE TABLE privctl_ch_intents (id BIGSERIAL PRIMARY KEY, run_id BIGINT NOT NULL, store TEXT NOT NULL, tbl TEXT NOT NULL, data_type TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, expected BIGINT NOT NULL, issued_at BIGINT NOT NULL, done_at BIGINT)",
+                "CREATE INDEX privctl_ch_intents_pending ON privctl_ch_intents (store, tbl, done_at)",
+            ],
         ],
     }
 }
 
-/// Holds and the run log; version 2 ties erasure runs to their request.
+/// Holds and the run log; version 2 ties erasure runs to their request;
+/// version 3 records each ClickHouse partition drop and mutation before it
+/// is issued, so a run killed while the server carries one out is counted
+/// once by the next.
 pub const RETENTION: Component = Component {
     name: "retention",
     migrations: retention_tables,
@@ -112,6 +123,118 @@ pub struct Hold {
 
 fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+/// A ClickHouse change recorded before it was issued and not yet counted.
+#[derive(Debug, Clone)]
+pub(crate) struct Intent {
+    pub(crate) id: i64,
+    pub(crate) run_id: i64,
+    pub(crate) data_type: String,
+    /// `drop_partition` or `delete`.
+    pub(crate) action: String,
+    /// The partition's id, or the mutation's marker.
+    pub(crate) target: String,
+    pub(crate) expected: u64,
+}
+
+/// Records that `action` on ClickHouse table `table` of `store` is about
+/// to be issued, expecting to change `expected` rows; returns its id.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn add_intent(
+    db: &Db,
+    run_id: i64,
+    store: &str,
+    table: &str,
+    data_type: &str,
+    action: &str,
+    target: &str,
+    expected: u64,
+) -> Result<i64> {
+    let op = "recording a ClickHouse change before issuing it";
+    let id = db
+        .write_with(Lock::Rows, async |c| {
+            sqlx::query("INSERT INTO privctl_ch_intents (run_id, store, tbl, data_type, action, target, expected, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+                .bind(run_id)
+                .bind(store)
+                .bind(table)
+                .bind(data_type)
+                .bind(action)
+                .bind(target)
+                .bind(i64::try_from(expected).unwrap_or(i64::MAX))
+                .bind(Utc::now().timestamp())
+                .fetch_one(&mut *c)
+                .await
+                .and_then(|r| r.try_get::<i64, _>("id"))
+                .map_err(db.err(op, Some("privctl_ch_intents")))
+        })
+        .await?;
+    Ok(id)
+}
+
+/// The changes to `table` of `store` recorded and never counted by a run of
+/// the same kind as `kind` (sweeps, or the same request's erasure): their
+/// run was killed while the server carried them out, or before it got them.
+pub(crate) async fn pending_intents(
+    db: &Db,
+    kind: &RunKind,
+    store: &str,
+    table: &str,
+) -> Result<Vec<Intent>> {
+    let op = "reading unfinished ClickHouse changes";
+    let rows = sqlx::query("SELECT i.id AS id, i.run_id AS run_id, i.data_type AS data_type, i.action AS action, i.target AS target, i.expected AS expected FROM privctl_ch_intents i JOIN privctl_runs r ON r.id = i.run_id WHERE i.store = $1 AND i.tbl = $2 AND i.done_at IS NULL AND r.kind = $3 AND COALESCE(r.request_id, -1) = $4 ORDER BY i.id")
+        .bind(store)
+        .bind(table)
+        .bind(kind.name())
+        .bind(kind.request().unwrap_or(-1))
+        .fetch_all(db.pool())
+        .await
+        .map_err(db.err(op, Some("privctl_ch_intents")))?;
+    let intents = rows
+        .iter()
+        .map(|r| {
+            Ok(Intent {
+                id: r.try_get("id")?,
+                run_id: r.try_get("run_id")?,
+                data_type: r.try_get("data_type")?,
+                action: r.try_get("action")?,
+                target: r.try_get("target")?,
+                expected: u64::try_from(r.try_get::<i64, _>("expected")?).unwrap_or(0),
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
+        .map_err(db.err(op, Some("privctl_ch_intents")))?;
+    Ok(intents)
+}
+
+/// Counts a recorded change: `rows` in the run log of the run that issued
+/// it, and the intent marked done, in one transaction.
+pub(crate) async fn finish_intent(
+    db: &Db,
+    intent: &Intent,
+    kind: &RunKind,
+    rows: u64,
+    micros: u64,
+) -> Result<()> {
+    db.write_with(Lock::Rows, async |c| {
+        sqlx::query("UPDATE privctl_ch_intents SET done_at = $1 WHERE id = $2 AND done_at IS NULL")
+            .bind(Utc::now().timestamp())
+            .bind(intent.id)
+            .execute(&mut *c)
+            .await
+            .map_err(db.err("counting a ClickHouse change", Some("privctl_ch_intents")))?;
+        record_batch(
+            db,
+            c,
+            (intent.run_id, kind),
+            &intent.data_type,
+            &intent.action,
+            rows,
+            micros,
+        )
+        .await
+    })
+    .await
 }
 
 /// Places a hold; returns its id.

@@ -21,7 +21,7 @@ use privctl_policy::model::{
 };
 use privctl_policy::SqlIdent;
 use privctl_store::clickhouse::{ChPartition, ChTable, ClickHouse};
-use privctl_store::{Db, Lock, TimeKind};
+use privctl_store::{Db, TimeKind};
 use serde::Serialize;
 
 use crate::exec::{DataTypeReport, Options};
@@ -431,9 +431,41 @@ async fn count(ch: &ClickHouse, sql: &Sql, table: &str, operation: &str) -> Resu
         .collect())
 }
 
+/// Counts the changes to `work`'s table that a killed run of the same kind
+/// recorded and never counted: a mutation that reached the server is
+/// waited on and counted as recorded, one that never did counts nothing
+/// (this run deletes its rows); a partition gone is counted, one still
+/// there counts nothing.
+async fn reconcile(ch: &ClickHouse, work: &ChWork, options: &Options, home: &Db) -> Result<()> {
+    let table = work.table.as_str();
+    for intent in own::pending_intents(home, &options.run, ch.name(), table).await? {
+        let rows = match intent.action.as_str() {
+            "delete" => match ch.mutation_marked(&work.table, &intent.target).await? {
+                None => 0,
+                Some(_) => {
+                    ch.wait_for_mutations(&work.table, options.mutation_wait)
+                        .await?;
+                    intent.expected
+                }
+            },
+            _ => {
+                let live = ch.partitions(&work.table).await?;
+                if live.iter().any(|p| p.id == intent.target) {
+                    0
+                } else {
+                    intent.expected
+                }
+            }
+        };
+        own::finish_intent(home, &intent, &options.run, rows, 0).await?;
+    }
+    Ok(())
+}
+
 /// Runs (or with `dry_run`, counts) the expiry of one ClickHouse table,
-/// filling `r`; each partition dropped and the mutation are recorded in
-/// the run log (in `home`) once they have happened.
+/// filling `r`. Each partition drop and each mutation is recorded before it
+/// is issued and counted in the run log once the server has done it, so a
+/// run killed in between is counted once, by the next.
 pub(crate) async fn run(
     ch: &ClickHouse,
     work: &ChWork,
@@ -451,6 +483,9 @@ pub(crate) async fn run(
         .append(&work.released)
         .push(" AND NOT ")
         .append(&work.held);
+    if let (Some((home, _)), false) = (log, dry_run) {
+        reconcile(ch, work, options, home).await?;
+    }
     let mut q = Sql::new();
     q.push("SELECT toString(count()) AS a, toString(countIf(NOT ")
         .append(&work.released)
@@ -470,23 +505,8 @@ pub(crate) async fn run(
         r.partitions_droppable = work.partitions.len() as u64;
         return Ok(());
     }
-    let record = async |action: &str, rows: u64, micros: u64| -> Result<()> {
-        if let Some((home, run)) = log {
-            home.write_with(Lock::Rows, async |c| {
-                own::record_batch(
-                    home,
-                    c,
-                    (run, &options.run),
-                    data_type,
-                    action,
-                    rows,
-                    micros,
-                )
-                .await
-            })
-            .await?;
-        }
-        Ok(())
+    let Some((home, run_id)) = log else {
+        return Err(Error::Internal("a sweep of ClickHouse rows without a run"));
     };
     let mut deleted = 0u64;
     for p in &work.partitions {
@@ -509,7 +529,6 @@ pub(crate) async fn run(
         {
             continue;
         }
-        let started = Instant::now();
         let mut rows = Sql::new();
         rows.push("SELECT toString(count()) AS n FROM ")
             .ident(&work.table)
@@ -520,14 +539,39 @@ pub(crate) async fn run(
             .first()
             .copied()
             .unwrap_or(0);
+        if n == 0 {
+            continue;
+        }
+        let started = Instant::now();
+        let id = own::add_intent(
+            home,
+            run_id,
+            ch.name(),
+            table,
+            data_type,
+            "drop_partition",
+            &p.id,
+            n,
+        )
+        .await?;
+        crate::fault::point("clickhouse-intent");
         ch.drop_partition(&work.table, &p.id).await?;
         crate::fault::point("partition-dropped");
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        record("drop_partition", n, micros).await?;
+        let intent = own::Intent {
+            id,
+            run_id,
+            data_type: data_type.to_owned(),
+            action: "drop_partition".to_owned(),
+            target: p.id.clone(),
+            expected: n,
+        };
+        own::finish_intent(home, &intent, &options.run, n, micros).await?;
         r.partitions_dropped += 1;
         deleted += n;
     }
-    // What is left expired in live partitions: one mutation.
+    // What is left expired in live partitions: one mutation, marked so a
+    // later run can tell whether it reached the server.
     let mut left = Sql::new();
     left.push("SELECT toString(count()) AS n FROM ")
         .ident(&work.table)
@@ -540,11 +584,38 @@ pub(crate) async fn run(
         .unwrap_or(0);
     if n > 0 {
         let started = Instant::now();
-        ch.delete_where(&work.table, &eligible, options.mutation_wait)
+        let marker = format!("privctl-run-{run_id}-{data_type}");
+        let id = own::add_intent(
+            home,
+            run_id,
+            ch.name(),
+            table,
+            data_type,
+            "delete",
+            &marker,
+            n,
+        )
+        .await?;
+        crate::fault::point("clickhouse-intent");
+        let mut marked = Sql::new();
+        marked
+            .append(&eligible)
+            .push(" AND (")
+            .bind(Value::Text(marker.clone()))
+            .push(" != '')");
+        ch.delete_where(&work.table, &marked, options.mutation_wait)
             .await?;
         crate::fault::point("mutation-done");
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        record("delete", n, micros).await?;
+        let intent = own::Intent {
+            id,
+            run_id,
+            data_type: data_type.to_owned(),
+            action: "delete".to_owned(),
+            target: marker,
+            expected: n,
+        };
+        own::finish_intent(home, &intent, &options.run, n, micros).await?;
         deleted += n;
     }
     r.deleted = deleted;

@@ -445,6 +445,29 @@ impl ClickHouse {
         }
     }
 
+    /// Whether the mutation of `table` whose command holds `marker` has
+    /// reached the server (`None`: it never did), and if so whether it is
+    /// done.
+    pub async fn mutation_marked(&self, table: &SqlIdent, marker: &str) -> Result<Option<bool>> {
+        let mut q = Sql::new();
+        q.push("SELECT toString(min(is_done)) AS done, toString(count()) AS n FROM system.mutations WHERE database = ")
+            .bind(self.database_literal())
+            .push(" AND table = ")
+            .bind(crate::sql::Value::Text(table.as_str().to_owned()))
+            .push(" AND position(command, ")
+            .bind(crate::sql::Value::Text(marker.to_owned()))
+            .push(") > 0");
+        let rows = self
+            .rows(&q, "looking for a mutation", Some(table.as_str()))
+            .await?;
+        let row = rows.first();
+        let n = row.map(|r| text(r, "n")).unwrap_or_default();
+        if n == "0" || n.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(row.map(|r| text(r, "done")).as_deref() == Some("1")))
+    }
+
     /// Drops one partition of `table` by its id.
     pub async fn drop_partition(&self, table: &SqlIdent, id: &str) -> Result<()> {
         let mut sql = Sql::new();
