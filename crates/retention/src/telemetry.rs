@@ -434,8 +434,8 @@ async fn count(ch: &ClickHouse, sql: &Sql, table: &str, operation: &str) -> Resu
 /// Counts the changes to `work`'s table that a killed run of the same kind
 /// recorded and never counted: a mutation that reached the server is
 /// waited on and counted as recorded, one that never did counts nothing
-/// (this run deletes its rows); a partition gone is counted, one still
-/// there counts nothing.
+/// (this run deletes its rows); of partitions to drop, the rows of those
+/// gone are counted, those still there count nothing.
 async fn reconcile(ch: &ClickHouse, work: &ChWork, options: &Options, home: &Db) -> Result<()> {
     let table = work.table.as_str();
     for intent in own::pending_intents(home, &options.run, ch.name(), table).await? {
@@ -448,13 +448,16 @@ async fn reconcile(ch: &ClickHouse, work: &ChWork, options: &Options, home: &Db)
                     intent.expected
                 }
             },
+            // `id:rows,...`: the rows of those gone.
             _ => {
                 let live = ch.partitions(&work.table).await?;
-                if live.iter().any(|p| p.id == intent.target) {
-                    0
-                } else {
-                    intent.expected
-                }
+                intent
+                    .target
+                    .split(',')
+                    .filter_map(|p| p.split_once(':'))
+                    .filter(|(id, _)| !live.iter().any(|l| l.id == *id))
+                    .map(|(_, n)| n.parse::<u64>().unwrap_or(0))
+                    .sum()
             }
         };
         own::finish_intent(home, &intent, &options.run, rows, 0).await?;
@@ -509,39 +512,47 @@ pub(crate) async fn run(
         return Err(Error::Internal("a sweep of ClickHouse rows without a run"));
     };
     let mut deleted = 0u64;
-    for p in &work.partitions {
-        // Dropped only when nothing in it is kept (a hold placed since the
-        // plan, a row that has not expired after all).
-        let mut kept = Sql::new();
-        kept.push("SELECT toString(count()) AS n FROM ")
-            .ident(&work.table)
-            .push(" WHERE _partition_id = ")
-            .bind(Value::Text(p.id.clone()))
-            .push(" AND NOT (")
+    // A hundred partitions at a time: each one's rows and how many of them
+    // are kept (a hold placed since the plan, a row that has not expired
+    // after all), in one query; those with none kept dropped by one ALTER,
+    // recorded and counted once.
+    for chunk in work.partitions.chunks(100) {
+        let mut q = Sql::new();
+        q.push("SELECT _partition_id AS p, toString(count()) AS n, toString(countIf(NOT (")
             .append(&eligible)
-            .push(")");
-        if count(ch, &kept, table, "checking a partition before dropping it")
-            .await?
-            .first()
-            .copied()
-            .unwrap_or(1)
-            > 0
-        {
-            continue;
-        }
-        let mut rows = Sql::new();
-        rows.push("SELECT toString(count()) AS n FROM ")
+            .push("))) AS k FROM ")
             .ident(&work.table)
-            .push(" WHERE _partition_id = ")
-            .bind(Value::Text(p.id.clone()));
-        let n = count(ch, &rows, table, "counting a partition's rows")
-            .await?
-            .first()
-            .copied()
-            .unwrap_or(0);
-        if n == 0 {
+            .push(" WHERE _partition_id IN (");
+        for (i, p) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(Value::Text(p.id.clone()));
+        }
+        q.push(") GROUP BY p");
+        let found = ch
+            .rows(&q, "checking partitions before dropping them", Some(table))
+            .await?;
+        let number = |r: &serde_json::Map<String, serde_json::Value>, k: &str| -> u64 {
+            r.get(k)
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0)
+        };
+        let droppable: Vec<(String, u64)> = found
+            .iter()
+            .filter(|r| number(r, "k") == 0 && number(r, "n") > 0)
+            .filter_map(|r| Some((r.get("p")?.as_str()?.to_owned(), number(r, "n"))))
+            .collect();
+        if droppable.is_empty() {
             continue;
         }
+        let rows: u64 = droppable.iter().map(|(_, n)| n).sum();
+        let target = droppable
+            .iter()
+            .map(|(id, n)| format!("{id}:{n}"))
+            .collect::<Vec<_>>()
+            .join(",");
         let started = Instant::now();
         let id = own::add_intent(
             home,
@@ -550,12 +561,13 @@ pub(crate) async fn run(
             table,
             data_type,
             "drop_partition",
-            &p.id,
-            n,
+            &target,
+            rows,
         )
         .await?;
         crate::fault::point("clickhouse-intent");
-        ch.drop_partition(&work.table, &p.id).await?;
+        let ids: Vec<String> = droppable.iter().map(|(id, _)| id.clone()).collect();
+        ch.drop_partitions(&work.table, &ids).await?;
         crate::fault::point("partition-dropped");
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let intent = own::Intent {
@@ -563,12 +575,12 @@ pub(crate) async fn run(
             run_id,
             data_type: data_type.to_owned(),
             action: "drop_partition".to_owned(),
-            target: p.id.clone(),
-            expected: n,
+            target,
+            expected: rows,
         };
-        own::finish_intent(home, &intent, &options.run, n, micros).await?;
-        r.partitions_dropped += 1;
-        deleted += n;
+        own::finish_intent(home, &intent, &options.run, rows, micros).await?;
+        r.partitions_dropped += ids.len() as u64;
+        deleted += rows;
     }
     // What is left expired in live partitions: one mutation, marked so a
     // later run can tell whether it reached the server.

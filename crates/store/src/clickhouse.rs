@@ -425,7 +425,7 @@ impl ClickHouse {
             .bind(crate::sql::Value::Text(table.as_str().to_owned()))
             .push(" AND is_done = 0");
         let started = std::time::Instant::now();
-        let mut pause = Duration::from_millis(20);
+        let mut pause = Duration::from_millis(10);
         loop {
             let rows = self.rows(&q, op, Some(table.as_str())).await?;
             let pending = rows.first().map(|r| text(r, "n")).unwrap_or_default();
@@ -441,7 +441,7 @@ impl ClickHouse {
                 ));
             }
             tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(500));
+            pause = (pause * 2).min(Duration::from_millis(100));
         }
     }
 
@@ -466,6 +466,22 @@ impl ClickHouse {
             return Ok(None);
         }
         Ok(Some(row.map(|r| text(r, "done")).as_deref() == Some("1")))
+    }
+
+    /// Drops partitions of `table` by their ids, in one `ALTER`.
+    pub async fn drop_partitions(&self, table: &SqlIdent, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut sql = Sql::new();
+        sql.push("ALTER TABLE ").ident(table);
+        for (i, id) in ids.iter().enumerate() {
+            sql.push(if i == 0 { " " } else { ", " })
+                .push("DROP PARTITION ID ")
+                .bind(crate::sql::Value::Text(id.clone()));
+        }
+        self.execute(&sql, "dropping partitions", Some(table.as_str()))
+            .await
     }
 
     /// Drops one partition of `table` by its id.
