@@ -268,3 +268,60 @@ fn killed_sweeps_and_erasures_across_both_stores_rerun_to_the_same_end() {
         assert!(out.contains("intact, and reaches the checkpoint"), "{out}");
     }
 }
+
+/// `check --db` reads a ClickHouse store too: a column the policy names that
+/// the table lacks, and one the table has that nobody classified, are
+/// schema drift naming the store and table; an 18.16 server is said to have
+/// no TTL to compare.
+#[test]
+fn check_db_reads_the_clickhouse_store() {
+    let rt = privctl_store::testing::runtime();
+    let Some(ch) = rt.block_on(privctl_store::testing::fresh_clickhouse("tele_check")) else {
+        return;
+    };
+    let top = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite:{}", top.path().join("accounts.db").display());
+    let (code, out, err) = run(cmd(top.path(), &ch)
+        .args(["sample", "--policy"])
+        .arg(policy())
+        .args(["--db", &db, "--as-of", AS_OF, "--subjects", "5"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let check = || {
+        run(cmd(top.path(), &ch)
+            .arg("check")
+            .arg(policy())
+            .args(["--db", &db]))
+    };
+    let (code, out, err) = check();
+    assert_eq!(code, 0, "{out}{err}");
+    rt.block_on(async {
+        let c = ClickHouse::open("telemetry", &ch).await.expect("open");
+        let mut s = Sql::new();
+        s.push("ALTER TABLE request_logs DROP COLUMN latency_ms, ADD COLUMN client_ip String");
+        c.execute(&s, "test", None).await.expect("alter");
+    });
+    let (code, out, err) = check();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("error: store telemetry: column \"request_logs.latency_ms\" (data type \"request_logs\") does not exist in the database"),
+        "{out}"
+    );
+    assert!(
+        out.contains("error: store telemetry: column \"request_logs.client_ip\" is in the database but data type \"request_logs\" does not classify it"),
+        "{out}"
+    );
+    if version_of(&rt, &ch) < (19, 6) {
+        assert!(err.contains("has no table TTL to compare"), "{err}");
+    }
+}
+
+/// The server's major and minor version.
+fn version_of(rt: &tokio::runtime::Runtime, url: &str) -> (u32, u32) {
+    rt.block_on(async {
+        let v = ClickHouse::open("telemetry", url)
+            .await
+            .expect("open")
+            .version();
+        (v.0, v.1)
+    })
+}

@@ -152,6 +152,22 @@ fn against_database(
             let schema = db.schema().await?;
             found.extend(drift(&session.policy, store, db.dialect(), &schema));
         }
+        for (store, ch) in &session.clickhouse {
+            let tables = ch.tables().await?;
+            let ttl = ch.version().has_ttl();
+            if !ttl {
+                output::note(format_args!(
+                    "privctl: note: store {store} is ClickHouse {}, which has no table TTL to compare with the policy",
+                    ch.version()
+                ));
+            }
+            found.extend(privctl_store::drift::clickhouse_drift(
+                &session.policy,
+                store,
+                &tables,
+                ttl,
+            ));
+        }
         anyhow::Ok(found)
     })?;
     for d in found {

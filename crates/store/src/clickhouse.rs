@@ -102,6 +102,8 @@ pub struct ChTable {
     pub partition_key: String,
     /// Its sorting key expression.
     pub sorting_key: String,
+    /// Its engine with every clause (`MergeTree PARTITION BY ... TTL ...`).
+    pub engine_full: String,
     /// Its columns, in order.
     pub columns: Vec<ChColumn>,
 }
@@ -335,7 +337,7 @@ impl ClickHouse {
         let db = self.database_literal();
         let mut q = Sql::new();
         q.push(
-            "SELECT name, engine, partition_key, sorting_key FROM system.tables WHERE database = ",
+            "SELECT name, engine, engine_full, partition_key, sorting_key FROM system.tables WHERE database = ",
         )
         .bind(db.clone())
         .push(" ORDER BY name");
@@ -348,6 +350,7 @@ impl ClickHouse {
                 engine: text(&r, "engine"),
                 partition_key: text(&r, "partition_key"),
                 sorting_key: text(&r, "sorting_key"),
+                engine_full: text(&r, "engine_full"),
                 columns: Vec::new(),
             })
             .collect();

@@ -334,3 +334,272 @@ pub fn drift(policy: &Policy, store: &str, dialect: Dialect, schema: &Schema) ->
     );
     c.out
 }
+
+/// A table's `TTL column + INTERVAL` clause, as ClickHouse prints it
+/// (`TTL timestamp + toIntervalDay(90)`): the column and the period.
+pub fn ttl_of(engine_full: &str) -> Option<(String, privctl_policy::RetentionPeriod)> {
+    use privctl_policy::RetentionPeriod as P;
+    let at = engine_full.find(" TTL ")?;
+    let rest = engine_full[at + 5..].trim_start();
+    let (column, rest) = rest.split_once('+')?;
+    let column = column
+        .trim()
+        .trim_matches(|c| c == '`' || c == '"')
+        .to_owned();
+    let rest = rest.trim_start();
+    let open = rest.find('(')?;
+    let close = rest[open..].find(')')? + open;
+    let n: u32 = rest[open + 1..close].trim().parse().ok()?;
+    let period = match &rest[..open] {
+        "toIntervalHour" => P::Hours(n),
+        "toIntervalDay" => P::Days(n),
+        "toIntervalWeek" => P::Days(n.checked_mul(7)?),
+        "toIntervalMonth" => P::Months(n),
+        "toIntervalQuarter" => P::Months(n.checked_mul(3)?),
+        "toIntervalYear" => P::Years(n),
+        _ => return None,
+    };
+    Some((column, period))
+}
+
+/// Checks `policy`'s names in ClickHouse store `store` against its live
+/// tables: every table and column named exists, every column of a covered
+/// table is classified, timestamps hold time; and where the server has
+/// table TTL (`ttl` true, 19.6 and later), a TTL that would delete rows
+/// before a legal floor ends is an error, one that keeps them longer than
+/// the retention a warning.
+pub fn clickhouse_drift(
+    policy: &Policy,
+    store: &str,
+    tables: &[crate::clickhouse::ChTable],
+    ttl: bool,
+) -> Vec<Drift> {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    let mut err = |path: KeyPath, message: String, hint: &str| {
+        out.push(Drift {
+            severity: Severity::Error,
+            rule: Rule::SchemaDrift,
+            path,
+            message,
+            hint: Some(hint.to_owned()),
+        })
+    };
+    for (name, dt) in policy.data_types.iter().filter(|(_, d)| d.store == store) {
+        let Some(table) = &dt.table else { continue };
+        let who = format!("data type \"{name}\"");
+        let Some(t) = tables.iter().find(|t| t.name == table.as_str()) else {
+            err(
+                path(&["data_types", name, "table"]),
+                format!("store {store}: table \"{table}\" ({who}) does not exist in the database"),
+                "create it, or correct the name in the policy",
+            );
+            continue;
+        };
+        let has = |c: &str| t.columns.iter().find(|x| x.name == c);
+        for col in dt.columns.keys() {
+            if has(col.as_str()).is_none() {
+                err(
+                    path(&["data_types", name, "columns", col.as_str()]),
+                    format!("store {store}: column \"{table}.{col}\" ({who}) does not exist in the database"),
+                    "add the column, or correct the name in the policy",
+                );
+            }
+        }
+        if let Some(ts) = &dt.timestamp {
+            match has(ts.as_str()) {
+                None => err(
+                    path(&["data_types", name, "timestamp"]),
+                    format!("store {store}: column \"{table}.{ts}\" ({who}) does not exist in the database"),
+                    "add the column, or correct the name in the policy",
+                ),
+                Some(c) if !(c.ty.starts_with("DateTime") || c.ty.starts_with("Nullable(DateTime")) => err(
+                    path(&["data_types", name, "timestamp"]),
+                    format!(
+                        "store {store}: column \"{table}.{ts}\" ({who}) has type {}, which holds no point in time",
+                        privctl_policy::escape_untrusted(&c.ty)
+                    ),
+                    "use a DateTime column",
+                ),
+                Some(_) => {}
+            }
+        }
+        if !dt.columns.is_empty() {
+            for c in &t.columns {
+                let named = dt.columns.keys().any(|k| k.as_str() == c.name)
+                    || dt.timestamp.as_ref().is_some_and(|k| k.as_str() == c.name)
+                    || dt
+                        .anonymised_at
+                        .as_ref()
+                        .is_some_and(|k| k.as_str() == c.name);
+                if !named {
+                    err(
+                        path(&["data_types", name, "columns"]),
+                        format!(
+                            "store {store}: column \"{table}.{}\" is in the database but {who} does not classify it",
+                            privctl_policy::escape_untrusted(&c.name)
+                        ),
+                        "classify it in the data type's columns",
+                    );
+                }
+            }
+        }
+        let (true, Some((column, ttl))) = (ttl, ttl_of(&t.engine_full)) else {
+            continue;
+        };
+        if dt
+            .timestamp
+            .as_ref()
+            .is_some_and(|ts| ts.as_str() != column)
+        {
+            continue;
+        }
+        for (fname, f) in policy
+            .legal_floors
+            .iter()
+            .filter(|(_, f)| f.applies_to.iter().any(|a| a == name))
+        {
+            if f.from == Anchor::Created && !ttl.covers(f.period) {
+                err(
+                    path(&["legal_floors", fname, "period"]),
+                    format!(
+                        "store {store}: table \"{table}\" has TTL {ttl} on {column}, which can delete rows before legal floor \"{fname}\" ({}) ends",
+                        f.period
+                    ),
+                    "lengthen the table's TTL to the floor, or drop it and let privctl's sweeps expire the rows",
+                );
+            }
+        }
+        if let Some(r) = dt.retention.as_ref().filter(|r| r.from == Anchor::Created) {
+            let longest = r.max.filter(|_| r.configurable).unwrap_or(r.period);
+            if !longest.is_indefinite() && !longest.covers(ttl) {
+                warnings.push(Drift {
+                    severity: Severity::Warning,
+                    rule: Rule::SchemaDrift,
+                    path: path(&["data_types", name, "retention", "period"]),
+                    message: format!(
+                        "store {store}: table \"{table}\" has TTL {ttl} on {column}, which keeps rows longer than the retention ({longest}); privctl's sweeps delete them first"
+                    ),
+                    hint: Some("shorten the table's TTL to the retention, or drop it".to_owned()),
+                });
+            }
+        }
+    }
+    out.extend(warnings);
+    out
+}
+
+#[cfg(test)]
+mod ttl_tests {
+    use super::*;
+    use privctl_policy::RetentionPeriod as P;
+
+    #[test]
+    fn ttl_clauses_as_clickhouse_prints_them() {
+        assert_eq!(
+            ttl_of("MergeTree PARTITION BY toYYYYMMDD(timestamp) ORDER BY (user_id, timestamp) TTL timestamp + toIntervalDay(90) SETTINGS index_granularity = 8192"),
+            Some(("timestamp".to_owned(), P::Days(90)))
+        );
+        assert_eq!(
+            ttl_of("MergeTree ORDER BY ts TTL ts + toIntervalMonth(13)"),
+            Some(("ts".to_owned(), P::Months(13)))
+        );
+        assert_eq!(ttl_of("MergeTree ORDER BY ts"), None);
+        assert_eq!(
+            ttl_of("MergeTree ORDER BY ts TTL ts + toIntervalDay(x)"),
+            None
+        );
+    }
+
+    fn table(engine_full: &str) -> crate::clickhouse::ChTable {
+        let col = |name: &str, ty: &str| crate::clickhouse::ChColumn {
+            name: name.to_owned(),
+            ty: ty.to_owned(),
+        };
+        crate::clickhouse::ChTable {
+            name: "events".to_owned(),
+            engine: "MergeTree".to_owned(),
+            partition_key: "toYYYYMMDD(ts)".to_owned(),
+            sorting_key: "user_id, ts".to_owned(),
+            engine_full: engine_full.to_owned(),
+            columns: vec![
+                col("ts", "DateTime"),
+                col("user_id", "String"),
+                col("extra", "String"),
+            ],
+        }
+    }
+
+    const POLICY: &str = r#"
+version = 1
+[organisation]
+name = "T"
+[stores.main]
+kind = "sqlite"
+[stores.ch]
+kind = "clickhouse"
+url_env = "CH"
+[[subject.identifiers]]
+name = "user_id"
+kind = "user_id"
+store = "main"
+table = "users"
+column = "id"
+[data_types.events]
+description = "Events"
+store = "ch"
+table = "events"
+timestamp = "ts"
+categories = ["telemetry"]
+columns = { ts = "metadata", user_id = "identifier" }
+retention = { period = "2y", from = "created", action = "delete" }
+[legal_floors.keep]
+law = "A test floor"
+basis = "statute"
+period = "1y"
+from = "created"
+applies_to = ["events"]
+[erasure]
+cancellable = false
+"#;
+
+    #[test]
+    fn ttls_against_floors_and_retentions_where_the_server_has_them() {
+        let policy = privctl_policy::check_str(POLICY).policy.expect("policy");
+        let messages = |engine: &str, ttl: bool| -> Vec<(Severity, String)> {
+            clickhouse_drift(&policy, "ch", &[table(engine)], ttl)
+                .into_iter()
+                .map(|d| (d.severity, d.message))
+                .collect()
+        };
+        let unclassified = (
+            Severity::Error,
+            "store ch: column \"events.extra\" is in the database but data type \"events\" does not classify it".to_owned(),
+        );
+        // A TTL shorter than the floor deletes what the floor keeps.
+        assert_eq!(
+            messages("MergeTree ORDER BY ts TTL ts + toIntervalDay(90)", true),
+            [
+                unclassified.clone(),
+                (Severity::Error, "store ch: table \"events\" has TTL 90d on ts, which can delete rows before legal floor \"keep\" (1y) ends".to_owned()),
+            ]
+        );
+        // One longer than the retention keeps what privctl deletes.
+        assert_eq!(
+            messages("MergeTree ORDER BY ts TTL ts + toIntervalYear(3)", true),
+            [
+                unclassified.clone(),
+                (Severity::Warning, "store ch: table \"events\" has TTL 3y on ts, which keeps rows longer than the retention (2y); privctl's sweeps delete them first".to_owned()),
+            ]
+        );
+        // Between the two: fine. A server without TTL: nothing to compare.
+        assert_eq!(
+            messages("MergeTree ORDER BY ts TTL ts + toIntervalMonth(18)", true),
+            std::slice::from_ref(&unclassified)
+        );
+        assert_eq!(
+            messages("MergeTree ORDER BY ts TTL ts + toIntervalDay(90)", false),
+            [unclassified]
+        );
+    }
+}
