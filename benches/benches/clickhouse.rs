@@ -192,7 +192,7 @@ fn main() {
             .bind(Value::Int(cutoff))
             .push(")");
         let t = Instant::now();
-        ch.delete_where(&copy, &cond, Duration::from_secs(3600))
+        ch.delete_where(&copy, &cond, "privctl-bench", Duration::from_secs(3600))
             .await
             .expect("mutation");
         let mutation_time = t.elapsed();

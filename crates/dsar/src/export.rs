@@ -237,7 +237,25 @@ pub async fn export<W: Write + Seek>(
                     .push(format!("{name}: table {table} does not reach the subject"));
                 continue;
             };
-            let rows = clickhouse_rows(ch, table, &columns, dt.timestamp.as_ref(), &mine).await?;
+            let masked: Vec<SqlIdent> = if spec.mask_vaulted {
+                dt.columns
+                    .iter()
+                    .filter(|(_, c)| **c == Category::Kyc)
+                    .map(|(n, _)| n.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            entry.masked = masked.iter().map(|m| m.to_string()).collect();
+            let mut rows =
+                clickhouse_rows(ch, table, &columns, dt.timestamp.as_ref(), &mine).await?;
+            for row in &mut rows {
+                for (v, c) in row.iter_mut().zip(&columns) {
+                    if masked.contains(c) && v.is_some() {
+                        *v = Some("[vaulted]".to_owned());
+                    }
+                }
+            }
             for format in &spec.formats {
                 let file = match format {
                     ExportFormat::Json => format!("{name}.json"),

@@ -301,7 +301,7 @@ pub async fn sweep(
                     work,
                     &step.data_type,
                     options,
-                    run.map(|id| (home, id)),
+                    (home, run),
                     dry_run,
                     &mut r,
                 )

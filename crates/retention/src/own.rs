@@ -208,7 +208,8 @@ pub(crate) async fn pending_intents(
 }
 
 /// Counts a recorded change: `rows` in the run log of the run that issued
-/// it, and the intent marked done, in one transaction.
+/// it, and the intent marked done, in one transaction; nothing when another
+/// run has counted it already.
 pub(crate) async fn finish_intent(
     db: &Db,
     intent: &Intent,
@@ -217,12 +218,18 @@ pub(crate) async fn finish_intent(
     micros: u64,
 ) -> Result<()> {
     db.write_with(Lock::Rows, async |c| {
-        sqlx::query("UPDATE privctl_ch_intents SET done_at = $1 WHERE id = $2 AND done_at IS NULL")
-            .bind(Utc::now().timestamp())
-            .bind(intent.id)
-            .execute(&mut *c)
-            .await
-            .map_err(db.err("counting a ClickHouse change", Some("privctl_ch_intents")))?;
+        let marked = sqlx::query(
+            "UPDATE privctl_ch_intents SET done_at = $1 WHERE id = $2 AND done_at IS NULL",
+        )
+        .bind(Utc::now().timestamp())
+        .bind(intent.id)
+        .execute(&mut *c)
+        .await
+        .map_err(db.err("counting a ClickHouse change", Some("privctl_ch_intents")))?;
+        // Another run (a rerun while this one still waited) counted it.
+        if marked.rows_affected() == 0 {
+            return Ok(());
+        }
         record_batch(
             db,
             c,

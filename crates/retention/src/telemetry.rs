@@ -44,9 +44,17 @@ pub struct ChWork {
     /// Rows every floor has released.
     #[serde(skip)]
     pub released: Sql,
-    /// Rows of a held subject.
+    /// Rows of a held subject, as planned; the run rebuilds it from the
+    /// holds in force when it acts.
     #[serde(skip)]
     pub held: Sql,
+    /// The columns linking rows to a person's user id, which holds match.
+    #[serde(skip)]
+    pub hold_columns: Vec<SqlIdent>,
+    /// Whether some link reaches rows by another identifier, so that a hold
+    /// could not be told on them.
+    #[serde(skip)]
+    pub hold_unsupported: bool,
 }
 
 /// A partition that may be dropped whole.
@@ -238,26 +246,29 @@ pub(crate) fn plan(
         .iter()
         .filter(|l| l.store == dt.store && l.table.as_ref() == Some(table_name))
         .collect();
-    let mut held = Sql::new();
-    held.push("(0");
-    if !inputs.held_subjects.is_empty() {
-        for l in &links {
-            let by_user_id = l
-                .identifier
-                .as_deref()
-                .and_then(|i| policy.subject.identifiers.iter().find(|x| x.name == i))
-                .is_some_and(|i| i.kind == IdentifierKind::UserId);
-            let Some(c) = l.column.as_ref().filter(|_| by_user_id) else {
-                return Err(unsupported(
-                    name,
-                    "holds on ClickHouse rows linked by anything but the user id".to_owned(),
-                ));
-            };
-            held.push(" OR ")
-                .append(&condition(c, inputs.held_subjects)?);
+    let mut hold_columns = Vec::new();
+    let mut hold_unsupported = false;
+    for l in &links {
+        let by_user_id = l
+            .identifier
+            .as_deref()
+            .and_then(|i| policy.subject.identifiers.iter().find(|x| x.name == i))
+            .is_some_and(|i| i.kind == IdentifierKind::UserId);
+        match l.column.as_ref().filter(|_| by_user_id) {
+            Some(c) => {
+                column(c)?;
+                hold_columns.push(c.clone());
+            }
+            None => hold_unsupported = true,
         }
     }
-    held.push(")");
+    if hold_unsupported && !inputs.held_subjects.is_empty() {
+        return Err(unsupported(
+            name,
+            "holds on ClickHouse rows linked by anything but the user id".to_owned(),
+        ));
+    }
+    let held = held_rows(&hold_columns, inputs.held_subjects);
 
     // Partitions whose whole time range has expired under the default
     // period, where no rule or floor can keep a row by its content; a kept
@@ -290,7 +301,29 @@ pub(crate) fn plan(
         expired,
         released,
         held,
+        hold_columns,
+        hold_unsupported,
     })
+}
+
+/// The rows whose `columns` hold one of the `held` user ids.
+fn held_rows(columns: &[SqlIdent], held: &[String]) -> Sql {
+    let mut sql = Sql::new();
+    sql.push("(0");
+    if !held.is_empty() {
+        for c in columns {
+            sql.push(" OR (toString(").ident(c).push(") IN (");
+            for (i, v) in held.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(Value::Text(v.clone()));
+            }
+            sql.push("))");
+        }
+    }
+    sql.push(")");
+    sql
 }
 
 /// Plans the erasure of one person's rows of data type `name`, in a
@@ -353,14 +386,29 @@ pub(crate) fn plan_erasure(
     };
     let mut released = Sql::new();
     released.push("(1)");
-    let mut held = Sql::new();
-    held.push("(0)");
+    // The request was checked for holds before it was planned; the run
+    // looks again, for a hold placed since.
+    let hold_columns: Vec<SqlIdent> = policy
+        .subject
+        .links
+        .iter()
+        .filter(|l| l.store == dt.store && l.table.as_ref() == Some(table_name))
+        .filter(|l| {
+            l.identifier
+                .as_deref()
+                .and_then(|i| policy.subject.identifiers.iter().find(|x| x.name == i))
+                .is_some_and(|i| i.kind == IdentifierKind::UserId)
+        })
+        .filter_map(|l| l.column.clone())
+        .collect();
     Ok(Some(ChWork {
         table: table_name.clone(),
         partitions: Vec::new(),
         expired: mine,
         released,
-        held,
+        held: held_rows(&hold_columns, inputs.held_subjects),
+        hold_columns,
+        hold_unsupported: false,
     }))
 }
 
@@ -443,7 +491,7 @@ async fn reconcile(ch: &ClickHouse, work: &ChWork, options: &Options, home: &Db)
             "delete" => match ch.mutation_marked(&work.table, &intent.target).await? {
                 None => 0,
                 Some(_) => {
-                    ch.wait_for_mutations(&work.table, options.mutation_wait)
+                    ch.wait_for_mutation(&work.table, &intent.target, options.mutation_wait)
                         .await?;
                     intent.expected
                 }
@@ -474,32 +522,61 @@ pub(crate) async fn run(
     work: &ChWork,
     data_type: &str,
     options: &Options,
-    log: Option<(&Db, i64)>,
+    (home, run_id): (&Db, Option<i64>),
     dry_run: bool,
     r: &mut DataTypeReport,
 ) -> Result<()> {
     let table = work.table.as_str();
+    // The holds in force now: the plan may be minutes old by the time a
+    // ClickHouse table's turn comes.
+    let holds = own::holds(home, false).await?;
+    if let Some(h) = holds
+        .iter()
+        .find(|h| h.scope == own::HoldScope::DataType && h.target == data_type)
+    {
+        r.note = Some(format!(
+            "the whole data type is under a legal hold: hold {} ({})",
+            h.id, h.reason
+        ));
+        return Ok(());
+    }
+    let subjects: Vec<String> = holds
+        .iter()
+        .filter(|h| h.scope == own::HoldScope::Subject)
+        .map(|h| h.target.clone())
+        .collect();
+    if work.hold_unsupported && !subjects.is_empty() {
+        r.not_supported =
+            Some("holds on ClickHouse rows linked by anything but the user id".to_owned());
+        return Ok(());
+    }
+    let held = held_rows(&work.hold_columns, &subjects);
+    // Eligible: expired, released by every floor, held by nobody; a NULL
+    // anywhere counts as not eligible.
     let mut eligible = Sql::new();
     eligible
+        .push("ifNull(")
         .append(&work.expired)
         .push(" AND ")
         .append(&work.released)
         .push(" AND NOT ")
-        .append(&work.held);
-    if let (Some((home, _)), false) = (log, dry_run) {
+        .append(&held)
+        .push(", 0)");
+    if let (Some(_), false) = (run_id, dry_run) {
         reconcile(ch, work, options, home).await?;
     }
     let mut q = Sql::new();
-    q.push("SELECT toString(count()) AS a, toString(countIf(NOT ")
+    q.push("SELECT toString(count()) AS a, toString(countIf(NOT ifNull(")
         .append(&work.released)
-        .push(")) AS b, toString(countIf(")
+        .push(", 0))) AS b, toString(countIf(ifNull(")
         .append(&work.released)
         .push(" AND ")
-        .append(&work.held)
-        .push(")) AS c FROM ")
+        .append(&held)
+        .push(", 0))) AS c FROM ")
         .ident(&work.table)
-        .push(" WHERE ")
-        .append(&work.expired);
+        .push(" WHERE ifNull(")
+        .append(&work.expired)
+        .push(", 0)");
     let counts = count(ch, &q, table, "counting expired rows").await?;
     r.expired = counts.first().copied().unwrap_or(0);
     r.kept_by_floor = counts.get(1).copied().unwrap_or(0);
@@ -508,7 +585,7 @@ pub(crate) async fn run(
         r.partitions_droppable = work.partitions.len() as u64;
         return Ok(());
     }
-    let Some((home, run_id)) = log else {
+    let Some(run_id) = run_id else {
         return Err(Error::Internal("a sweep of ClickHouse rows without a run"));
     };
     let mut deleted = 0u64;
@@ -518,9 +595,9 @@ pub(crate) async fn run(
     // recorded and counted once.
     for chunk in work.partitions.chunks(100) {
         let mut q = Sql::new();
-        q.push("SELECT _partition_id AS p, toString(count()) AS n, toString(countIf(NOT (")
+        q.push("SELECT _partition_id AS p, toString(count()) AS n, toString(countIf(NOT ")
             .append(&eligible)
-            .push("))) AS k FROM ")
+            .push(")) AS k FROM ")
             .ident(&work.table)
             .push(" WHERE _partition_id IN (");
         for (i, p) in chunk.iter().enumerate() {
@@ -596,7 +673,14 @@ pub(crate) async fn run(
         .unwrap_or(0);
     if n > 0 {
         let started = Instant::now();
-        let marker = format!("privctl-run-{run_id}-{data_type}");
+        // Hex, so the marker reads the same in `system.mutations`.
+        let marker = format!(
+            "privctl-run-{run_id}-{}",
+            data_type
+                .bytes()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
         let id = own::add_intent(
             home,
             run_id,
@@ -609,13 +693,7 @@ pub(crate) async fn run(
         )
         .await?;
         crate::fault::point("clickhouse-intent");
-        let mut marked = Sql::new();
-        marked
-            .append(&eligible)
-            .push(" AND (")
-            .bind(Value::Text(marker.clone()))
-            .push(" != '')");
-        ch.delete_where(&work.table, &marked, options.mutation_wait)
+        ch.delete_where(&work.table, &eligible, &marker, options.mutation_wait)
             .await?;
         crate::fault::point("mutation-done");
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);

@@ -306,3 +306,75 @@ async fn snapshot_without(ch: &ClickHouse, policy: &Policy, skip: &str) -> BTree
     }
     out
 }
+
+/// A hold placed after the sweep was planned, before ClickHouse's turn:
+/// the person's telemetry is spared, partitions holding it are not dropped.
+#[test]
+fn a_hold_placed_after_the_plan_is_honoured() {
+    runtime().block_on(async {
+        let Some(ch_url) = fresh_clickhouse("telemetry_hold").await else {
+            return;
+        };
+        let db = privctl_store::testing::fresh_sqlite();
+        let urls = BTreeMap::from([("telemetry".to_owned(), ch_url.clone())]);
+        let s = Session::open_with_urls(policy(), POLICY, Some(&db.url), &urls, Open::Create)
+            .await
+            .expect("open");
+        sample(
+            &s,
+            &SampleOptions {
+                subjects: 15,
+                seed: 8,
+                as_of: as_of(),
+            },
+        )
+        .await
+        .expect("sample");
+        let ch = ClickHouse::open("telemetry", &ch_url).await.expect("ch");
+        let policy = policy();
+        let before = snapshot(&ch, &policy).await;
+        // Someone not yet held with expired usage rows.
+        let cut = privctl_retention::plan::cutoff(
+            policy.data_types["usage_metrics"]
+                .retention
+                .as_ref()
+                .expect("r")
+                .period,
+            as_of(),
+        )
+        .expect("cut");
+        let expired_of = |rows: &Rows, who: &str| {
+            rows.iter()
+                .filter(|r| r["user_id"].as_str() == Some(who) && time(r, "timestamp") <= cut)
+                .count()
+        };
+        let who = (1..=15)
+            .map(|u| u.to_string())
+            .find(|u| *u != HELD_SUBJECT.to_string() && expired_of(&before["usage_metrics"], u) > 0)
+            .expect("someone with expired usage");
+        let plan = s.plan(as_of(), Some("usage_metrics")).await.expect("plan");
+        privctl_retention::own::add_hold(
+            s.home_db().expect("home"),
+            privctl_retention::own::HoldScope::Subject,
+            &who,
+            "placed after the plan",
+            as_of(),
+        )
+        .await
+        .expect("hold");
+        let report = s
+            .execute(&plan, false, &Options::default(), &|_| {})
+            .await
+            .expect("sweep");
+        let after = snapshot(&ch, &policy).await;
+        assert_eq!(
+            expired_of(&after["usage_metrics"], &who),
+            expired_of(&before["usage_metrics"], &who),
+            "user {who}'s expired usage is kept"
+        );
+        assert!(
+            report.data_types[0].kept_by_hold as usize
+                >= expired_of(&before["usage_metrics"], &who)
+        );
+    });
+}

@@ -398,14 +398,16 @@ impl ClickHouse {
     }
 
     /// Deletes the rows of `table` matching `condition` with an `ALTER
-    /// TABLE ... DELETE` mutation, and waits until `system.mutations` says
-    /// every mutation of the table is done. A mutation still not done after
-    /// `wait` is an error naming the table (it may still finish: a rerun
-    /// finds the rows gone, or deletes them again).
+    /// TABLE ... DELETE` mutation carrying `marker` (a literal the server
+    /// keeps in the mutation's command, so this mutation can be told from
+    /// any other), and waits until `system.mutations` says it is done. Still
+    /// not done after `wait` is an error naming the table (it may still
+    /// finish: a rerun finds the rows gone).
     pub async fn delete_where(
         &self,
         table: &SqlIdent,
         condition: &Sql,
+        marker: &str,
         wait: Duration,
     ) -> Result<()> {
         let op = "deleting rows (ALTER TABLE ... DELETE)";
@@ -413,34 +415,44 @@ impl ClickHouse {
         sql.push("ALTER TABLE ")
             .ident(table)
             .push(" DELETE WHERE ")
-            .append(condition);
+            .append(condition)
+            .push(" AND (")
+            .bind(crate::sql::Value::Text(marker.to_owned()))
+            .push(" != '')");
         self.execute(&sql, op, Some(table.as_str())).await?;
-        self.wait_for_mutations(table, wait).await
+        self.wait_for_mutation(table, marker, wait).await
     }
 
-    /// Waits until every mutation of `table` is done.
-    pub async fn wait_for_mutations(&self, table: &SqlIdent, wait: Duration) -> Result<()> {
-        let op = "waiting for mutations";
-        let mut q = Sql::new();
-        q.push("SELECT toString(count()) AS n FROM system.mutations WHERE database = ")
-            .bind(self.database_literal())
-            .push(" AND table = ")
-            .bind(crate::sql::Value::Text(table.as_str().to_owned()))
-            .push(" AND is_done = 0");
+    /// Waits until the mutation of `table` carrying `marker` is done
+    /// (others on the table are not waited for).
+    pub async fn wait_for_mutation(
+        &self,
+        table: &SqlIdent,
+        marker: &str,
+        wait: Duration,
+    ) -> Result<()> {
+        let op = "waiting for a mutation";
         let started = std::time::Instant::now();
         let mut pause = Duration::from_millis(10);
         loop {
-            let rows = self.rows(&q, op, Some(table.as_str())).await?;
-            let pending = rows.first().map(|r| text(r, "n")).unwrap_or_default();
-            if pending == "0" {
-                return Ok(());
+            match self.mutation_marked(table, marker).await? {
+                Some(true) => return Ok(()),
+                None => {
+                    return Err(self.err(
+                        op,
+                        Some(table.as_str()),
+                        None,
+                        "the mutation is not in system.mutations".to_owned(),
+                    ))
+                }
+                Some(false) => {}
             }
             if started.elapsed() >= wait {
                 return Err(self.err(
                     op,
                     Some(table.as_str()),
                     None,
-                    format!("{pending} mutation(s) not done after {} s; the server may still be applying them, or one failed (see system.mutations and the server's log)", wait.as_secs()),
+                    format!("the mutation is not done after {} s; the server may still be applying it, or it failed (see system.mutations and the server's log)", wait.as_secs()),
                 ));
             }
             tokio::time::sleep(pause).await;

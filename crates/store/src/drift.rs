@@ -459,7 +459,13 @@ pub fn clickhouse_drift(
             .iter()
             .filter(|(_, f)| f.applies_to.iter().any(|a| a == name))
         {
-            if f.from == Anchor::Created && !ttl.covers(f.period) {
+            // A floor from the year's end runs up to a year past creation.
+            let needed = match f.from {
+                Anchor::Created => Some(f.period),
+                Anchor::FinancialYearEnd => f.period.plus_a_year(),
+                _ => None,
+            };
+            if needed.is_some_and(|n| !ttl.covers(n)) {
                 err(
                     path(&["legal_floors", fname, "period"]),
                     format!(
@@ -469,6 +475,22 @@ pub fn clickhouse_drift(
                     "lengthen the table's TTL to the floor, or drop it and let privctl's sweeps expire the rows",
                 );
             }
+        }
+        if policy
+            .subject
+            .links
+            .iter()
+            .any(|l| l.store == store && l.table.as_ref() == Some(table))
+        {
+            warnings.push(Drift {
+                severity: Severity::Warning,
+                rule: Rule::SchemaDrift,
+                path: path(&["data_types", name, "table"]),
+                message: format!(
+                    "store {store}: table \"{table}\" has TTL {ttl} on {column}, which deletes the rows of people under a legal hold too; privctl's sweeps keep them"
+                ),
+                hint: Some("drop the table's TTL and let privctl's sweeps expire the rows".to_owned()),
+            });
         }
         if let Some(r) = dt.retention.as_ref().filter(|r| r.from == Anchor::Created) {
             let longest = r.max.filter(|_| r.configurable).unwrap_or(r.period);
@@ -545,6 +567,11 @@ kind = "user_id"
 store = "main"
 table = "users"
 column = "id"
+[[subject.links]]
+store = "ch"
+table = "events"
+column = "user_id"
+identifier = "user_id"
 [data_types.events]
 description = "Events"
 store = "ch"
@@ -576,12 +603,20 @@ cancellable = false
             Severity::Error,
             "store ch: column \"events.extra\" is in the database but data type \"events\" does not classify it".to_owned(),
         );
+        // Any TTL deletes the rows of held people too.
+        let held = |ttl: &str| {
+            (
+                Severity::Warning,
+                format!("store ch: table \"events\" has TTL {ttl} on ts, which deletes the rows of people under a legal hold too; privctl's sweeps keep them"),
+            )
+        };
         // A TTL shorter than the floor deletes what the floor keeps.
         assert_eq!(
             messages("MergeTree ORDER BY ts TTL ts + toIntervalDay(90)", true),
             [
                 unclassified.clone(),
                 (Severity::Error, "store ch: table \"events\" has TTL 90d on ts, which can delete rows before legal floor \"keep\" (1y) ends".to_owned()),
+                held("90d"),
             ]
         );
         // One longer than the retention keeps what privctl deletes.
@@ -589,13 +624,15 @@ cancellable = false
             messages("MergeTree ORDER BY ts TTL ts + toIntervalYear(3)", true),
             [
                 unclassified.clone(),
+                held("3y"),
                 (Severity::Warning, "store ch: table \"events\" has TTL 3y on ts, which keeps rows longer than the retention (2y); privctl's sweeps delete them first".to_owned()),
             ]
         );
-        // Between the two: fine. A server without TTL: nothing to compare.
+        // Between the two: only the holds. A server without TTL: nothing
+        // to compare.
         assert_eq!(
             messages("MergeTree ORDER BY ts TTL ts + toIntervalMonth(18)", true),
-            std::slice::from_ref(&unclassified)
+            [unclassified.clone(), held("18mo")]
         );
         assert_eq!(
             messages("MergeTree ORDER BY ts TTL ts + toIntervalDay(90)", false),

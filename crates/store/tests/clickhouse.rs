@@ -195,7 +195,7 @@ fn partitions_and_mutations() {
             .expect("drop");
         let mut cond = Sql::new();
         cond.ident(&ident("user_id")).push(" = ").bind(Value::Text("u2".into()));
-        ch.delete_where(&ident("usage"), &cond, Duration::from_secs(60))
+        ch.delete_where(&ident("usage"), &cond, "privctl-test", Duration::from_secs(60))
             .await
             .expect("mutation");
         let mut q = Sql::new();
