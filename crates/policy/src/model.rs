@@ -428,9 +428,12 @@ impl ExpiryAction {
 }
 
 /// Where a customer's own retention choice is recorded. Both columns are
-/// reached from the data type's rows through the subject map. A choice
-/// outside `min`..`max`, unreadable, or made by a tier not allowed to choose
-/// is refused: the default period applies, and the sweep reports it.
+/// reached from the data type's rows through the subject map; or, where the
+/// customer is not the person (an organisation choosing for its telemetry),
+/// `by` names the column of the data type's rows that holds the customer
+/// and `key` the column of the choice's table it matches. A choice outside
+/// `min`..`max`, unreadable, or made by a tier not allowed to choose is
+/// refused: the default period applies, and the sweep reports it.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct CustomerChoice {
@@ -438,6 +441,10 @@ pub struct CustomerChoice {
     pub period: ColumnRef,
     /// Column holding the customer's tier, checked against `tiers`.
     pub tier: Option<ColumnRef>,
+    /// Column of the data type's rows holding the customer (with `key`).
+    pub by: Option<SqlIdent>,
+    /// Column of the choice's table identifying the customer (with `by`).
+    pub key: Option<ColumnRef>,
 }
 
 /// How one column is anonymised.

@@ -494,14 +494,46 @@ impl<'a> Context<'a> {
                             format!("retention of \"{name}\" says where customers record their choice, but is not configurable"),
                         );
                     }
-                    for c in std::iter::once(&choice.period).chain(choice.tier.as_ref()) {
-                        self.reaches(
-                            name,
-                            dt,
-                            c,
-                            "the customer's choice",
-                            at.key("retention").key("customer"),
-                        );
+                    let cat = at.key("retention").key("customer");
+                    match (&choice.by, &choice.key) {
+                        (None, None) => {
+                            for c in std::iter::once(&choice.period).chain(choice.tier.as_ref()) {
+                                self.reaches(name, dt, c, "the customer's choice", cat.clone());
+                            }
+                        }
+                        (Some(by), Some(key)) => {
+                            self.known_column(name, dt, by, cat.key("by"));
+                            for c in std::iter::once(&choice.period).chain(choice.tier.as_ref()) {
+                                if c.table != key.table {
+                                    self.error(
+                                        Rule::Contradiction,
+                                        cat.clone(),
+                                        format!("retention of \"{name}\" reads customers' choices by \"{key}\", but \"{c}\" is in another table"),
+                                    );
+                                }
+                            }
+                            let home = self.policy.data_types.values().find(|d| {
+                                d.table.as_ref() == Some(&key.table)
+                                    && self
+                                        .policy
+                                        .stores
+                                        .get(&d.store)
+                                        .is_some_and(|s| matches!(s.kind, StoreKind::Sqlite | StoreKind::Postgres))
+                            });
+                            if home.is_none() {
+                                self.error_hint(
+                                    Rule::UnknownReference,
+                                    cat.key("key"),
+                                    format!("retention of \"{name}\" reads customers' choices from table \"{}\", which no data type in a SQLite or PostgreSQL store covers", key.table),
+                                    "add a data type for the table holding the choices",
+                                );
+                            }
+                        }
+                        _ => self.error(
+                            Rule::MissingKey,
+                            cat,
+                            format!("retention of \"{name}\" names only one of by and key: a choice read per customer needs both"),
+                        ),
                     }
                 }
             }

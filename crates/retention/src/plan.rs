@@ -44,6 +44,10 @@ pub enum StoreInfo {
 /// for NULL).
 pub type Choice = (Option<String>, Option<String>);
 
+/// A choice read per customer (`customer.key`): the customer's key, their
+/// period and their tier, as text.
+pub type KeyedChoice = (String, Option<String>, Option<String>);
+
 /// Choices that apply (each with the condition selecting its rows) and
 /// those refused (and why).
 type Choices = (Vec<(Sql, RetentionPeriod)>, Vec<String>);
@@ -74,6 +78,9 @@ pub struct Inputs<'a> {
     /// Per data type whose choices could not be read: why (it is then not
     /// swept).
     pub choice_errors: &'a BTreeMap<String, String>,
+    /// Per data type whose choices are read per customer (`customer.key`):
+    /// each customer's key, period and tier.
+    pub keyed_choices: &'a BTreeMap<String, Vec<KeyedChoice>>,
 }
 
 /// A whole sweep, as planned.
@@ -575,7 +582,8 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan, Error> {
         let conditional_ends = retention.rules.iter().any(|r| !r.period.is_indefinite())
             || (retention.configurable
                 && retention.customer.is_some()
-                && inputs.customer_choices.contains_key(name));
+                && (inputs.customer_choices.contains_key(name)
+                    || inputs.keyed_choices.contains_key(name)));
         if cut.is_none() && !conditional_ends {
             steps.push(step);
             continue;
@@ -606,8 +614,12 @@ pub fn plan(inputs: &Inputs<'_>) -> Result<Plan, Error> {
                 step.refused_choices = p.refused;
                 work
             }
-            StoreInfo::ClickHouse(info) => crate::telemetry::plan(inputs, name, dt, info)
-                .map(|w| Work::ClickHouse(Box::new(w))),
+            StoreInfo::ClickHouse(info) => {
+                crate::telemetry::plan(inputs, name, dt, info).map(|w| {
+                    step.refused_choices = w.refused.clone();
+                    Work::ClickHouse(Box::new(w))
+                })
+            }
             StoreInfo::Unsupported { reason } => Ok(Work::NotSupported {
                 reason: format!("store \"{}\" is {reason}", dt.store),
             }),
@@ -1198,6 +1210,9 @@ impl<'a> Planner<'a, '_> {
                 what: format!("retention by customer choice ({why})"),
             });
         }
+        if let (Some(by), Some(_)) = (&choice.by, &choice.key) {
+            return self.keyed_choices(table, r, by, choice.tier.is_some());
+        }
         let period = self.reach(table, &choice.period)?;
         let tier = choice
             .tier
@@ -1241,6 +1256,62 @@ impl<'a> Planner<'a, '_> {
                 }
             }
         }
+        Ok((ok, refused))
+    }
+
+    /// Choices read per customer (`customer.by` and `customer.key`): the
+    /// rows whose `by` column names a customer who chose a period allowed,
+    /// grouped by period; the others refused.
+    fn keyed_choices(
+        &self,
+        table: &SqlIdent,
+        retention: &privctl_policy::model::Retention,
+        by: &SqlIdent,
+        tier_recorded: bool,
+    ) -> Result<Choices, Error> {
+        self.column(table, by)?;
+        let mut groups: BTreeMap<String, (RetentionPeriod, Vec<String>)> = BTreeMap::new();
+        let mut refused = Vec::new();
+        for (key, p, t) in self
+            .inputs
+            .keyed_choices
+            .get(self.name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let Some(p) = p else { continue };
+            match choice_allowed(retention, p, t.as_deref(), tier_recorded) {
+                Err(why) => refused.push(format!(
+                    "customer {}: \"{}\": {why}",
+                    privctl_policy::escape_untrusted(key),
+                    privctl_policy::escape_untrusted(p)
+                )),
+                Ok(period) => {
+                    groups
+                        .entry(period.to_string())
+                        .or_insert_with(|| (period, Vec::new()))
+                        .1
+                        .push(key.clone());
+                }
+            }
+        }
+        let ok = groups
+            .into_values()
+            .map(|(period, keys)| {
+                let mut cond = Sql::new();
+                cond.push("COALESCE(CAST(")
+                    .column(table, by)
+                    .push(" AS TEXT) IN (");
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        cond.push(", ");
+                    }
+                    cond.bind(Value::Text(k));
+                }
+                cond.push("), 1 = 0)");
+                (cond, period)
+            })
+            .collect();
         Ok((ok, refused))
     }
 

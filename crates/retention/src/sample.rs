@@ -244,10 +244,13 @@ pub fn schema(policy: &Policy, store: &str) -> Result<Vec<TableSpec>> {
         times.insert((c.table.clone(), c.column.clone()));
         indexed.insert((c.table.clone(), c.column.clone()));
     }
+    // Customers' keys (an organisation's id) that rows name in `by`: whole
+    // numbers, as the rows' own ids.
     let referenced: BTreeSet<(SqlIdent, SqlIdent)> = fks
         .values()
         .flatten()
         .map(|(_, r)| (r.table.clone(), r.column.clone()))
+        .chain(customer_keys(policy))
         .collect();
 
     let mut specs = Vec::new();
@@ -890,6 +893,15 @@ async fn create(c: &mut AnyConnection, db: &Db, spec: &TableSpec) -> Result<()> 
     Ok(())
 }
 
+/// The columns customers' choices are read by (`customer.key`).
+fn customer_keys(policy: &Policy) -> impl Iterator<Item = (SqlIdent, SqlIdent)> + '_ {
+    policy
+        .data_types
+        .values()
+        .filter_map(|d| d.retention.as_ref()?.customer.as_ref()?.key.as_ref())
+        .map(|k| (k.table.clone(), k.column.clone()))
+}
+
 /// Fills tables one by one, remembering each row's key, subject and time
 /// so that child rows belong to a parent and fall within its life.
 struct Filler<'a> {
@@ -933,7 +945,19 @@ impl Filler<'_> {
         }
         // (parent key, person index, window start) for each row to make.
         let mut plan: Vec<(Option<i64>, usize, DateTime<Utc>)> = Vec::new();
-        if is_home {
+        // A table customers' choices are read from by key: one row per
+        // customer, keyed 1.. as the rows that name them are.
+        let customers = customer_keys(self.policy).any(|(t, _)| t == spec.name);
+        if customers {
+            let orgs = (self.subjects / 5).max(1) as usize;
+            plan.extend((0..orgs).map(|i| {
+                (
+                    None,
+                    i % self.people.len().max(1),
+                    self.as_of - Duration::days(400),
+                )
+            }));
+        } else if is_home {
             plan.extend((0..self.people.len()).map(|i| (None, i, self.people[i].created)));
         } else if let Some((_, parent)) = spec.foreign_keys.first() {
             let parents = self.keys.get(&parent.table).cloned().unwrap_or_default();

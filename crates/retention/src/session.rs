@@ -164,6 +164,7 @@ impl Session {
                         (!var.is_empty())
                             .then(|| std::env::var(&var).ok())
                             .flatten()
+                            .filter(|u| !u.is_empty())
                     }) {
                         Some(url) => {
                             clickhouse.insert(name.clone(), ClickHouse::open(name, &url).await?);
@@ -258,12 +259,43 @@ impl Session {
         }
         let mut customer_choices = BTreeMap::new();
         let mut choice_errors = BTreeMap::new();
+        let mut keyed_choices = BTreeMap::new();
         for (name, dt) in self.policy.data_types.iter().filter(|_| choices_too) {
             let Some(r) = &dt.retention else { continue };
             let Some(choice) = r.customer.as_ref().filter(|_| r.configurable) else {
                 continue;
             };
             if only.is_some_and(|o| o != name) {
+                continue;
+            }
+            if let Some(key) = &choice.key {
+                // Read from the database store whose data type covers the
+                // choices' table.
+                let Some((db, schema)) = self
+                    .policy
+                    .data_types
+                    .values()
+                    .filter(|d| d.table.as_ref() == Some(&key.table))
+                    .find_map(|d| match (self.dbs.get(&d.store), stores.get(&d.store)) {
+                        (Some(db), Some(StoreInfo::Database { schema, .. })) => Some((db, schema)),
+                        _ => None,
+                    })
+                else {
+                    choice_errors.insert(
+                        name.clone(),
+                        format!("no open database store holds table \"{}\"", key.table),
+                    );
+                    continue;
+                };
+                match keyed(db, schema, name, key, &choice.period, choice.tier.as_ref()).await {
+                    Ok(rows) => {
+                        keyed_choices.insert(name.clone(), rows);
+                    }
+                    Err(e @ Error::TooManyChoices { .. }) => {
+                        choice_errors.insert(name.clone(), e.to_string());
+                    }
+                    Err(e) => return Err(e),
+                }
                 continue;
             }
             let (Some(db), Some(StoreInfo::Database { schema, .. })) =
@@ -320,6 +352,7 @@ impl Session {
             held_subjects,
             customer_choices,
             choice_errors,
+            keyed_choices,
         })
     }
 
@@ -464,6 +497,69 @@ async fn choices(
     Ok(pairs)
 }
 
+/// Most customers whose choices are read one by one.
+const MAX_KEYED: usize = 100_000;
+
+/// Each customer's key, period and tier, as text, from the table holding
+/// them; nothing when a column is missing (the planner reports that).
+async fn keyed(
+    db: &Db,
+    schema: &privctl_store::Schema,
+    data_type: &str,
+    key: &privctl_policy::ColumnRef,
+    period: &privctl_policy::ColumnRef,
+    tier: Option<&privctl_policy::ColumnRef>,
+) -> Result<Vec<crate::plan::KeyedChoice>> {
+    let present = |c: &privctl_policy::ColumnRef| {
+        schema
+            .tables
+            .get(c.table.as_str())
+            .is_some_and(|t| t.column(c.column.as_str()).is_some())
+    };
+    if !present(key) || !present(period) || tier.is_some_and(|t| !present(t)) {
+        return Ok(Vec::new());
+    }
+    let mut sql = crate::sql::Sql::new();
+    sql.push("SELECT CAST(")
+        .ident(&key.column)
+        .push(" AS TEXT) AS k, CAST(")
+        .ident(&period.column)
+        .push(" AS TEXT) AS p, ");
+    match tier {
+        Some(t) => {
+            sql.push("CAST(").ident(&t.column).push(" AS TEXT) AS t");
+        }
+        None => {
+            sql.push("CAST(NULL AS TEXT) AS t");
+        }
+    }
+    sql.push(" FROM ")
+        .ident(&key.table)
+        .push(" WHERE ")
+        .ident(&period.column)
+        .push(" IS NOT NULL LIMIT ")
+        .bind(crate::sql::Value::Int(MAX_KEYED as i64 + 1));
+    let err = db.err(
+        "reading customers' retention choices",
+        Some(key.table.as_str()),
+    );
+    let rows = sql.query().fetch_all(db.pool()).await.map_err(&err)?;
+    if rows.len() > MAX_KEYED {
+        return Err(Error::TooManyChoices {
+            data_type: data_type.to_owned(),
+            column: format!("{}.{}", period.table, period.column),
+        });
+    }
+    rows.iter()
+        .map(|r| {
+            let k: Option<String> = privctl_store::Row::try_get(r, "k").map_err(&err)?;
+            let p: Option<String> = privctl_store::Row::try_get(r, "p").map_err(&err)?;
+            let t: Option<String> = privctl_store::Row::try_get(r, "t").map_err(&err)?;
+            Ok((k.unwrap_or_default(), p, t))
+        })
+        .collect()
+}
+
 fn check_root(store: &str, path: &Path) -> Result<(), OpenError> {
     let err = |reason| OpenError::FilesRoot {
         store: store.to_owned(),
@@ -485,6 +581,7 @@ struct Gathered {
     held_subjects: Vec<String>,
     customer_choices: BTreeMap<String, Vec<plan::Choice>>,
     choice_errors: BTreeMap<String, String>,
+    keyed_choices: BTreeMap<String, Vec<plan::KeyedChoice>>,
 }
 
 impl Gathered {
@@ -505,6 +602,7 @@ impl Gathered {
             held_subjects: &self.held_subjects,
             customer_choices: &self.customer_choices,
             choice_errors: &self.choice_errors,
+            keyed_choices: &self.keyed_choices,
         }
     }
 }

@@ -55,6 +55,9 @@ pub struct ChWork {
     /// could not be told on them.
     #[serde(skip)]
     pub hold_unsupported: bool,
+    /// Customers' choices refused, and why (their rows keep the default).
+    #[serde(skip)]
+    pub refused: Vec<String>,
 }
 
 /// A partition that may be dropped whole.
@@ -132,12 +135,25 @@ pub(crate) fn plan(
             ),
         ));
     }
-    if retention.configurable && retention.customer.is_some() {
+    let choice = retention
+        .customer
+        .as_ref()
+        .filter(|_| retention.configurable);
+    if let Some(why) = choice.and_then(|_| inputs.choice_errors.get(name)) {
         return Err(unsupported(
             name,
-            "customers' own periods for ClickHouse rows".to_owned(),
+            format!("retention by customer choice ({why})"),
         ));
     }
+    let by = match choice {
+        None => None,
+        Some(c) => Some(c.by.as_ref().filter(|_| c.key.is_some()).ok_or_else(|| {
+            unsupported(
+                name,
+                "customers' own periods for ClickHouse rows without `by` and `key` (the rows cannot reach the choices through the subject map)".to_owned(),
+            )
+        })?),
+    };
     let policy = inputs.policy;
     // The time a row's anchor may hold for `period` from `from` to have
     // passed: a `DateTime` is an instant.
@@ -206,6 +222,57 @@ pub(crate) fn plan(
             expired.push(")");
         }
         earlier.push(cond);
+    }
+    // Customers' own periods, by the customer each row names; a choice out
+    // of bounds or by a tier not allowed is refused and reported.
+    let mut refused = Vec::new();
+    let mut chosen_keys: Vec<String> = Vec::new();
+    if let (Some(by), Some(c)) = (by, choice) {
+        column(by)?;
+        let mut groups: BTreeMap<String, (privctl_policy::RetentionPeriod, Vec<String>)> =
+            BTreeMap::new();
+        for (key, p, t) in inputs
+            .keyed_choices
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let Some(p) = p else { continue };
+            match crate::plan::choice_allowed(retention, p, t.as_deref(), c.tier.is_some()) {
+                Err(why) => refused.push(format!(
+                    "customer {}: \"{}\"{}: {why}",
+                    privctl_policy::escape_untrusted(key),
+                    privctl_policy::escape_untrusted(p),
+                    t.as_deref()
+                        .map(|t| format!(" (tier \"{}\")", privctl_policy::escape_untrusted(t)))
+                        .unwrap_or_default()
+                )),
+                Ok(period) => {
+                    groups
+                        .entry(period.to_string())
+                        .or_insert_with(|| (period, Vec::new()))
+                        .1
+                        .push(key.clone());
+                }
+            }
+        }
+        let rules = earlier.len();
+        for (period, keys) in groups.values() {
+            let cond = condition(by, keys)?;
+            if let Some(t) = bound(*period, retention.from)? {
+                expired.push(" OR (").append(&cond);
+                for e in &earlier[..rules] {
+                    expired.push(" AND NOT ").append(e);
+                }
+                expired.push(" AND ");
+                before(&mut expired, t);
+                expired.push(")");
+            }
+            chosen_keys.extend(keys.iter().cloned());
+        }
+        if !chosen_keys.is_empty() {
+            earlier.push(condition(by, &chosen_keys)?);
+        }
     }
     let default = bound(retention.period, retention.from)?;
     if let Some(t) = default {
@@ -303,6 +370,7 @@ pub(crate) fn plan(
         held,
         hold_columns,
         hold_unsupported,
+        refused,
     })
 }
 
@@ -409,6 +477,7 @@ pub(crate) fn plan_erasure(
         held: held_rows(&hold_columns, inputs.held_subjects),
         hold_columns,
         hold_unsupported: false,
+        refused: Vec::new(),
     }))
 }
 

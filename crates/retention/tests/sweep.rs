@@ -331,3 +331,95 @@ fn cheapestinference_sweeps_exactly_what_expired_and_a_rerun_changes_nothing() {
         }
     });
 }
+
+/// Choices read per customer (`customer.by` and `key`) in a SQL store: each
+/// API key records its own request-log period; key 1 keeps its logs a
+/// year, key 3's choice is not a period and is refused, the rest keep the
+/// default 90 days.
+#[test]
+fn choices_read_per_customer_select_rows_by_the_customer_they_name() {
+    let policy_text = POLICY
+        .replacen(
+            "key_digest = \"credential\"\n",
+            "key_digest = \"credential\"\nlog_retention = \"metadata\"\n",
+            1,
+        )
+        .replacen(
+            "[data_types.request_log.retention]\nperiod = \"90d\"\nfrom = \"created\"\naction = \"delete\"\n",
+            "[data_types.request_log.retention]\nperiod = \"90d\"\nfrom = \"created\"\naction = \"delete\"\nconfigurable = true\nmin = \"30d\"\nmax = \"2y\"\ncustomer = { period = \"api_keys.log_retention\", key = \"api_keys.id\", by = \"api_key_id\" }\n",
+            1,
+        );
+    assert_ne!(policy_text, POLICY);
+    let report = privctl_policy::check_str(&policy_text);
+    assert!(
+        !report
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == privctl_policy::Severity::Error),
+        "{:?}",
+        report.diagnostics
+    );
+    runtime().block_on(async {
+        for t in fresh_databases("sweep_keyed").await {
+            let setup = Db::open("main", &t.url, Open::Create).await.expect("open");
+            fill(&setup).await;
+            exec(
+                &setup,
+                "ALTER TABLE api_keys ADD COLUMN log_retention TEXT".to_owned(),
+            )
+            .await;
+            exec(
+                &setup,
+                "UPDATE api_keys SET log_retention = '1y' WHERE id = 1".to_owned(),
+            )
+            .await;
+            exec(
+                &setup,
+                "UPDATE api_keys SET log_retention = 'soon' WHERE id = 3".to_owned(),
+            )
+            .await;
+            let policy = report.policy.clone().expect("policy");
+            let s = Session::open(policy, &policy_text, Some(&t.url), Open::Existing)
+                .await
+                .expect("session");
+            let dry = s
+                .sweep(
+                    as_of(),
+                    Some("request_log"),
+                    true,
+                    &Options::default(),
+                    &|_| {},
+                )
+                .await
+                .expect("dry");
+            let d = &dry.data_types[0];
+            // 110 rows are past 90 days; 29 of them are key 1's, kept a year.
+            assert_eq!(d.expired, 81, "{:?}", t.dialect);
+            assert_eq!(d.refused_choices.len(), 1, "{:?}", d.refused_choices);
+            assert!(
+                d.refused_choices[0].contains("\"soon\""),
+                "{:?}",
+                d.refused_choices
+            );
+            s.sweep(
+                as_of(),
+                Some("request_log"),
+                false,
+                &Options::default(),
+                &|_| {},
+            )
+            .await
+            .expect("sweep");
+            let db = s.home_db().expect("home");
+            // Key 1's 59 rows, up to 200 days old, all stay under its year.
+            assert_eq!(
+                ints(db, "SELECT COUNT(*) FROM request_log WHERE api_key_id = 1").await,
+                [59]
+            );
+            assert_eq!(
+                ints(db, "SELECT COUNT(*) FROM request_log").await,
+                [200 - 81]
+            );
+        }
+    });
+}

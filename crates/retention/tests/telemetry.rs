@@ -34,6 +34,34 @@ async fn snapshot(ch: &ClickHouse, policy: &Policy) -> BTreeMap<String, Rows> {
     snapshot_without(ch, policy, "").await
 }
 
+/// Each organisation's row of the accounts store, by id, as text.
+async fn organisations(url: &str) -> BTreeMap<String, BTreeMap<String, Option<String>>> {
+    use privctl_store::{Db, Row};
+    let db = Db::open("accounts", url, Open::Existing)
+        .await
+        .expect("open");
+    let rows = sqlx::query("SELECT CAST(id AS TEXT) AS id, CAST(tier AS TEXT) AS tier, CAST(usage_retention AS TEXT) AS usage_retention, CAST(request_log_retention AS TEXT) AS request_log_retention, CAST(prompt_retention AS TEXT) AS prompt_retention FROM organizations")
+        .fetch_all(db.pool())
+        .await
+        .expect("organisations");
+    rows.iter()
+        .map(|r| {
+            let get = |c: &str| r.try_get::<Option<String>, _>(c).expect("text");
+            let id = get("id").expect("id");
+            let rec = [
+                "tier",
+                "usage_retention",
+                "request_log_retention",
+                "prompt_retention",
+            ]
+            .iter()
+            .map(|c| ((*c).to_owned(), get(c)))
+            .collect();
+            (id, rec)
+        })
+        .collect()
+}
+
 fn time(row: &Map<String, Json>, column: &str) -> DateTime<Utc> {
     let text = row[column].as_str().expect("a time");
     NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
@@ -107,7 +135,12 @@ fn telemetry_expires_by_partition_and_by_mutation_and_spares_the_held() {
             .expect("extra rows");
             let before = snapshot(&ch, &policy).await;
 
-            // What each row's fate must be: gone when its period has
+            // Each organisation's recorded choices, as text.
+            let orgs = organisations(&db.url).await;
+            let mut accepted = 0;
+
+            // What each row's fate must be: gone when its period (its
+            // organisation's choice where allowed, else the default) has
             // passed, unless it is the held person's.
             let mut want: BTreeMap<String, Rows> = BTreeMap::new();
             let mut expired: BTreeMap<String, u64> = BTreeMap::new();
@@ -119,9 +152,25 @@ fn telemetry_expires_by_partition_and_by_mutation_and_spares_the_held() {
                 let table = dt.table.as_ref().expect("table").to_string();
                 let ts = dt.timestamp.as_ref().expect("ts").as_str();
                 let r = dt.retention.as_ref().expect("retention");
-                let cut = privctl_retention::plan::cutoff(r.period, as_of()).expect("finite");
+                let choice = r.customer.as_ref().expect("organisations choose");
+                let period_of = |org: &str| {
+                    let rec = orgs.get(org)?;
+                    let p = rec.get(choice.period.column.as_str())?.as_deref()?;
+                    let tier = rec.get("tier").cloned().flatten();
+                    privctl_retention::plan::choice_allowed(r, p, tier.as_deref(), choice.tier.is_some())
+                        .ok()
+                };
                 let mut keep = Vec::new();
                 for row in &before[&table] {
+                    let org = row["organization_id"].as_str().unwrap_or_default().to_owned();
+                    let period = match period_of(&org) {
+                        Some(p) => {
+                            accepted += 1;
+                            p
+                        }
+                        None => r.period,
+                    };
+                    let cut = privctl_retention::plan::cutoff(period, as_of()).expect("finite");
                     let gone = time(row, ts) <= cut;
                     if gone {
                         *expired.entry(table.clone()).or_default() += 1;
@@ -134,10 +183,16 @@ fn telemetry_expires_by_partition_and_by_mutation_and_spares_the_held() {
                 want.insert(table, keep);
             }
 
+            assert!(accepted > 0, "some rows keep their organisation's own period");
             let dry = s
                 .sweep(as_of(), None, true, &Options::default(), &|_| {})
                 .await
                 .expect("dry run");
+            assert!(
+                dry.data_types.iter().any(|d| !d.refused_choices.is_empty()),
+                "some organisations' choices are refused: {:?}",
+                dry.data_types.iter().map(|d| &d.refused_choices).collect::<Vec<_>>()
+            );
             for dt in policy
                 .data_types
                 .values()
