@@ -433,3 +433,61 @@ fn a_hold_placed_after_the_plan_is_honoured() {
         );
     });
 }
+
+/// A legal floor on ClickHouse rows: rows past their retention but inside
+/// the floor stay, their partitions are not dropped whole, and rows past
+/// both go.
+#[test]
+fn a_floor_keeps_clickhouse_rows_past_their_retention() {
+    runtime().block_on(async {
+        let Some(ch_url) = fresh_clickhouse("telemetry_floor").await else {
+            return;
+        };
+        let db = privctl_store::testing::fresh_sqlite();
+        // Usage kept 365 days, under a two-year floor (a policy `check`
+        // refuses; a library caller gets the floor kept all the same).
+        let text = format!(
+            "{POLICY}\n[legal_floors.test_floor]\nlaw = \"A test floor: usage kept two years\"\nbasis = \"commitment\"\nperiod = \"2y\"\nfrom = \"created\"\napplies_to = [\"usage_metrics\"]\n"
+        );
+        let policy = privctl_policy::check_str(&text).policy.expect("policy");
+        let urls = BTreeMap::from([("telemetry".to_owned(), ch_url.clone())]);
+        let s = Session::open_with_urls(policy.clone(), &text, Some(&db.url), &urls, Open::Create)
+            .await
+            .expect("open");
+        sample(
+            &s,
+            &SampleOptions {
+                subjects: 20,
+                seed: 6,
+                as_of: as_of(),
+            },
+        )
+        .await
+        .expect("sample");
+        let ch = ClickHouse::open("telemetry", &ch_url).await.expect("ch");
+        let before = snapshot(&ch, &policy).await;
+        let floor = privctl_retention::plan::cutoff(privctl_policy::RetentionPeriod::Years(2), as_of())
+            .expect("cut");
+        let held = HELD_SUBJECT.to_string();
+        let old = |rows: &Rows| {
+            rows.iter()
+                .filter(|r| time(r, "timestamp") <= floor && r["user_id"].as_str() != Some(&held))
+                .count()
+        };
+        assert!(old(&before["usage_metrics"]) > 0, "rows past the floor");
+        let report = s
+            .sweep(as_of(), Some("usage_metrics"), false, &Options::default(), &|_| {})
+            .await
+            .expect("sweep");
+        let d = &report.data_types[0];
+        assert_eq!(d.partitions_dropped, 0, "a floored table goes row by row");
+        let after = snapshot(&ch, &policy).await;
+        // Only rows past the floor went (and not the held person's).
+        assert_eq!(old(&after["usage_metrics"]), 0);
+        assert_eq!(
+            after["usage_metrics"].len(),
+            before["usage_metrics"].len() - old(&before["usage_metrics"])
+        );
+        assert!(d.kept_by_floor > 0, "rows past 365 days kept by the floor");
+    });
+}

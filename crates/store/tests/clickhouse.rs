@@ -203,3 +203,43 @@ fn partitions_and_mutations() {
         assert_eq!(count(&ch, q).await, 3, "only u1's row of 2 January is left");
     });
 }
+
+/// A mutation that fails on the server never reports done: the wait ends
+/// with an error naming the store and the table, within the time given.
+#[test]
+fn a_failing_mutation_is_an_error_naming_the_table() {
+    runtime().block_on(async {
+        let Some(ch) = open("ch_failing").await else {
+            return;
+        };
+        exec(
+            &ch,
+            "CREATE TABLE t (id UInt64, s String) ENGINE = MergeTree ORDER BY id",
+        )
+        .await;
+        exec(&ch, "INSERT INTO t VALUES (1, 'a'), (2, 'b')").await;
+        // Accepted when issued; throws on every row it reads.
+        let mut cond = Sql::new();
+        cond.push("throwIf(id > 0) = 0");
+        let started = std::time::Instant::now();
+        let e = ch
+            .delete_where(
+                &ident("t"),
+                &cond,
+                "privctl-test-fail",
+                Duration::from_secs(3),
+            )
+            .await
+            .expect_err("the mutation fails");
+        assert!(started.elapsed() < Duration::from_secs(30));
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("store telemetry: ") && shown.contains("on table t failed"),
+            "{shown}"
+        );
+        // Nothing was deleted.
+        let mut q = Sql::new();
+        q.push("SELECT toString(count()) AS n FROM t");
+        assert_eq!(count(&ch, q).await, 2);
+    });
+}
