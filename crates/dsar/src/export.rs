@@ -13,7 +13,7 @@ use futures_util::TryStreamExt;
 use privctl_audit::{hex, unhex, Signer};
 use privctl_policy::model::{name_of, Category, ExportFormat, Policy};
 use privctl_policy::SqlIdent;
-use privctl_store::clickhouse::ClickHouse;
+use privctl_store::clickhouse::{ClickHouse, RowStream};
 use privctl_store::{Db, Row};
 use serde::{Deserialize, Serialize};
 use zip::write::SimpleFileOptions;
@@ -247,25 +247,25 @@ pub async fn export<W: Write + Seek>(
                 Vec::new()
             };
             entry.masked = masked.iter().map(|m| m.to_string()).collect();
-            let mut rows =
-                clickhouse_rows(ch, table, &columns, dt.timestamp.as_ref(), &mine).await?;
-            for row in &mut rows {
-                for (v, c) in row.iter_mut().zip(&columns) {
-                    if masked.contains(c) && v.is_some() {
-                        *v = Some("[vaulted]".to_owned());
-                    }
-                }
-            }
+            let query = clickhouse_query(table, &columns, dt.timestamp.as_ref(), &mine);
+            // Streamed into each entry as the server sends the rows, one
+            // query per format (ClickHouse has no snapshot to share).
             for format in &spec.formats {
                 let file = match format {
                     ExportFormat::Json => format!("{name}.json"),
                     ExportFormat::Csv => format!("{name}.csv"),
                 };
-                match format {
-                    ExportFormat::Json => rows_json(&mut w, &file, &columns, &rows)?,
-                    ExportFormat::Csv => rows_csv(&mut w, &file, &columns, &rows)?,
-                }
-                entry.records = rows.len() as u64;
+                let mut rows = ch
+                    .stream(&query, "reading the subject's rows", Some(table.as_str()))
+                    .await?;
+                entry.records = match format {
+                    ExportFormat::Json => {
+                        rows_json(&mut w, &file, &columns, &masked, &mut rows).await?
+                    }
+                    ExportFormat::Csv => {
+                        rows_csv(&mut w, &file, &columns, &masked, &mut rows).await?
+                    }
+                };
                 entry.entries.push(file);
             }
             manifest.data_types.push(entry);
@@ -460,15 +460,14 @@ fn values(
         .collect()
 }
 
-/// The person's rows of a ClickHouse table, every value as text (NULL as
-/// `None`), oldest first.
-async fn clickhouse_rows(
-    ch: &ClickHouse,
+/// The query for the person's rows of a ClickHouse table, every value as
+/// text, oldest first.
+fn clickhouse_query(
     table: &SqlIdent,
     columns: &[SqlIdent],
     timestamp: Option<&SqlIdent>,
     mine: &privctl_store::sql::Sql,
-) -> Result<Vec<Vec<Option<String>>>> {
+) -> privctl_store::sql::Sql {
     let mut q = privctl_store::sql::Sql::new();
     q.push("SELECT ");
     for (i, c) in columns.iter().enumerate() {
@@ -481,44 +480,54 @@ async fn clickhouse_rows(
     if let Some(ts) = timestamp {
         q.push(" ORDER BY ").ident(ts);
     }
-    let rows = ch
-        .rows(&q, "reading the subject's rows", Some(table.as_str()))
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            columns
-                .iter()
-                .map(|c| match r.get(c.as_str()) {
-                    Some(serde_json::Value::String(s)) => Some(s.clone()),
-                    Some(serde_json::Value::Null) | None => None,
-                    Some(other) => Some(other.to_string()),
-                })
-                .collect()
-        })
-        .collect())
+    q
 }
 
-/// Rows already read, as a JSON array of objects in column order.
-fn rows_json<W: Write + Seek>(
+/// A streamed row's values in column order, as text (NULL as `None`),
+/// masked columns `[vaulted]`.
+fn row_values(
+    row: &serde_json::Map<String, serde_json::Value>,
+    columns: &[SqlIdent],
+    masked: &[SqlIdent],
+) -> Vec<Option<String>> {
+    columns
+        .iter()
+        .map(|c| {
+            let v = match row.get(c.as_str()) {
+                Some(serde_json::Value::String(s)) => Some(s.clone()),
+                Some(serde_json::Value::Null) | None => None,
+                Some(other) => Some(other.to_string()),
+            };
+            if masked.contains(c) {
+                v.map(|_| "[vaulted]".to_owned())
+            } else {
+                v
+            }
+        })
+        .collect()
+}
+
+/// Rows as they arrive, as a JSON array of objects in column order.
+async fn rows_json<W: Write + Seek>(
     w: &mut Writer<W>,
     file: &str,
     columns: &[SqlIdent],
-    rows: &[Vec<Option<String>>],
-) -> Result<()> {
+    masked: &[SqlIdent],
+    rows: &mut RowStream<'_>,
+) -> Result<u64> {
     let mut h = w.start(file)?;
+    let mut n = 0u64;
     {
         let mut out = std::io::BufWriter::with_capacity(CHUNK, &mut h);
         out.write_all(b"[").map_err(io(file))?;
-        for (n, row) in rows.iter().enumerate() {
+        while let Some(row) = rows.next().await? {
             let object: serde_json::Map<String, serde_json::Value> = columns
                 .iter()
-                .zip(row)
+                .zip(row_values(&row, columns, masked))
                 .map(|(c, v)| {
                     (
                         c.to_string(),
-                        v.clone()
-                            .map_or(serde_json::Value::Null, serde_json::Value::String),
+                        v.map_or(serde_json::Value::Null, serde_json::Value::String),
                     )
                 })
                 .collect();
@@ -527,23 +536,26 @@ fn rows_json<W: Write + Seek>(
             serde_json::to_writer(&mut out, &object)
                 .map_err(std::io::Error::from)
                 .map_err(io(file))?;
+            n += 1;
         }
         out.write_all(b"\n]\n").map_err(io(file))?;
         out.flush().map_err(io(file))?;
     }
     let (ctx, bytes) = (h.ctx, h.bytes);
     w.done(file, ctx, bytes);
-    Ok(())
+    Ok(n)
 }
 
-/// Rows already read, as CSV with a header.
-fn rows_csv<W: Write + Seek>(
+/// Rows as they arrive, as CSV with a header.
+async fn rows_csv<W: Write + Seek>(
     w: &mut Writer<W>,
     file: &str,
     columns: &[SqlIdent],
-    rows: &[Vec<Option<String>>],
-) -> Result<()> {
+    masked: &[SqlIdent],
+    rows: &mut RowStream<'_>,
+) -> Result<u64> {
     let mut h = w.start(file)?;
+    let mut n = 0u64;
     {
         let mut csv = csv::WriterBuilder::new()
             .buffer_capacity(CHUNK)
@@ -551,15 +563,17 @@ fn rows_csv<W: Write + Seek>(
         let csv_err = |e: csv::Error| Error::Invalid(format!("{file}: {e}"));
         csv.write_record(columns.iter().map(|c| c.as_str()))
             .map_err(csv_err)?;
-        for row in rows {
-            csv.write_record(row.iter().map(|v| v.as_deref().unwrap_or("")))
+        while let Some(row) = rows.next().await? {
+            let vals = row_values(&row, columns, masked);
+            csv.write_record(vals.iter().map(|v| v.as_deref().unwrap_or("")))
                 .map_err(csv_err)?;
+            n += 1;
         }
         csv.flush().map_err(io(file))?;
     }
     let (ctx, bytes) = (h.ctx, h.bytes);
     w.done(file, ctx, bytes);
-    Ok(())
+    Ok(n)
 }
 
 async fn table_json<W: Write + Seek>(

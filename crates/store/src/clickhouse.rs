@@ -538,6 +538,46 @@ impl ClickHouse {
         table: Option<&str>,
         timeout: Duration,
     ) -> Result<Bytes> {
+        let resp = self.send_raw(text, operation, table, timeout).await?;
+        let body = tokio::time::timeout(
+            timeout,
+            Limited::new(resp.into_body(), MAX_RESULT_BYTES).collect(),
+        )
+        .await
+        .map_err(|_| self.unreachable(format!("no answer within {} s", timeout.as_secs())))?
+        .map_err(|e| {
+            self.err(
+                operation,
+                table,
+                None,
+                format!(
+                    "reading the answer failed (at most {} MiB are read): {e}",
+                    MAX_RESULT_BYTES >> 20
+                ),
+            )
+        })?
+        .to_bytes();
+        Ok(body)
+    }
+
+    fn unreachable(&self, reason: String) -> Error {
+        Error::Unreachable {
+            store: self.name.clone(),
+            url: self.url.clone(),
+            reason,
+        }
+    }
+
+    /// Sends a statement and returns the server's answer once it said OK
+    /// (the server holds the whole result before answering,
+    /// `wait_end_of_query`, so an error is never half-way through a body).
+    async fn send_raw(
+        &self,
+        text: String,
+        operation: &str,
+        table: Option<&str>,
+        timeout: Duration,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
         let uri: Uri = format!(
             "{}?database={}&wait_end_of_query=1",
             self.endpoint, self.database
@@ -559,40 +599,114 @@ impl ClickHouse {
                 headers.insert("X-ClickHouse-Key", v);
             }
         }
-        let unreachable = |reason: String| Error::Unreachable {
-            store: self.name.clone(),
-            url: self.url.clone(),
-            reason,
-        };
         let resp = tokio::time::timeout(timeout, self.client.request(req))
             .await
-            .map_err(|_| unreachable(format!("no answer within {} s", timeout.as_secs())))?
-            .map_err(|e| unreachable(error_chain(&e)))?;
-        let status = resp.status();
-        let body = tokio::time::timeout(
-            timeout,
-            Limited::new(resp.into_body(), MAX_RESULT_BYTES).collect(),
-        )
-        .await
-        .map_err(|_| unreachable(format!("no answer within {} s", timeout.as_secs())))?
-        .map_err(|e| {
-            self.err(
-                operation,
-                table,
-                None,
-                format!(
-                    "reading the answer failed (at most {} MiB are read): {e}",
-                    MAX_RESULT_BYTES >> 20
-                ),
-            )
-        })?
-        .to_bytes();
-        if status != StatusCode::OK {
+            .map_err(|_| self.unreachable(format!("no answer within {} s", timeout.as_secs())))?
+            .map_err(|e| self.unreachable(error_chain(&e)))?;
+        if resp.status() != StatusCode::OK {
+            let body =
+                tokio::time::timeout(timeout, Limited::new(resp.into_body(), 1 << 20).collect())
+                    .await
+                    .ok()
+                    .and_then(|b| b.ok())
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
             let message = String::from_utf8_lossy(&body);
             let (code, message) = server_error(&message);
             return Err(self.err(operation, table, code, message));
         }
-        Ok(body)
+        Ok(resp)
+    }
+
+    /// Runs a query and hands back its rows one at a time as they arrive
+    /// (`JSONEachRow`), for results too large to hold: a person's
+    /// telemetry in an export.
+    pub async fn stream(
+        &self,
+        sql: &Sql,
+        operation: &str,
+        table: Option<&str>,
+    ) -> Result<RowStream<'_>> {
+        let text = format!("{} FORMAT JSONEachRow", sql.clickhouse_text());
+        let resp = self
+            .send_raw(text, operation, table, STATEMENT_TIMEOUT)
+            .await?;
+        Ok(RowStream {
+            ch: self,
+            body: resp.into_body(),
+            buf: Vec::new(),
+            done: false,
+            operation: operation.to_owned(),
+            table: table.map(str::to_owned),
+        })
+    }
+}
+
+/// Rows of a query as they arrive ([`ClickHouse::stream`]).
+pub struct RowStream<'a> {
+    ch: &'a ClickHouse,
+    body: hyper::body::Incoming,
+    buf: Vec<u8>,
+    done: bool,
+    operation: String,
+    table: Option<String>,
+}
+
+impl std::fmt::Debug for RowStream<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowStream")
+            .field("store", &self.ch.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The longest one row may be.
+const MAX_ROW_BYTES: usize = 64 * 1024 * 1024;
+
+impl RowStream<'_> {
+    /// The next row, or `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<Map<String, Json>>> {
+        loop {
+            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=pos).collect();
+                if line.len() <= 1 {
+                    continue;
+                }
+                return self.parse(&line[..line.len() - 1]).map(Some);
+            }
+            if self.done {
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                let line = std::mem::take(&mut self.buf);
+                return self.parse(&line).map(Some);
+            }
+            if self.buf.len() > MAX_ROW_BYTES {
+                return Err(self.fail(format!("a row is longer than {} MiB", MAX_ROW_BYTES >> 20)));
+            }
+            match tokio::time::timeout(STATEMENT_TIMEOUT, self.body.frame()).await {
+                Err(_) => return Err(self.ch.unreachable("the answer stopped".to_owned())),
+                Ok(None) => self.done = true,
+                Ok(Some(Err(e))) => {
+                    return Err(self.fail(format!("reading the answer failed: {e}")))
+                }
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.buf.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+    }
+
+    fn parse(&self, line: &[u8]) -> Result<Map<String, Json>> {
+        serde_json::from_slice(line)
+            .map_err(|e| self.fail(format!("the server's answer is not JSON rows: {e}")))
+    }
+
+    fn fail(&self, message: String) -> Error {
+        self.ch
+            .err(&self.operation, self.table.as_deref(), None, message)
     }
 }
 

@@ -243,3 +243,25 @@ fn a_failing_mutation_is_an_error_naming_the_table() {
         assert_eq!(count(&ch, q).await, 2);
     });
 }
+
+/// Rows stream one at a time however the answer is cut into frames.
+#[test]
+fn rows_stream_as_they_arrive() {
+    runtime().block_on(async {
+        let Some(ch) = open("ch_stream").await else {
+            return;
+        };
+        let mut q = Sql::new();
+        q.push("SELECT number AS n, substring('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 1, number % 50) AS s FROM numbers(")
+            .bind(Value::Int(200_000))
+            .push(")");
+        let mut rows = ch.stream(&q, "streaming", None).await.expect("stream");
+        let mut n = 0u64;
+        while let Some(row) = rows.next().await.expect("row") {
+            assert_eq!(row["n"].as_str().expect("text"), n.to_string());
+            assert_eq!(row["s"].as_str().expect("text").len() as u64, n % 50);
+            n += 1;
+        }
+        assert_eq!(n, 200_000);
+    });
+}
