@@ -255,15 +255,18 @@ pub async fn export<W: Write + Seek>(
                     ExportFormat::Json => format!("{name}.json"),
                     ExportFormat::Csv => format!("{name}.csv"),
                 };
-                let mut rows = ch
-                    .stream(&query, "reading the subject's rows", Some(table.as_str()))
-                    .await?;
+                let mut rows = ChRows {
+                    rows: ch
+                        .stream(&query, "reading the subject's rows", Some(table.as_str()))
+                        .await?,
+                    row: None,
+                };
                 entry.records = match format {
                     ExportFormat::Json => {
-                        rows_json(&mut w, &file, &columns, &masked, &mut rows).await?
+                        json_entry(&mut w, &file, &columns, &masked, &mut rows).await?
                     }
                     ExportFormat::Csv => {
-                        rows_csv(&mut w, &file, &columns, &masked, &mut rows).await?
+                        csv_entry(&mut w, &file, &columns, &masked, &mut rows).await?
                     }
                 };
                 entry.entries.push(file);
@@ -317,21 +320,24 @@ pub async fn export<W: Write + Seek>(
                 continue;
             };
             for format in &spec.formats {
-                let (file, rows) = match format {
+                let mut rows = SqlRows {
+                    rows: query.query().fetch(&mut *snap),
+                    row: None,
+                    err: db.err("reading the subject's rows", None),
+                };
+                let (file, n) = match format {
                     ExportFormat::Json => {
                         let file = format!("{name}.json");
-                        let rows =
-                            table_json(&mut w, &file, db, snap, &query, &columns, &masked).await?;
-                        (file, rows)
+                        let n = json_entry(&mut w, &file, &columns, &masked, &mut rows).await?;
+                        (file, n)
                     }
                     ExportFormat::Csv => {
                         let file = format!("{name}.csv");
-                        let rows =
-                            table_csv(&mut w, &file, db, snap, &query, &columns, &masked).await?;
-                        (file, rows)
+                        let n = csv_entry(&mut w, &file, &columns, &masked, &mut rows).await?;
+                        (file, n)
                     }
                 };
-                entry.records = rows;
+                entry.records = n;
                 entry.entries.push(file);
             }
         } else {
@@ -439,27 +445,6 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<()>
     Ok(())
 }
 
-fn values(
-    row: &privctl_store::AnyRow,
-    columns: &[SqlIdent],
-    masked: &[SqlIdent],
-    db: &Db,
-) -> Result<Vec<Option<String>>> {
-    let err = db.err("reading the subject's rows", None);
-    columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let v: Option<String> = row.try_get(i).map_err(&err)?;
-            Ok(if masked.contains(c) {
-                v.map(|_| "[vaulted]".to_owned())
-            } else {
-                v
-            })
-        })
-        .collect()
-}
-
 /// The query for the person's rows of a ClickHouse table, every value as
 /// text, oldest first.
 fn clickhouse_query(
@@ -483,109 +468,69 @@ fn clickhouse_query(
     q
 }
 
-/// A streamed row's values in column order, as text (NULL as `None`),
-/// masked columns `[vaulted]`.
-fn row_values(
-    row: &serde_json::Map<String, serde_json::Value>,
-    columns: &[SqlIdent],
-    masked: &[SqlIdent],
-) -> Vec<Option<String>> {
-    columns
-        .iter()
-        .map(|c| {
-            let v = match row.get(c.as_str()) {
-                Some(serde_json::Value::String(s)) => Some(s.clone()),
-                Some(serde_json::Value::Null) | None => None,
-                Some(other) => Some(other.to_string()),
-            };
-            if masked.contains(c) {
-                v.map(|_| "[vaulted]".to_owned())
-            } else {
-                v
-            }
-        })
-        .collect()
+/// Rows to write into an entry, from a database snapshot or a ClickHouse
+/// answer: each value read in place, as text (`None` for NULL).
+trait RowSource {
+    /// Moves to the next row; `false` at the end.
+    async fn advance(&mut self) -> Result<bool>;
+    /// The current row's value of column `i` (named `column`).
+    fn value(&self, i: usize, column: &SqlIdent) -> Result<Option<&str>>;
 }
 
-/// Rows as they arrive, as a JSON array of objects in column order.
-async fn rows_json<W: Write + Seek>(
-    w: &mut Writer<W>,
-    file: &str,
-    columns: &[SqlIdent],
-    masked: &[SqlIdent],
-    rows: &mut RowStream<'_>,
-) -> Result<u64> {
-    let mut h = w.start(file)?;
-    let mut n = 0u64;
-    {
-        let mut out = std::io::BufWriter::with_capacity(CHUNK, &mut h);
-        out.write_all(b"[").map_err(io(file))?;
-        while let Some(row) = rows.next().await? {
-            let object: serde_json::Map<String, serde_json::Value> = columns
-                .iter()
-                .zip(row_values(&row, columns, masked))
-                .map(|(c, v)| {
-                    (
-                        c.to_string(),
-                        v.map_or(serde_json::Value::Null, serde_json::Value::String),
-                    )
-                })
-                .collect();
-            out.write_all(if n == 0 { b"\n" } else { b",\n" })
-                .map_err(io(file))?;
-            serde_json::to_writer(&mut out, &object)
-                .map_err(std::io::Error::from)
-                .map_err(io(file))?;
-            n += 1;
-        }
-        out.write_all(b"\n]\n").map_err(io(file))?;
-        out.flush().map_err(io(file))?;
+/// Rows of a SQL snapshot.
+struct SqlRows<'c, E> {
+    rows: futures_util::stream::BoxStream<
+        'c,
+        std::result::Result<privctl_store::AnyRow, sqlx::Error>,
+    >,
+    row: Option<privctl_store::AnyRow>,
+    err: E,
+}
+
+impl<E: Fn(sqlx::Error) -> privctl_store::Error> RowSource for SqlRows<'_, E> {
+    async fn advance(&mut self) -> Result<bool> {
+        self.row = self.rows.try_next().await.map_err(&self.err)?;
+        Ok(self.row.is_some())
     }
-    let (ctx, bytes) = (h.ctx, h.bytes);
-    w.done(file, ctx, bytes);
-    Ok(n)
-}
 
-/// Rows as they arrive, as CSV with a header.
-async fn rows_csv<W: Write + Seek>(
-    w: &mut Writer<W>,
-    file: &str,
-    columns: &[SqlIdent],
-    masked: &[SqlIdent],
-    rows: &mut RowStream<'_>,
-) -> Result<u64> {
-    let mut h = w.start(file)?;
-    let mut n = 0u64;
-    {
-        let mut csv = csv::WriterBuilder::new()
-            .buffer_capacity(CHUNK)
-            .from_writer(&mut h);
-        let csv_err = |e: csv::Error| Error::Invalid(format!("{file}: {e}"));
-        csv.write_record(columns.iter().map(|c| c.as_str()))
-            .map_err(csv_err)?;
-        while let Some(row) = rows.next().await? {
-            let vals = row_values(&row, columns, masked);
-            csv.write_record(vals.iter().map(|v| v.as_deref().unwrap_or("")))
-                .map_err(csv_err)?;
-            n += 1;
-        }
-        csv.flush().map_err(io(file))?;
+    fn value(&self, i: usize, _: &SqlIdent) -> Result<Option<&str>> {
+        let Some(row) = &self.row else {
+            return Ok(None);
+        };
+        Ok(row.try_get(i).map_err(&self.err)?)
     }
-    let (ctx, bytes) = (h.ctx, h.bytes);
-    w.done(file, ctx, bytes);
-    Ok(n)
 }
 
-async fn table_json<W: Write + Seek>(
+/// Rows of a ClickHouse answer (every value selected as text).
+struct ChRows<'a> {
+    rows: RowStream<'a>,
+    row: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl RowSource for ChRows<'_> {
+    async fn advance(&mut self) -> Result<bool> {
+        self.row = self.rows.next().await?;
+        Ok(self.row.is_some())
+    }
+
+    fn value(&self, _: usize, column: &SqlIdent) -> Result<Option<&str>> {
+        Ok(self
+            .row
+            .as_ref()
+            .and_then(|r| r.get(column.as_str()))
+            .and_then(|v| v.as_str()))
+    }
+}
+
+/// An entry of rows as a JSON array of objects in column order, masked
+/// columns `[vaulted]`.
+async fn json_entry<W: Write + Seek>(
     w: &mut Writer<W>,
     file: &str,
-    db: &Db,
-    snapshot: &mut privctl_store::AnyConnection,
-    query: &privctl_store::sql::Sql,
     columns: &[SqlIdent],
     masked: &[SqlIdent],
+    rows: &mut impl RowSource,
 ) -> Result<u64> {
-    let err = db.err("reading the subject's rows", None);
     let mut h = w.start(file)?;
     let mut n = 0u64;
     {
@@ -601,8 +546,7 @@ async fn table_json<W: Write + Seek>(
             })
             .collect::<Result<_>>()?;
         out.write_all(b"[").map_err(io(file))?;
-        let mut rows = query.query().fetch(&mut *snapshot);
-        while let Some(row) = rows.try_next().await.map_err(&err)? {
+        while rows.advance().await? {
             out.write_all(if n == 0 { b"\n{" } else { b",\n{" })
                 .map_err(io(file))?;
             // An object with the columns in order, written as it goes, each
@@ -612,8 +556,7 @@ async fn table_json<W: Write + Seek>(
                     out.write_all(b",").map_err(io(file))?;
                 }
                 out.write_all(key).map_err(io(file))?;
-                let v: Option<&str> = row.try_get(i).map_err(&err)?;
-                match v {
+                match rows.value(i, c)? {
                     Some(_) if masked.contains(c) => out.write_all(b"\"[vaulted]\""),
                     Some(v) => serde_json::to_writer(&mut out, v).map_err(std::io::Error::from),
                     None => out.write_all(b"null"),
@@ -631,16 +574,14 @@ async fn table_json<W: Write + Seek>(
     Ok(n)
 }
 
-async fn table_csv<W: Write + Seek>(
+/// An entry of rows as CSV with a header, masked columns `[vaulted]`.
+async fn csv_entry<W: Write + Seek>(
     w: &mut Writer<W>,
     file: &str,
-    db: &Db,
-    snapshot: &mut privctl_store::AnyConnection,
-    query: &privctl_store::sql::Sql,
     columns: &[SqlIdent],
     masked: &[SqlIdent],
+    rows: &mut impl RowSource,
 ) -> Result<u64> {
-    let err = db.err("reading the subject's rows", None);
     let mut h = w.start(file)?;
     let mut n = 0u64;
     {
@@ -650,11 +591,16 @@ async fn table_csv<W: Write + Seek>(
         let csv_err = |e: csv::Error| Error::Invalid(format!("{file}: {e}"));
         csv.write_record(columns.iter().map(|c| c.as_str()))
             .map_err(csv_err)?;
-        let mut rows = query.query().fetch(&mut *snapshot);
-        while let Some(row) = rows.try_next().await.map_err(&err)? {
-            let vals = values(&row, columns, masked, db)?;
-            csv.write_record(vals.iter().map(|v| v.as_deref().unwrap_or("")))
-                .map_err(csv_err)?;
+        while rows.advance().await? {
+            let mut record: Vec<&str> = Vec::with_capacity(columns.len());
+            for (i, c) in columns.iter().enumerate() {
+                record.push(match rows.value(i, c)? {
+                    Some(_) if masked.contains(c) => "[vaulted]",
+                    Some(v) => v,
+                    None => "",
+                });
+            }
+            csv.write_record(&record).map_err(csv_err)?;
             n += 1;
         }
         csv.flush().map_err(io(file))?;

@@ -85,14 +85,13 @@ fn unsupported(name: &str, what: String) -> Error {
     }
 }
 
-/// Plans the expiry of data type `name`, in a ClickHouse store.
-pub(crate) fn plan(
-    inputs: &Inputs<'_>,
+/// Data type `name`'s table and what the server says of it; a table the
+/// server lacks is an error naming the store and the table.
+fn table_of<'i>(
     name: &str,
-    dt: &DataType,
-    info: &ChInfo,
-) -> Result<ChWork> {
-    let retention = dt.retention.as_ref().ok_or(Error::Internal("retention"))?;
+    dt: &'i DataType,
+    info: &'i ChInfo,
+) -> Result<(&'i SqlIdent, &'i ChTable)> {
     let table_name = dt
         .table
         .as_ref()
@@ -106,6 +105,18 @@ pub(crate) fn plan(
             table: table_name.to_string(),
             data_type: name.to_owned(),
         })?;
+    Ok((table_name, table))
+}
+
+/// Plans the expiry of data type `name`, in a ClickHouse store.
+pub(crate) fn plan(
+    inputs: &Inputs<'_>,
+    name: &str,
+    dt: &DataType,
+    info: &ChInfo,
+) -> Result<ChWork> {
+    let retention = dt.retention.as_ref().ok_or(Error::Internal("retention"))?;
+    let (table_name, table) = table_of(name, dt, info)?;
     let column = |c: &SqlIdent| -> Result<&str> {
         table
             .columns
@@ -426,19 +437,7 @@ pub(crate) fn plan_erasure(
             ),
         ));
     }
-    let table_name = dt
-        .table
-        .as_ref()
-        .ok_or_else(|| unsupported(name, "a ClickHouse data type without a table".to_owned()))?;
-    let table = info
-        .tables
-        .iter()
-        .find(|t| t.name == table_name.as_str())
-        .ok_or_else(|| Error::MissingTable {
-            store: dt.store.clone(),
-            table: table_name.to_string(),
-            data_type: name.to_owned(),
-        })?;
+    let (table_name, table) = table_of(name, dt, info)?;
     let policy = inputs.policy;
     for c in links_of(policy, &dt.store, table_name) {
         if !table.columns.iter().any(|x| x.name == c.as_str()) {
