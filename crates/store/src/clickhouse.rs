@@ -635,6 +635,7 @@ impl ClickHouse {
             ch: self,
             body: resp.into_body(),
             buf: Vec::new(),
+            start: 0,
             done: false,
             operation: operation.to_owned(),
             table: table.map(str::to_owned),
@@ -646,7 +647,9 @@ impl ClickHouse {
 pub struct RowStream<'a> {
     ch: &'a ClickHouse,
     body: hyper::body::Incoming,
+    /// Bytes received and not yet handed back, from `start` on.
     buf: Vec<u8>,
+    start: usize,
     done: bool,
     operation: String,
     table: Option<String>,
@@ -667,13 +670,18 @@ impl RowStream<'_> {
     /// The next row, or `None` at the end.
     pub async fn next(&mut self) -> Result<Option<Map<String, Json>>> {
         loop {
-            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=pos).collect();
-                if line.len() <= 1 {
+            if let Some(pos) = self.buf[self.start..].iter().position(|b| *b == b'\n') {
+                let (from, to) = (self.start, self.start + pos);
+                self.start = to + 1;
+                if to == from {
                     continue;
                 }
-                return self.parse(&line[..line.len() - 1]).map(Some);
+                let row = self.parse(&self.buf[from..to]);
+                return row.map(Some);
             }
+            // What is left is the start of a row: keep only that.
+            self.buf.drain(..self.start);
+            self.start = 0;
             if self.done {
                 if self.buf.is_empty() {
                     return Ok(None);
