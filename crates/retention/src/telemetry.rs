@@ -202,19 +202,7 @@ pub(crate) fn plan(
     };
     let condition = |c: &SqlIdent, values: &[String]| -> Result<Sql> {
         column(c)?;
-        let mut sql = Sql::new();
-        sql.push("(toString(").ident(c).push(") IN (");
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(Value::Text(v.clone()));
-        }
-        if values.is_empty() {
-            sql.push("NULL");
-        }
-        sql.push("))");
-        Ok(sql)
+        Ok(text_in(c, values))
     };
 
     // Expired: the first conditional rule that matches, else the default.
@@ -318,27 +306,9 @@ pub(crate) fn plan(
     released.push(")");
 
     // Held: rows linked to a held person's user id.
-    let links: Vec<_> = policy
-        .subject
-        .links
-        .iter()
-        .filter(|l| l.store == dt.store && l.table.as_ref() == Some(table_name))
-        .collect();
-    let mut hold_columns = Vec::new();
-    let mut hold_unsupported = false;
-    for l in &links {
-        let by_user_id = l
-            .identifier
-            .as_deref()
-            .and_then(|i| policy.subject.identifiers.iter().find(|x| x.name == i))
-            .is_some_and(|i| i.kind == IdentifierKind::UserId);
-        match l.column.as_ref().filter(|_| by_user_id) {
-            Some(c) => {
-                column(c)?;
-                hold_columns.push(c.clone());
-            }
-            None => hold_unsupported = true,
-        }
+    let (hold_columns, hold_unsupported) = user_id_links(policy, &dt.store, table_name);
+    for c in &hold_columns {
+        column(c)?;
     }
     if hold_unsupported && !inputs.held_subjects.is_empty() {
         return Err(unsupported(
@@ -385,20 +355,56 @@ pub(crate) fn plan(
     })
 }
 
+/// `(toString(c) IN (values))`, compared as text whatever the column's
+/// type; never true for no values.
+fn text_in(c: &SqlIdent, values: &[String]) -> Sql {
+    let mut sql = Sql::new();
+    sql.push("(toString(").ident(c).push(") IN (");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(Value::Text(v.clone()));
+    }
+    if values.is_empty() {
+        sql.push("NULL");
+    }
+    sql.push("))");
+    sql
+}
+
+/// The columns of `table` the subject map links to a person's user id
+/// (which holds match), and whether some link reaches its rows by another
+/// identifier.
+fn user_id_links(policy: &Policy, store: &str, table: &SqlIdent) -> (Vec<SqlIdent>, bool) {
+    let mut columns = Vec::new();
+    let mut other = false;
+    for l in policy
+        .subject
+        .links
+        .iter()
+        .filter(|l| l.store == store && l.table.as_ref() == Some(table))
+    {
+        let by_user_id = l
+            .identifier
+            .as_deref()
+            .and_then(|i| policy.subject.identifiers.iter().find(|x| x.name == i))
+            .is_some_and(|i| i.kind == IdentifierKind::UserId);
+        match l.column.as_ref().filter(|_| by_user_id) {
+            Some(c) => columns.push(c.clone()),
+            None => other = true,
+        }
+    }
+    (columns, other)
+}
+
 /// The rows whose `columns` hold one of the `held` user ids.
 fn held_rows(columns: &[SqlIdent], held: &[String]) -> Sql {
     let mut sql = Sql::new();
     sql.push("(0");
     if !held.is_empty() {
         for c in columns {
-            sql.push(" OR (toString(").ident(c).push(") IN (");
-            for (i, v) in held.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(Value::Text(v.clone()));
-            }
-            sql.push("))");
+            sql.push(" OR ").append(&text_in(c, held));
         }
     }
     sql.push(")");
@@ -455,19 +461,7 @@ pub(crate) fn plan_erasure(
     released.push("(1)");
     // The request was checked for holds before it was planned; the run
     // looks again, for a hold placed since.
-    let hold_columns: Vec<SqlIdent> = policy
-        .subject
-        .links
-        .iter()
-        .filter(|l| l.store == dt.store && l.table.as_ref() == Some(table_name))
-        .filter(|l| {
-            l.identifier
-                .as_deref()
-                .and_then(|i| policy.subject.identifiers.iter().find(|x| x.name == i))
-                .is_some_and(|i| i.kind == IdentifierKind::UserId)
-        })
-        .filter_map(|l| l.column.clone())
-        .collect();
+    let (hold_columns, _) = user_id_links(policy, &dt.store, table_name);
     Ok(Some(ChWork {
         table: table_name.clone(),
         partitions: Vec::new(),
