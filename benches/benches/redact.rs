@@ -9,7 +9,7 @@
 //! comparing with an older build).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use privctl_redact::Redactor;
+use privctl_redact::{Redactor, Session};
 
 fn corpus() -> String {
     if let Some(path) = std::env::var_os("PRIVCTL_BENCH_CORPUS") {
@@ -43,13 +43,27 @@ fn scan(c: &mut Criterion) {
     let mut group = c.benchmark_group("redact");
     group.sample_size(10);
     group.throughput(Throughput::Bytes(text.len() as u64));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .expect("thread pool");
-    group.bench_function("placeholder/1_thread", |b| {
-        b.iter(|| pool.install(|| redactor.redact(&text).len()))
-    });
+    for threads in [1, cores] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool");
+        group.bench_function(format!("placeholder/{threads}_thread"), |b| {
+            b.iter(|| pool.install(|| redactor.redact(&text).len()))
+        });
+        // Through the streaming path the CLI uses, into a sink that keeps
+        // nothing: memory stays bounded whatever the input's size.
+        group.bench_function(format!("stream/{threads}_thread"), |b| {
+            b.iter(|| {
+                pool.install(|| {
+                    let mut sink = std::io::sink();
+                    redactor
+                        .redact_stream(text.as_bytes(), &mut sink, &mut Session::new(), &mut |_| {})
+                        .map(|s| s.findings)
+                })
+            })
+        });
+    }
     group.finish();
 }
 

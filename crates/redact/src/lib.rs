@@ -51,6 +51,7 @@ mod policy;
 mod redactor;
 mod scan;
 mod shapes;
+mod splice;
 pub mod structured;
 pub mod validate;
 

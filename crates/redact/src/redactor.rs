@@ -10,8 +10,9 @@ use rayon::prelude::*;
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::kind::{Builtin, Kind};
-use crate::operator::{replace, Operator, PseudonymKey, Session};
+use crate::operator::{Operator, PseudonymKey, Session};
 use crate::scan::{CustomDetector, KindSet, Scanner, CONTEXT, MARGIN};
+use crate::splice::stream_cut;
 use crate::{Error, Finding, Result};
 
 /// Inputs at least this large are scanned in parallel windows.
@@ -31,10 +32,10 @@ const WINDOW: usize = 2 << 20;
 /// ```
 #[derive(Debug)]
 pub struct Redactor {
-    scanner: Scanner,
+    pub(crate) scanner: Scanner,
     default_op: Operator,
     ops: HashMap<String, Operator>,
-    key: Option<PseudonymKey>,
+    pub(crate) key: Option<PseudonymKey>,
 }
 
 /// Chooses detectors, operators, custom detectors and allowlists.
@@ -216,7 +217,7 @@ impl Redactor {
         all
     }
 
-    fn operator(&self, kind: &Kind) -> Operator {
+    pub(crate) fn operator(&self, kind: &Kind) -> Operator {
         self.ops
             .get(kind.name())
             .copied()
@@ -241,52 +242,17 @@ impl Redactor {
         self.apply(input, &found, session)
     }
 
-    /// Replaces `found` (sorted, not overlapping, on character boundaries) in
-    /// `input`, then redacts the result again until nothing more is found.
-    ///
-    /// A replacement can complete a neighbour's context: `KEY=secret` after
-    /// `Bearer abc` makes the `=` an assignment, while `Bearer abc=[PASSWORD]`
-    /// makes it base64 padding. Redacting to a fixed point (in practice one
-    /// extra scan of the output, which finds nothing) keeps the promise that
-    /// redacting twice changes nothing more than redacting once.
+    /// Replaces `found` (the findings of `input`, as [`Redactor::find`]
+    /// gives them) in `input`, then anything the replacements revealed
+    /// around them, so that redacting the result again changes nothing.
     pub fn apply(&self, input: &str, found: &[Finding], session: &mut Session) -> String {
-        let mut out = self.replace_once(input, found, session);
-        // Each round replaces at least one finding; a chain of contexts that
-        // keeps revealing new ones ends long before this bound.
-        for _ in 0..64 {
-            let more = self.find(&out);
-            if more.is_empty() {
-                break;
-            }
-            out = self.replace_once(&out, &more, session);
-        }
-        out
+        self.rewrite(input, found, session).into_string(input)
     }
 
-    fn replace_once(&self, input: &str, found: &[Finding], session: &mut Session) -> String {
-        let mut out = String::with_capacity(input.len());
-        let mut at = 0;
-        for f in found {
-            if f.start < at
-                || f.end > input.len()
-                || !input.is_char_boundary(f.start)
-                || !input.is_char_boundary(f.end)
-            {
-                continue;
-            }
-            out.push_str(&input[at..f.start]);
-            replace(
-                self.operator(&f.kind),
-                f,
-                &input[f.start..f.end],
-                self.key.as_ref(),
-                session,
-                &mut out,
-            );
-            at = f.end;
-        }
-        out.push_str(&input[at..]);
-        out
+    /// Whether an operator numbers values per [`Session`], which then must
+    /// see them in order.
+    pub(crate) fn uses_session(&self) -> bool {
+        self.default_op == Operator::Token || self.ops.values().any(|o| *o == Operator::Token)
     }
 
     /// Redacts a stream of text of any size in bounded memory (a few MiB,
@@ -296,16 +262,37 @@ impl Redactor {
     pub fn redact_stream(
         &self,
         input: impl Read,
-        mut output: impl Write,
+        output: impl Write,
         session: &mut Session,
         progress: &mut dyn FnMut(u64),
     ) -> Result<StreamStats> {
+        self.redact_in_blocks(input, output, session, progress, None)
+    }
+
+    /// [`Redactor::redact_stream`] reading blocks of `block` bytes (at
+    /// least `PARALLEL_MIN` unless given).
+    fn redact_in_blocks(
+        &self,
+        input: impl Read,
+        mut output: impl Write,
+        session: &mut Session,
+        progress: &mut dyn FnMut(u64),
+        block: Option<usize>,
+    ) -> Result<StreamStats> {
         let mut stats = StreamStats::default();
-        self.stream(input, session, progress, &mut |text, found, session| {
-            stats.findings += found.len() as u64;
-            let redacted = self.apply(text, found, session);
-            output.write_all(redacted.as_bytes()).map_err(Error::Write)
-        })?;
+        // Each piece is rewritten (the findings of the next one scanned)
+        // while the one before is written out.
+        self.stream(
+            input,
+            block,
+            session,
+            progress,
+            &|text, found, session| self.rewrite(text, found, session),
+            &mut |piece, found, rewritten| {
+                stats.findings += found.len() as u64;
+                rewritten.write(piece, &mut |s| output.write_all(s).map_err(Error::Write))
+            },
+        )?;
         output.flush().map_err(Error::Write)?;
         Ok(stats)
     }
@@ -323,60 +310,76 @@ impl Redactor {
         let mut base = 0usize;
         let mut line = 1u64;
         let mut line_start = 0usize;
-        self.stream(input, &mut session, progress, &mut |text, found, _| {
-            let bytes = text.as_bytes();
-            let advance = |from: usize, to: usize, line: &mut u64, line_start: &mut usize| {
-                let seg = &bytes[from..to];
-                let n = memchr::memchr_iter(b'\n', seg).count();
-                if n > 0 {
-                    *line += n as u64;
-                    if let Some(last) = memchr::memrchr(b'\n', seg) {
-                        *line_start = base + from + last + 1;
+        self.stream(
+            input,
+            None,
+            &mut session,
+            progress,
+            &|_, _, _| (),
+            &mut |bytes, found, ()| {
+                let advance = |from: usize, to: usize, line: &mut u64, line_start: &mut usize| {
+                    let seg = &bytes[from..to];
+                    let n = memchr::memchr_iter(b'\n', seg).count();
+                    if n > 0 {
+                        *line += n as u64;
+                        if let Some(last) = memchr::memrchr(b'\n', seg) {
+                            *line_start = base + from + last + 1;
+                        }
                     }
+                };
+                let mut at = 0;
+                for f in found {
+                    advance(at, f.start, &mut line, &mut line_start);
+                    at = f.start;
+                    let abs = Finding {
+                        kind: f.kind.clone(),
+                        start: base + f.start,
+                        end: base + f.end,
+                    };
+                    let pos = Position {
+                        line,
+                        column: (abs.start - line_start + 1) as u64,
+                    };
+                    visit(&abs, pos)?;
+                    stats.findings += 1;
                 }
-            };
-            let mut at = 0;
-            for f in found {
-                advance(at, f.start, &mut line, &mut line_start);
-                at = f.start;
-                let abs = Finding {
-                    kind: f.kind.clone(),
-                    start: base + f.start,
-                    end: base + f.end,
-                };
-                let pos = Position {
-                    line,
-                    column: (abs.start - line_start + 1) as u64,
-                };
-                visit(&abs, pos)?;
-                stats.findings += 1;
-            }
-            advance(at, bytes.len(), &mut line, &mut line_start);
-            base += bytes.len();
-            Ok(())
-        })?;
+                advance(at, bytes.len(), &mut line, &mut line_start);
+                base += bytes.len();
+                Ok(())
+            },
+        )?;
         Ok(stats)
     }
 
-    /// The chunked loop both stream methods share: `emit` gets consecutive
-    /// pieces of the input, each with its findings relative to the piece.
-    fn stream(
+    /// The chunked loop both stream methods share. The input is read in
+    /// blocks; each block's findings are found (on every core) and
+    /// `prepare`d while the piece before is `emit`ted, so reading, scanning
+    /// and writing overlap. Pieces are consecutive, cut between clusters of
+    /// findings (see `splice`) so that each is rewritten whole, as in one
+    /// pass; `emit` gets each with its findings relative to it.
+    fn stream<T: Send>(
         &self,
         mut input: impl Read,
+        block: Option<usize>,
         session: &mut Session,
         progress: &mut dyn FnMut(u64),
-        emit: &mut EmitPiece<'_>,
+        prepare: &Prepare<'_, T>,
+        emit: &mut Emit<'_, T>,
     ) -> Result<()> {
-        let block = (rayon::current_num_threads().max(1) * WINDOW).max(PARALLEL_MIN);
+        let block = block
+            .unwrap_or((rayon::current_num_threads().max(1) * WINDOW).max(PARALLEL_MIN))
+            .max(1);
+        // Bytes of `buf` before `done` were emitted (the last CONTEXT of
+        // them are kept); `dropped` counts those no longer kept.
         let mut buf: Vec<u8> = Vec::with_capacity(block + MARGIN + CONTEXT);
-        // Bytes of `buf` before `done` were emitted; `consumed` counts input.
         let mut done = 0usize;
         let mut dropped = 0u64;
         let mut consumed = 0u64;
         let mut eof = false;
+        let mut pending: Option<Prepared<T>> = None;
         while !eof {
             let want = block + MARGIN + done;
-            if buf.len() < want {
+            while buf.len() < want && !eof {
                 // `read_to_end` fills spare capacity without zeroing it first.
                 let n = loop {
                     match (&mut input)
@@ -400,40 +403,117 @@ impl Redactor {
             while limit > done && limit < buf.len() && (buf[limit] & 0xC0) == 0x80 {
                 limit -= 1;
             }
-            if limit <= done && !eof {
-                continue;
-            }
-            let found = self.find_range(&buf, done..limit);
-            let end = found.last().map_or(limit, |f| f.end.max(limit));
-            let piece = std::str::from_utf8(&buf[done..end]).map_err(|e| Error::NotUtf8 {
-                offset: dropped + (done + e.valid_up_to()) as u64,
-            })?;
-            let rel: Vec<Finding> = found
-                .into_iter()
-                .map(|f| Finding {
-                    kind: f.kind,
-                    start: f.start - done,
-                    end: f.end - done,
-                })
-                .collect();
-            emit(piece, &rel, session)?;
-            done = end;
-            progress(consumed);
-            // Keep CONTEXT bytes before `done`; drop the rest.
-            let keep_from = done.saturating_sub(CONTEXT);
-            if keep_from > 0 {
-                buf.drain(..keep_from);
-                done -= keep_from;
-                dropped += keep_from as u64;
-            }
+            let block_in = Block {
+                buf: std::mem::take(&mut buf),
+                done,
+                end: limit,
+                found: Vec::new(),
+                dropped,
+                consumed,
+            };
+            let mut slot = None;
+            let emitted = rayon::in_place_scope(|s| {
+                let slot = &mut slot;
+                let session = &mut *session;
+                s.spawn(move |_| *slot = Some(self.prepare_block(block_in, eof, session, prepare)));
+                match pending.take() {
+                    Some(p) => p.emit(emit, progress),
+                    None => Ok(()),
+                }
+            });
+            emitted?;
+            let Some(prepared) = slot else {
+                unreachable!("a scope ends only once its tasks have run");
+            };
+            let prepared = prepared?;
+            // Carry CONTEXT bytes before the cut, and what follows it, into
+            // the next block.
+            let b = &prepared.block;
+            let keep_from = b.end.saturating_sub(CONTEXT);
+            buf.reserve(block + MARGIN + CONTEXT);
+            buf.extend_from_slice(&b.buf[keep_from..]);
+            done = b.end - keep_from;
+            dropped = b.dropped + keep_from as u64;
+            pending = Some(prepared);
         }
-        Ok(())
+        match pending {
+            Some(p) => p.emit(emit, progress),
+            None => Ok(()),
+        }
+    }
+
+    /// Finds the findings of a block's piece, cuts it, and prepares it.
+    fn prepare_block<T>(
+        &self,
+        mut block: Block,
+        eof: bool,
+        session: &mut Session,
+        prepare: &Prepare<'_, T>,
+    ) -> Result<Prepared<T>> {
+        let (done, limit) = (block.done, block.end);
+        let mut found = self.find_range(&block.buf, done..limit);
+        let end = if eof {
+            found.last().map_or(limit, |f| f.end.max(limit))
+        } else if let Some(cut) = stream_cut(&block.buf, &found, done, limit) {
+            found.retain(|f| f.start < cut);
+            cut
+        } else {
+            // Findings too dense for a gap: cut after the last one.
+            found.last().map_or(limit, |f| f.end.max(limit))
+        };
+        let piece = std::str::from_utf8(&block.buf[done..end]).map_err(|e| Error::NotUtf8 {
+            offset: block.dropped + (done + e.valid_up_to()) as u64,
+        })?;
+        let rel: Vec<Finding> = found
+            .into_iter()
+            .map(|f| Finding {
+                kind: f.kind,
+                start: f.start - done,
+                end: f.end - done,
+            })
+            .collect();
+        let value = prepare(piece, &rel, session);
+        block.end = end;
+        block.found = rel;
+        Ok(Prepared { block, value })
     }
 }
 
-/// Receives one piece of a stream with its findings (offsets relative to
-/// the piece).
-type EmitPiece<'a> = dyn FnMut(&str, &[Finding], &mut Session) -> Result<()> + 'a;
+/// Turns a stream's piece (with its findings) into what `Emit` needs; runs
+/// beside the emitting of the piece before.
+type Prepare<'a, T> = dyn Fn(&str, &[Finding], &mut Session) -> T + Sync + 'a;
+
+/// Receives a stream's pieces in order: the bytes, their findings (relative
+/// to the piece), and what `Prepare` made of them.
+type Emit<'a, T> = dyn FnMut(&[u8], &[Finding], T) -> Result<()> + 'a;
+
+/// A block of a stream's input: the bytes read, with context kept before
+/// `done`; the piece `done..end` it emits, and the piece's findings.
+struct Block {
+    buf: Vec<u8>,
+    done: usize,
+    end: usize,
+    found: Vec<Finding>,
+    /// Input bytes before `buf`.
+    dropped: u64,
+    /// Input bytes read when the block was.
+    consumed: u64,
+}
+
+/// A block, with what `prepare` made of its piece.
+struct Prepared<T> {
+    block: Block,
+    value: T,
+}
+
+impl<T> Prepared<T> {
+    fn emit(self, emit: &mut Emit<'_, T>, progress: &mut dyn FnMut(u64)) -> Result<()> {
+        let b = &self.block;
+        emit(&b.buf[b.done..b.end], &b.found, self.value)?;
+        progress(b.consumed);
+        Ok(())
+    }
+}
 
 /// Where a finding is in line-oriented input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -449,4 +529,61 @@ pub struct Position {
 pub struct StreamStats {
     /// Findings.
     pub findings: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values of many kinds close together, some revealing others when
+    /// replaced (found by fuzzing), between long stretches of plain text.
+    fn sample() -> (String, Range<usize>) {
+        let dense = [
+            "GET /v1/models user=ana@example.com ip=10.1.2.3 status=200\n",
+            // Not an address whole, but its tail is: seen cut, it would be.
+            "peer 999.51.15.47 unreachable, mail bo@example.net\n",
+            "card 4111 1111 1111 1111 then 4111 1111 1111 1111, aadhaar 2345 6789 0124\n",
+            "Authorization: Bearer abc KEY=s3cr3tvalue9 and more text after it\n",
+            "export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+            // Replacing one number reveals the next.
+            "as call 444444311%2ZA1%444444444444,]4444446444?44444443114%4,]4444446444?4444444311%44\n",
+            // A replacement ends a value that ran into it.
+            "{ASE_URL=pnW5fRL=poW5fZUgLaA6ItcL0vKP#JfNzE4MjM3IwiaWsFDjdM3IiwiaWsFDPUYvOMQuu@OIk2stUgLei:i\n",
+            "phone +44 20 7946 0958; pan ABCPE1234F; token ghp_1A2b3C4d5E6f7G8h9I0jK1l2M3n4O5p6Q7r8 end\n",
+        ]
+        .concat();
+        let filler = "plain words with nothing to find at all, just text.\n".repeat(400);
+        let text = format!("{filler}{dense}{filler}");
+        (text, filler.len()..filler.len() + dense.len())
+    }
+
+    #[test]
+    fn streamed_redaction_matches_one_shot_wherever_the_blocks_end() {
+        let r = Redactor::builder().build().expect("redactor");
+        let (text, dense) = sample();
+        let one_shot = r.redact(&text).into_owned();
+        assert_ne!(one_shot, text);
+        // Some replacements reveal more, which only settling in the whole
+        // text finds.
+        let rewritten = r.rewrite(&text, &r.find(&text), &mut Session::new());
+        assert!(matches!(rewritten, crate::splice::Rewritten::Whole(_)));
+        // The first block ends at every position in and before the values
+        // (as far back as a cut looks for a gap).
+        let back = crate::splice::MAX_BACK + crate::splice::NEAR + 16;
+        for block in dense.start - back..dense.end + 16 {
+            let mut out = Vec::new();
+            r.redact_in_blocks(
+                text.as_bytes(),
+                &mut out,
+                &mut Session::new(),
+                &mut |_| {},
+                Some(block),
+            )
+            .expect("redact");
+            assert!(
+                String::from_utf8(out).expect("utf-8") == one_shot,
+                "block {block}"
+            );
+        }
+    }
 }

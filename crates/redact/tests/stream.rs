@@ -79,10 +79,36 @@ fn streamed_parallel_and_one_shot_scans_agree_across_many_blocks() {
         &mut |_| {},
     )
     .expect("redact");
-    assert_eq!(
-        String::from_utf8(out).expect("utf-8"),
-        r.redact(&corpus.text)
+    let streamed = String::from_utf8(out).expect("utf-8");
+    // Parallel (every core), one thread, and a stream on one thread.
+    let parallel = r.redact(&corpus.text).into_owned();
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    let one_shot = one_thread.install(|| r.redact(&corpus.text).into_owned());
+    let mut out = Vec::new();
+    one_thread
+        .install(|| {
+            r.redact_stream(
+                corpus.text.as_bytes(),
+                &mut out,
+                &mut Session::new(),
+                &mut |_| {},
+            )
+        })
+        .expect("redact");
+    assert!(
+        streamed == parallel,
+        "streamed and parallel redaction differ"
     );
+    assert!(
+        one_shot == parallel,
+        "one-thread and parallel redaction differ"
+    );
+    assert!(out == parallel.as_bytes(), "one-thread stream differs");
+    // Redacted once, nothing is left to find.
+    assert!(r.find(&parallel).is_empty());
 }
 
 #[test]
