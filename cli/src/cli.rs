@@ -34,6 +34,13 @@ pub enum Command {
     /// Text is streamed in bounded memory; JSON and JSON Lines are redacted
     /// value by value and CSV cell by cell, with the policy's field rules.
     Redact(RedactArgs),
+    /// Open the sealed tokens the encrypt operator wrote, with the vault's
+    /// keys.
+    ///
+    /// A token opens only as the data type, field and kind it was sealed
+    /// for, and not at all once its subject was crypto-shredded; a token
+    /// that does not open is an error naming it, and nothing is written.
+    Reveal(RevealArgs),
     /// The KYC vault: PAN and Aadhaar sealed per subject, found by blind
     /// index, referenced by opaque keys, rotated, rewrapped, crypto-shredded.
     Vault(VaultArgs),
@@ -284,6 +291,9 @@ pub enum OperatorArg {
     Remove,
     /// `<EMAIL_1>`, numbered per run
     Token,
+    /// `[EMAIL:sealed:AQAAAAAx…]`, sealed with the vault's keys; `privctl
+    /// reveal` opens it
+    Encrypt,
 }
 
 #[derive(Debug, clap::Args)]
@@ -306,6 +316,36 @@ pub struct RedactArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub detectors: DetectorArgs,
+    /// With the encrypt operator: seal under this person's vault key (their
+    /// user id), so that crypto-shredding them makes these tokens unreadable
+    /// wherever they were copied. Without it, the vault's token key seals.
+    #[arg(long, value_name = "ID")]
+    pub subject: Option<String>,
+    /// The vault whose keys the encrypt operator seals with.
+    #[command(flatten)]
+    pub vault: VaultUse,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RevealArgs {
+    /// Files whose sealed tokens to open, written one after another;
+    /// standard input when none (or "-").
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// How to read the input: a token opens only in the field (JSON path or
+    /// CSV column) it was sealed for.
+    #[arg(long, value_enum, default_value_t = InputFormat::Text)]
+    pub format: InputFormat,
+    /// The data type the tokens were sealed for (`redact --data-type`).
+    #[arg(long, value_name = "NAME")]
+    pub data_type: Option<String>,
+    /// Write here instead of standard output; the file appears only when
+    /// every token opened.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The vault whose keys sealed the tokens.
+    #[command(flatten)]
+    pub vault: VaultUse,
 }
 
 #[derive(Debug, clap::Args)]

@@ -3,6 +3,7 @@
 mod check;
 mod erase;
 mod retention;
+mod reveal;
 mod scan;
 mod telemetry;
 mod util;

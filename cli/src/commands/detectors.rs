@@ -3,11 +3,12 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use privctl_fsio::read_limited;
 use privctl_policy::{escape_path, escape_untrusted};
-use privctl_redact::{Builtin, KindSet, Operator, PolicyRedactor, PseudonymKey, Redactor};
+use privctl_redact::{Builtin, KindSet, Operator, PolicyRedactor, PseudonymKey, Redactor, Sealer};
 
 use crate::cli::DetectorArgs;
 
@@ -24,10 +25,11 @@ impl Detectors {
         args: &DetectorArgs,
         op: Operator,
         key: Option<PseudonymKey>,
+        sealer: Option<Arc<dyn Sealer>>,
     ) -> anyhow::Result<Self> {
         if let Some(path) = &args.policy {
             let policy = privctl_policy::load(path)?;
-            let pr = PolicyRedactor::new(&policy, args.data_type.as_deref(), key)
+            let pr = PolicyRedactor::with_sealer(&policy, args.data_type.as_deref(), key, sealer)
                 .with_context(|| format!("policy {}", escape_path(path)))?;
             return Ok(Detectors::Policy(pr));
         }
@@ -52,6 +54,9 @@ impl Detectors {
         let mut b = Redactor::builder().kinds(kinds).operator(op);
         if let Some(k) = key {
             b = b.pseudonym_key(k);
+        }
+        if let Some(s) = sealer {
+            b = b.sealer(s);
         }
         Ok(Detectors::Plain(b.build()?))
     }

@@ -4,6 +4,7 @@ mod check;
 mod detectors;
 mod redact;
 mod retention;
+mod reveal;
 mod scan;
 mod schema;
 mod vault;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Schema => schema::run(),
         Command::Scan(args) => scan::run(&args),
         Command::Redact(args) => redact::run(&args),
+        Command::Reveal(args) => reveal::run(&args),
         Command::Vault(args) => vault::run(&args),
         Command::Hash(args) => vault::hash(&args),
         Command::Sweep(args) => retention::sweep(&args),

@@ -12,6 +12,16 @@ use crate::commands::detectors::{open_inputs, pseudonym_key, Detectors};
 use crate::output::{self, Outcome};
 use crate::progress;
 
+/// Whether building the redactor failed for want of a sealer.
+fn needs_vault(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<privctl_redact::Error>(),
+            Some(privctl_redact::Error::EncryptNeedsVault)
+        )
+    })
+}
+
 pub fn run(args: &RedactArgs) -> anyhow::Result<Outcome> {
     let op = match args.operator {
         OperatorArg::Placeholder => Operator::Placeholder,
@@ -19,12 +29,22 @@ pub fn run(args: &RedactArgs) -> anyhow::Result<Outcome> {
         OperatorArg::Pseudonym => Operator::Pseudonym,
         OperatorArg::Remove => Operator::Remove,
         OperatorArg::Token => Operator::Token,
+        OperatorArg::Encrypt => Operator::Encrypt,
     };
-    let detectors = Detectors::build(
-        &args.detectors,
-        op,
-        pseudonym_key(args.key_file.as_deref())?,
-    )?;
+    let key = pseudonym_key(args.key_file.as_deref())?;
+    // The vault is opened only when the encrypt operator is chosen (here or
+    // by the policy): its keys are read once, and sealing needs no I/O.
+    let detectors = match Detectors::build(&args.detectors, op, key.clone(), None) {
+        Err(e) if needs_vault(&e) => {
+            let sealer = crate::commands::vault::token_sealer(&args.vault, args.subject.as_deref())?;
+            Detectors::build(&args.detectors, op, key, Some(sealer))?
+        }
+        Err(e) => return Err(e),
+        Ok(_) if args.subject.is_some() => bail!(
+            "--subject chooses whose key the encrypt operator seals with, and nothing here is encrypted\nhint: choose --operator encrypt, or a policy rule with operator = \"encrypt\""
+        ),
+        Ok(d) => d,
+    };
     if args.output.is_some() && args.files.len() > 1 {
         bail!("--output takes one input file, not {}", args.files.len());
     }

@@ -16,6 +16,8 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
         &args.detectors,
         Operator::Placeholder,
         Some(PseudonymKey::ephemeral()?),
+        // Scanning replaces nothing, so nothing is sealed either.
+        Some(std::sync::Arc::new(privctl_redact::sealing::ScanOnly)),
     )?;
     let redactor = detectors.text(&args.detectors)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

@@ -75,7 +75,7 @@ fn key_file_path(loc: &VaultLocation) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_KEY_FILE))
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
@@ -104,6 +104,31 @@ pub(crate) async fn open(loc: &VaultLocation) -> anyhow::Result<Vault> {
         }
     }
     Ok(vault)
+}
+
+/// The vault location `VaultUse` names.
+pub(crate) fn location(v: &crate::cli::VaultUse) -> VaultLocation {
+    VaultLocation {
+        db: v.vault_db.clone(),
+        key_file: v.vault_key_file.clone(),
+        json: false,
+    }
+}
+
+/// A sealer for the encrypt operator: the subject's data key, or the
+/// vault's token key; held in memory, so the vault is closed again.
+pub(crate) fn token_sealer(
+    v: &crate::cli::VaultUse,
+    subject: Option<&str>,
+) -> anyhow::Result<std::sync::Arc<dyn privctl_redact::Sealer>> {
+    let loc = location(v);
+    runtime()?.block_on(async {
+        let vault = open(&loc)
+            .await
+            .context("opening the vault the encrypt operator seals with")?;
+        let sealer = vault.token_sealer(subject).await?;
+        Ok(std::sync::Arc::new(sealer) as std::sync::Arc<dyn privctl_redact::Sealer>)
+    })
 }
 
 /// Prints the result of a change that is already committed. If standard

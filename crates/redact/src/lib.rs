@@ -50,6 +50,7 @@ mod operator;
 mod policy;
 mod redactor;
 mod scan;
+pub mod sealing;
 mod shapes;
 mod splice;
 pub mod structured;
@@ -62,6 +63,7 @@ pub use operator::{Operator, PseudonymKey, Session};
 pub use policy::PolicyRedactor;
 pub use redactor::{Position, Redactor, RedactorBuilder, StreamStats};
 pub use scan::KindSet;
+pub use sealing::{Binding, Revealer, Sealer};
 
 /// Errors from building or running a redactor.
 #[derive(Debug, thiserror::Error)]
@@ -90,9 +92,20 @@ pub enum Error {
         /// Its length.
         len: usize,
     },
-    /// The policy asks for the vault's encrypt operator.
-    #[error("operator \"encrypt\" seals values in the KYC vault, which this redactor is not connected to")]
+    /// The encrypt operator is chosen but nothing seals.
+    #[error("operator \"encrypt\" seals values with the vault's keys, and no vault was given\nhint: pass --vault-db (or set PRIVCTL_VAULT_DB) and the vault's keys")]
     EncryptNeedsVault,
+    /// Sealing a value failed.
+    #[error("cannot seal a value: {0}")]
+    Seal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A sealed token does not open.
+    #[error("{location}")]
+    Reveal {
+        /// Where: `line N`, `record N, column C`.
+        location: String,
+        /// Why, from the vault.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The policy names a data type it does not define.
     #[error("data type \"{0}\" is not defined in the policy")]
     UnknownDataType(String),

@@ -2,9 +2,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use ring::hmac;
 
+use crate::sealing::{format_token, Binding, Sealer};
 use crate::{Finding, Kind};
 
 /// How a finding is replaced.
@@ -27,11 +29,14 @@ pub enum Operator {
     /// A reversible token, `<EMAIL_1>`, numbered per [`crate::Session`]; the
     /// session restores the original in a model's reply.
     Token,
+    /// Sealed with the vault's keys, `[EMAIL:sealed:AQAAAAAx…]`: a holder of
+    /// the keys can reveal it (see [`crate::sealing`]).
+    Encrypt,
 }
 
 impl Operator {
-    /// From the policy's operator and its parameter. `encrypt` needs the
-    /// vault, which plugs in through the library, so it is refused here.
+    /// From the policy's operator and its parameter. (`encrypt` needs a
+    /// [`crate::Sealer`], which the builder asks for.)
     pub fn from_policy(
         op: privctl_policy::model::Operator,
         keep_last: Option<u32>,
@@ -45,7 +50,7 @@ impl Operator {
             P::Pseudonym => Operator::Pseudonym,
             P::Remove => Operator::Remove,
             P::Token => Operator::Token,
-            P::Encrypt => return Err(crate::Error::EncryptNeedsVault),
+            P::Encrypt => Operator::Encrypt,
         })
     }
 }
@@ -115,12 +120,33 @@ pub struct Session {
     by_value: HashMap<(String, String), String>,
     by_token: HashMap<String, String>,
     counters: HashMap<String, usize>,
+    sealer: Option<Arc<dyn Sealer>>,
 }
 
 impl Session {
     /// An empty session.
     pub fn new() -> Self {
         Session::default()
+    }
+
+    /// An empty session whose `encrypt` operator seals with `sealer` rather
+    /// than the redactor's own: the keys of the person a request is about,
+    /// for one.
+    pub fn with_sealer(sealer: Arc<dyn Sealer>) -> Self {
+        let mut s = Session::default();
+        s.sealer = Some(sealer);
+        s
+    }
+
+    /// A new session with this one's sealer and no tokens.
+    pub(crate) fn fork(&self) -> Self {
+        let mut s = Session::default();
+        s.sealer = self.sealer.clone();
+        s
+    }
+
+    pub(crate) fn sealer(&self) -> Option<&Arc<dyn Sealer>> {
+        self.sealer.as_ref()
     }
 
     /// Number of distinct values tokenised.
@@ -191,12 +217,21 @@ impl Drop for Session {
     }
 }
 
+/// What the `encrypt` operator seals with, and binds to.
+pub(crate) struct Sealing<'a> {
+    /// The redactor's sealer, unless the session has its own.
+    pub sealer: Option<&'a Arc<dyn Sealer>>,
+    pub data_type: &'a str,
+    pub field: &'a str,
+}
+
 /// Writes the replacement for `finding` (whose text is `value`).
 pub(crate) fn replace(
     op: Operator,
     finding: &Finding,
     value: &str,
     key: Option<&PseudonymKey>,
+    sealing: &Sealing<'_>,
     session: &mut Session,
     out: &mut String,
 ) {
@@ -225,5 +260,24 @@ pub(crate) fn replace(
         },
         Operator::Remove => {}
         Operator::Token => out.push_str(&session.token(&finding.kind, value)),
+        Operator::Encrypt => {
+            let label = finding.kind.label();
+            let binding = Binding {
+                data_type: sealing.data_type,
+                field: sealing.field,
+                label: &label,
+            };
+            match session.sealer().or(sealing.sealer) {
+                Some(sealer) => match sealer.seal(&binding, value) {
+                    Ok(sealed) => out.push_str(&format_token(&label, &sealed)),
+                    // The keys are in memory, so only the system's random
+                    // number generator can fail here: the value is still
+                    // never written.
+                    Err(_) => out.push_str(&format!("[{label}]")),
+                },
+                // The builder refuses the encrypt operator without a sealer.
+                None => out.push_str(&format!("[{label}]")),
+            }
+        }
     }
 }

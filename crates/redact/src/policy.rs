@@ -1,12 +1,13 @@
 //! Redactors built from a policy's `[redaction]` section.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use privctl_policy::model::{Policy, RedactionRule};
 
 use crate::kind::Builtin;
 use crate::structured::{FieldPath, FieldPattern, FieldRedactors};
-use crate::{Error, KindSet, Operator, PseudonymKey, Redactor, Result};
+use crate::{Error, KindSet, Operator, PseudonymKey, Redactor, Result, Sealer};
 
 /// The redactors a policy defines for one data type: one for plain text
 /// (the rules that name no fields) and one per rule for JSON and CSV fields.
@@ -31,6 +32,22 @@ impl PolicyRedactor {
         data_type: Option<&str>,
         key: Option<PseudonymKey>,
     ) -> Result<Self> {
+        Self::with_sealer(policy, data_type, key, None)
+    }
+
+    /// [`PolicyRedactor::new`], with what the `encrypt` operator seals
+    /// with; tokens are bound to `data_type`.
+    pub fn with_sealer(
+        policy: &Policy,
+        data_type: Option<&str>,
+        key: Option<PseudonymKey>,
+        sealer: Option<Arc<dyn Sealer>>,
+    ) -> Result<Self> {
+        let secrets = Secrets {
+            key,
+            sealer,
+            data_type: data_type.unwrap_or_default(),
+        };
         if let Some(dt) = data_type {
             if !policy.data_types.contains_key(dt) {
                 return Err(Error::UnknownDataType(dt.to_owned()));
@@ -53,7 +70,7 @@ impl PolicyRedactor {
         let text = if text_rules.is_empty() {
             None
         } else {
-            Some(build(policy, &text_rules, key.clone())?)
+            Some(build(policy, &text_rules, &secrets)?)
         };
         let mut fields = Vec::new();
         for rule in &rules {
@@ -64,7 +81,7 @@ impl PolicyRedactor {
                     .iter()
                     .map(|f| FieldPattern::parse(f))
                     .collect(),
-                redactor: build(policy, &[rule], key.clone())?,
+                redactor: build(policy, &[rule], &secrets)?,
             });
         }
         Ok(PolicyRedactor { text, fields })
@@ -91,7 +108,15 @@ impl FieldRedactors for PolicyRedactor {
 /// One redactor for `rules`: the union of their detectors, each with the
 /// operator of the first rule naming it, unless `[redaction.operators]`
 /// chooses one for that detector.
-fn build(policy: &Policy, rules: &[&RedactionRule], key: Option<PseudonymKey>) -> Result<Redactor> {
+/// What a policy's redactors share: the pseudonym key, the sealer and the
+/// data type tokens are bound to.
+struct Secrets<'a> {
+    key: Option<PseudonymKey>,
+    sealer: Option<Arc<dyn Sealer>>,
+    data_type: &'a str,
+}
+
+fn build(policy: &Policy, rules: &[&RedactionRule], secrets: &Secrets<'_>) -> Result<Redactor> {
     let red = &policy.redaction;
     let mut kinds = KindSet::none();
     let mut ops: HashMap<String, Operator> = HashMap::new();
@@ -143,8 +168,11 @@ fn build(policy: &Policy, rules: &[&RedactionRule], key: Option<PseudonymKey>) -
     for p in &red.allowlist.patterns {
         b = b.allow_pattern(p)?;
     }
-    if let Some(k) = key {
-        b = b.pseudonym_key(k);
+    if let Some(k) = &secrets.key {
+        b = b.pseudonym_key(k.clone());
     }
-    b.build()
+    if let Some(s) = &secrets.sealer {
+        b = b.sealer(Arc::clone(s));
+    }
+    b.data_type(secrets.data_type).build()
 }

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::ops::Range;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use regex::bytes::{Regex, RegexBuilder};
@@ -12,6 +13,7 @@ use regex::bytes::{Regex, RegexBuilder};
 use crate::kind::{Builtin, Kind};
 use crate::operator::{Operator, PseudonymKey, Session};
 use crate::scan::{CustomDetector, KindSet, Scanner, CONTEXT, MARGIN};
+use crate::sealing::Sealer;
 use crate::splice::stream_cut;
 use crate::{Error, Finding, Result};
 
@@ -36,6 +38,9 @@ pub struct Redactor {
     default_op: Operator,
     ops: HashMap<String, Operator>,
     pub(crate) key: Option<PseudonymKey>,
+    pub(crate) sealer: Option<Arc<dyn Sealer>>,
+    /// The data type sealed tokens are bound to.
+    pub(crate) data_type: String,
 }
 
 /// Chooses detectors, operators, custom detectors and allowlists.
@@ -48,6 +53,8 @@ pub struct RedactorBuilder {
     allow_values: HashSet<Vec<u8>>,
     allow_patterns: Vec<Regex>,
     key: Option<PseudonymKey>,
+    sealer: Option<Arc<dyn Sealer>>,
+    data_type: String,
 }
 
 impl Default for RedactorBuilder {
@@ -60,6 +67,8 @@ impl Default for RedactorBuilder {
             allow_values: HashSet::new(),
             allow_patterns: Vec::new(),
             key: None,
+            sealer: None,
+            data_type: String::new(),
         }
     }
 }
@@ -155,12 +164,28 @@ impl RedactorBuilder {
         self
     }
 
+    /// What the `encrypt` operator seals with (a [`Session`] may carry its
+    /// own, for one person's keys).
+    pub fn sealer(mut self, sealer: Arc<dyn Sealer>) -> Self {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    /// The data type sealed tokens are bound to (a policy's; none by
+    /// default).
+    pub fn data_type(mut self, data_type: &str) -> Self {
+        self.data_type = data_type.to_owned();
+        self
+    }
+
     /// Builds the redactor.
     pub fn build(self) -> Result<Redactor> {
-        let uses_pseudonym = self.default_op == Operator::Pseudonym
-            || self.ops.values().any(|o| *o == Operator::Pseudonym);
-        if uses_pseudonym && self.key.is_none() {
+        let uses = |op: Operator| self.default_op == op || self.ops.values().any(|o| *o == op);
+        if uses(Operator::Pseudonym) && self.key.is_none() {
             return Err(Error::MissingPseudonymKey);
+        }
+        if uses(Operator::Encrypt) && self.sealer.is_none() {
+            return Err(Error::EncryptNeedsVault);
         }
         Ok(Redactor {
             scanner: Scanner::new(
@@ -172,6 +197,8 @@ impl RedactorBuilder {
             default_op: self.default_op,
             ops: self.ops,
             key: self.key,
+            sealer: self.sealer,
+            data_type: self.data_type,
         })
     }
 }
@@ -246,7 +273,21 @@ impl Redactor {
     /// gives them) in `input`, then anything the replacements revealed
     /// around them, so that redacting the result again changes nothing.
     pub fn apply(&self, input: &str, found: &[Finding], session: &mut Session) -> String {
-        self.rewrite(input, found, session).into_string(input)
+        self.apply_in_field(input, found, "", session)
+    }
+
+    /// [`Redactor::apply`] for the value of a field (a JSON path with
+    /// indexes written `[*]`, or a CSV column), which sealed tokens are
+    /// bound to.
+    pub(crate) fn apply_in_field(
+        &self,
+        input: &str,
+        found: &[Finding],
+        field: &str,
+        session: &mut Session,
+    ) -> String {
+        self.rewrite(input, found, field, session)
+            .into_string(input)
     }
 
     /// Whether an operator numbers values per [`Session`], which then must
@@ -287,7 +328,7 @@ impl Redactor {
             block,
             session,
             progress,
-            &|text, found, session| self.rewrite(text, found, session),
+            &|text, found, session| self.rewrite(text, found, "", session),
             &mut |piece, found, rewritten| {
                 stats.findings += found.len() as u64;
                 rewritten.write(piece, &mut |s| output.write_all(s).map_err(Error::Write))
@@ -565,7 +606,7 @@ mod tests {
         assert_ne!(one_shot, text);
         // Some replacements reveal more, which only settling in the whole
         // text finds.
-        let rewritten = r.rewrite(&text, &r.find(&text), &mut Session::new());
+        let rewritten = r.rewrite(&text, &r.find(&text), "", &mut Session::new());
         assert!(matches!(rewritten, crate::splice::Rewritten::Whole(_)));
         // The first block ends at every position in and before the values
         // (as far back as a cut looks for a gap).

@@ -220,7 +220,7 @@ impl Scanner {
             det.find_in(hay, lo, hi, &mut c);
         }
         let mut found = c.items;
-        self.skip_operator_output(hay, &mut found);
+        self.skip_operator_output(hay, lo, hi, &mut found);
         if !self.allow_values.is_empty() || !self.allow_patterns.is_empty() {
             found.retain(|f| !self.allowed(&hay[f.range()]));
         }
@@ -237,15 +237,27 @@ impl Scanner {
     /// detecting it nested pseudonyms 64 levels deep. A candidate that
     /// starts inside a token is dropped, or, if it runs on past the token,
     /// starts after it instead, so nothing real beside a token escapes.
-    fn skip_operator_output(&self, hay: &[u8], found: &mut Vec<Finding>) {
-        found.retain_mut(|f| {
-            while let Some(end) = enclosing_token(hay, f.start, &self.labels) {
-                if end >= f.end {
-                    return false;
-                }
-                f.start = end;
+    ///
+    /// Sealed tokens (`[EMAIL:sealed:AQ…]`, see [`crate::sealing`]) of a
+    /// known label are found first, from their mark, since one can be far
+    /// longer than a label.
+    fn skip_operator_output(&self, hay: &[u8], lo: usize, hi: usize, found: &mut Vec<Finding>) {
+        let mut sealed = crate::sealing::token_spans(hay, lo, hi);
+        sealed.retain(|r| {
+            let label = &hay[r.start + 1..];
+            let label = &label[..label.iter().position(|&b| b == b':').unwrap_or(0)];
+            self.labels.contains(label)
+        });
+        found.retain_mut(|f| loop {
+            let end = enclosing_token(hay, f.start, &self.labels).or_else(|| {
+                let i = sealed.partition_point(|r| r.end <= f.start);
+                sealed.get(i).filter(|r| r.start <= f.start).map(|r| r.end)
+            });
+            match end {
+                Some(end) if end >= f.end => return false,
+                Some(end) => f.start = end,
+                None => return true,
             }
-            true
         });
     }
 

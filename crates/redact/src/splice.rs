@@ -37,7 +37,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use crate::operator::{replace, Session};
+use crate::operator::{replace, Sealing, Session};
 use crate::{Finding, Redactor};
 
 /// How far from a replacement a finding it reveals may start.
@@ -252,19 +252,21 @@ impl Redactor {
         &self,
         text: &str,
         found: &[Finding],
+        field: &str,
         session: &mut Session,
     ) -> Rewritten {
         let (valid, clusters) = clusters(text, found);
         let locals: Vec<Local> =
             if text.len() >= PARALLEL_MIN && !self.uses_session() && clusters.len() > 1 {
+                let session = &*session;
                 clusters
                     .par_iter()
-                    .map(|c| self.local_text(text, &valid, c, &mut Session::new()))
+                    .map(|c| self.local_text(text, &valid, c, field, &mut session.fork()))
                     .collect()
             } else {
                 clusters
                     .iter()
-                    .map(|c| self.local_text(text, &valid, c, session))
+                    .map(|c| self.local_text(text, &valid, c, field, session))
                     .collect()
             };
         if locals.iter().all(|l| l.settled) {
@@ -288,7 +290,7 @@ impl Redactor {
             at = c.span.end;
         }
         out.push_str(&text[at..]);
-        Rewritten::Whole(self.settle(out, dirty, session))
+        Rewritten::Whole(self.settle(out, dirty, field, session))
     }
 
     /// One cluster's local text with its findings replaced, and whether
@@ -299,6 +301,7 @@ impl Redactor {
         text: &str,
         valid: &[&Finding],
         c: &Cluster,
+        field: &str,
         session: &mut Session,
     ) -> Local {
         let found = &valid[c.findings.clone()];
@@ -306,7 +309,7 @@ impl Redactor {
         let mut at = c.span.start;
         for f in found {
             local.push_str(&text[at..f.start]);
-            self.replace_one(f, &text[f.start..f.end], session, &mut local);
+            self.replace_one(f, &text[f.start..f.end], field, session, &mut local);
             at = f.end;
         }
         local.push_str(&text[at..c.span.end]);
@@ -337,6 +340,7 @@ impl Redactor {
         &self,
         mut out: String,
         mut dirty: Vec<Range<usize>>,
+        field: &str,
         session: &mut Session,
     ) -> String {
         // Each round replaces at least one finding; a chain of contexts that
@@ -362,7 +366,7 @@ impl Redactor {
                 }
                 next.push_str(&out[at..f.start]);
                 let from = next.len();
-                self.replace_one(f, &out[f.start..f.end], session, &mut next);
+                self.replace_one(f, &out[f.start..f.end], field, session, &mut next);
                 dirty.push(reach_back(next.as_bytes(), from)..next.len() + NEAR);
                 at = f.end;
             }
@@ -373,12 +377,25 @@ impl Redactor {
         out
     }
 
-    fn replace_one(&self, f: &Finding, value: &str, session: &mut Session, out: &mut String) {
+    fn replace_one(
+        &self,
+        f: &Finding,
+        value: &str,
+        field: &str,
+        session: &mut Session,
+        out: &mut String,
+    ) {
+        let sealing = Sealing {
+            sealer: self.sealer.as_ref(),
+            data_type: &self.data_type,
+            field,
+        };
         replace(
             self.operator(&f.kind),
             f,
             value,
             self.key.as_ref(),
+            &sealing,
             session,
             out,
         );

@@ -12,7 +12,8 @@ use std::io::{BufRead, Read, Write};
 
 use serde_json::Value;
 
-use crate::{Error, Redactor, Result, Session};
+use crate::sealing::sealed_tokens;
+use crate::{Error, Redactor, Result, Revealer, Session};
 
 /// One step of a field path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,59 +105,287 @@ impl FieldRedactors for Redactor {
     }
 }
 
-/// Redacts every string in a JSON value in place; returns the findings count.
-pub fn redact_value(value: &mut Value, rules: &dyn FieldRedactors, session: &mut Session) -> u64 {
-    let mut path = FieldPath::default();
-    walk(value, &mut path, rules, session)
+/// Rewrites a document's strings, one at a time: redacting them, or
+/// revealing the sealed tokens in them.
+trait Strings {
+    /// The new text of the string at `path`, or `None` to leave it.
+    fn rewrite(&mut self, path: &FieldPath, text: &str) -> Result<Option<String>>;
 }
 
-fn walk(
-    value: &mut Value,
-    path: &mut FieldPath,
-    rules: &dyn FieldRedactors,
-    session: &mut Session,
-) -> u64 {
+/// Redaction by the rule each field's path selects; counts findings.
+struct Redacting<'a> {
+    rules: &'a dyn FieldRedactors,
+    session: &'a mut Session,
+    found: u64,
+}
+
+impl Strings for Redacting<'_> {
+    fn rewrite(&mut self, path: &FieldPath, text: &str) -> Result<Option<String>> {
+        let Some(r) = self.rules.for_field(path) else {
+            return Ok(None);
+        };
+        let found = r.find(text);
+        if found.is_empty() {
+            return Ok(None);
+        }
+        self.found += found.len() as u64;
+        Ok(Some(r.apply_in_field(
+            text,
+            &found,
+            &path.binding(),
+            self.session,
+        )))
+    }
+}
+
+/// Sealed tokens opened as the data type and each string's field; counts
+/// tokens.
+struct Revealing<'a> {
+    revealer: &'a mut dyn Revealer,
+    data_type: &'a str,
+    opened: u64,
+}
+
+impl Strings for Revealing<'_> {
+    fn rewrite(&mut self, path: &FieldPath, text: &str) -> Result<Option<String>> {
+        let n = sealed_tokens(text).len() as u64;
+        if n == 0 {
+            return Ok(None);
+        }
+        let field = path.binding();
+        let opened = self
+            .revealer
+            .reveal(text, self.data_type, &field)
+            .map_err(|e| located(e, &format!("field {path}")))?;
+        self.opened += n;
+        Ok(Some(opened))
+    }
+}
+
+/// Prefixes where a reveal failed to its location.
+fn located(e: Error, place: &str) -> Error {
+    match e {
+        Error::Reveal { location, source } if location.is_empty() => Error::Reveal {
+            location: place.to_owned(),
+            source,
+        },
+        Error::Reveal { location, source } => Error::Reveal {
+            location: format!("{place}, {location}"),
+            source,
+        },
+        e => e,
+    }
+}
+
+impl FieldPath {
+    /// The path sealed tokens are bound to: every index written `[*]`, so
+    /// a value stays readable when the items of a list move, and not when
+    /// it moves to another field.
+    pub fn binding(&self) -> String {
+        let mut out = String::new();
+        for (i, s) in self.0.iter().enumerate() {
+            match s {
+                FieldSegment::Key(k) if i == 0 => out.push_str(k),
+                FieldSegment::Key(k) => {
+                    out.push('.');
+                    out.push_str(k);
+                }
+                FieldSegment::Index(_) => out.push_str("[*]"),
+            }
+        }
+        out
+    }
+}
+
+/// Redacts every string in a JSON value in place; returns the findings count.
+pub fn redact_value(value: &mut Value, rules: &dyn FieldRedactors, session: &mut Session) -> u64 {
+    let mut r = Redacting {
+        rules,
+        session,
+        found: 0,
+    };
+    // Redaction itself never fails.
+    let _ = walk(value, &mut FieldPath::default(), &mut r);
+    r.found
+}
+
+fn walk(value: &mut Value, path: &mut FieldPath, strings: &mut dyn Strings) -> Result<()> {
     match value {
         Value::String(s) => {
-            let Some(r) = rules.for_field(path) else {
-                return 0;
-            };
-            let found = r.find(s);
-            if found.is_empty() {
-                return 0;
+            if let Some(new) = strings.rewrite(path, s)? {
+                *s = new;
             }
-            *s = r.apply(s, &found, session);
-            found.len() as u64
         }
         Value::Array(items) => {
-            let mut n = 0;
             for (i, item) in items.iter_mut().enumerate() {
                 path.0.push(FieldSegment::Index(i));
-                n += walk(item, path, rules, session);
+                walk(item, path, strings)?;
                 path.0.pop();
             }
-            n
         }
         Value::Object(map) => {
-            let mut n = 0;
             for (k, v) in map.iter_mut() {
                 path.0.push(FieldSegment::Key(k.clone()));
-                n += walk(v, path, rules, session);
+                walk(v, path, strings)?;
                 path.0.pop();
             }
-            n
         }
-        _ => 0,
+        _ => {}
     }
+    Ok(())
 }
 
 /// Redacts one JSON document.
 pub fn redact_json(
-    mut input: impl Read,
-    mut output: impl Write,
+    input: impl Read,
+    output: impl Write,
     rules: &dyn FieldRedactors,
     session: &mut Session,
 ) -> Result<u64> {
+    let mut r = Redacting {
+        rules,
+        session,
+        found: 0,
+    };
+    json_document(input, output, &mut r)?;
+    Ok(r.found)
+}
+
+/// Redacts JSON Lines one line at a time (memory bounded by the longest
+/// line). Blank lines pass through.
+pub fn redact_jsonl(
+    input: impl BufRead,
+    output: impl Write,
+    rules: &dyn FieldRedactors,
+    session: &mut Session,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64> {
+    let mut r = Redacting {
+        rules,
+        session,
+        found: 0,
+    };
+    json_lines(input, output, &mut r, progress)?;
+    Ok(r.found)
+}
+
+/// Redacts CSV with a header row, cell by cell, each cell's path being its
+/// column name.
+pub fn redact_csv(
+    input: impl Read,
+    output: impl Write,
+    rules: &dyn FieldRedactors,
+    session: &mut Session,
+) -> Result<u64> {
+    let mut r = Redacting {
+        rules,
+        session,
+        found: 0,
+    };
+    csv_cells(input, output, &mut r)?;
+    Ok(r.found)
+}
+
+/// Opens the sealed tokens in one JSON document, each as `data_type` and
+/// its string's field; returns the tokens opened.
+pub fn reveal_json(
+    input: impl Read,
+    output: impl Write,
+    revealer: &mut dyn Revealer,
+    data_type: &str,
+) -> Result<u64> {
+    let mut r = Revealing {
+        revealer,
+        data_type,
+        opened: 0,
+    };
+    json_document(input, output, &mut r)?;
+    Ok(r.opened)
+}
+
+/// [`reveal_json`] for JSON Lines.
+pub fn reveal_jsonl(
+    input: impl BufRead,
+    output: impl Write,
+    revealer: &mut dyn Revealer,
+    data_type: &str,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64> {
+    let mut r = Revealing {
+        revealer,
+        data_type,
+        opened: 0,
+    };
+    json_lines(input, output, &mut r, progress)?;
+    Ok(r.opened)
+}
+
+/// [`reveal_json`] for CSV: each cell's field is its column.
+pub fn reveal_csv(
+    input: impl Read,
+    output: impl Write,
+    revealer: &mut dyn Revealer,
+    data_type: &str,
+) -> Result<u64> {
+    let mut r = Revealing {
+        revealer,
+        data_type,
+        opened: 0,
+    };
+    csv_cells(input, output, &mut r)?;
+    Ok(r.opened)
+}
+
+/// Opens the sealed tokens in plain text, line by line (memory bounded by
+/// the longest line), each as `data_type` with no field.
+pub fn reveal_text(
+    mut input: impl BufRead,
+    mut output: impl Write,
+    revealer: &mut dyn Revealer,
+    data_type: &str,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64> {
+    let mut opened = 0;
+    let mut consumed = 0u64;
+    let mut line = Vec::new();
+    for i in 1u64.. {
+        line.clear();
+        let n = loop {
+            match input.read_until(b'\n', &mut line) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::Read(e)),
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        let text = std::str::from_utf8(&line).map_err(|e| Error::NotUtf8 {
+            offset: consumed + e.valid_up_to() as u64,
+        })?;
+        consumed += n as u64;
+        let tokens = sealed_tokens(text).len() as u64;
+        if tokens == 0 {
+            output.write_all(&line).map_err(Error::Write)?;
+        } else {
+            let open = revealer
+                .reveal(text, data_type, "")
+                .map_err(|e| located(e, &format!("line {i}")))?;
+            output.write_all(open.as_bytes()).map_err(Error::Write)?;
+            opened += tokens;
+        }
+        if i % 4096 == 0 {
+            progress(consumed);
+        }
+    }
+    Ok(opened)
+}
+
+fn json_document(
+    mut input: impl Read,
+    mut output: impl Write,
+    strings: &mut dyn Strings,
+) -> Result<()> {
     let mut text = String::new();
     input
         .read_to_string(&mut text)
@@ -168,22 +397,18 @@ pub fn redact_json(
         line: e.line() as u64,
         message: e.to_string(),
     })?;
-    let n = redact_value(&mut value, rules, session);
+    walk(&mut value, &mut FieldPath::default(), strings)?;
     serde_json::to_writer(&mut output, &value).map_err(|e| Error::Write(e.into()))?;
     output.write_all(b"\n").map_err(Error::Write)?;
-    Ok(n)
+    Ok(())
 }
 
-/// Redacts JSON Lines one line at a time (memory bounded by the longest
-/// line). Blank lines pass through.
-pub fn redact_jsonl(
+fn json_lines(
     input: impl BufRead,
     mut output: impl Write,
-    rules: &dyn FieldRedactors,
-    session: &mut Session,
+    strings: &mut dyn Strings,
     progress: &mut dyn FnMut(u64),
-) -> Result<u64> {
-    let mut n = 0;
+) -> Result<()> {
     let mut consumed = 0u64;
     for (i, line) in input.split(b'\n').enumerate() {
         let line = line.map_err(Error::Read)?;
@@ -199,7 +424,8 @@ pub fn redact_jsonl(
                 line: i as u64 + 1,
                 message: e.to_string(),
             })?;
-            n += redact_value(&mut value, rules, session);
+            walk(&mut value, &mut FieldPath::default(), strings)
+                .map_err(|e| located(e, &format!("line {}", i + 1)))?;
             serde_json::to_writer(&mut output, &value).map_err(|e| Error::Write(e.into()))?;
         }
         output.write_all(b"\n").map_err(Error::Write)?;
@@ -207,17 +433,10 @@ pub fn redact_jsonl(
             progress(consumed);
         }
     }
-    Ok(n)
+    Ok(())
 }
 
-/// Redacts CSV with a header row, cell by cell, each cell's path being its
-/// column name.
-pub fn redact_csv(
-    input: impl Read,
-    output: impl Write,
-    rules: &dyn FieldRedactors,
-    session: &mut Session,
-) -> Result<u64> {
+fn csv_cells(input: impl Read, output: impl Write, strings: &mut dyn Strings) -> Result<()> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(output);
     let csv_err = |e: csv::Error| match e.kind() {
@@ -232,25 +451,24 @@ pub fn redact_csv(
         .iter()
         .map(|h| FieldPath(vec![FieldSegment::Key(h.to_owned())]))
         .collect();
-    let mut n = 0;
     let mut record = csv::StringRecord::new();
+    let mut n = 1u64;
     while reader.read_record(&mut record).map_err(csv_err)? {
+        n += 1;
         let mut out = csv::StringRecord::new();
         for (i, cell) in record.iter().enumerate() {
-            let redactor = paths.get(i).and_then(|p| rules.for_field(p));
-            match redactor {
-                Some(r) => {
-                    let found = r.find(cell);
-                    n += found.len() as u64;
-                    out.push_field(&r.apply(cell, &found, session));
-                }
-                None => out.push_field(cell),
-            }
+            let new = match paths.get(i) {
+                Some(p) => strings
+                    .rewrite(p, cell)
+                    .map_err(|e| located(e, &format!("row {n}")))?,
+                None => None,
+            };
+            out.push_field(new.as_deref().unwrap_or(cell));
         }
         writer.write_record(&out).map_err(csv_err)?;
     }
     writer.flush().map_err(Error::Write)?;
-    Ok(n)
+    Ok(())
 }
 
 #[cfg(test)]

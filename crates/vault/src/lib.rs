@@ -42,6 +42,7 @@ mod migrate;
 pub mod pseudo;
 pub mod sealed;
 pub mod store;
+pub mod tokens;
 mod vault;
 
 pub use keyfile::{KeyFile, Keys};
@@ -49,6 +50,7 @@ pub use keys::Keyring;
 pub use kyc::{IdKind, KycId};
 pub use privctl_store::{DbUrl, Dialect};
 pub use store::Store;
+pub use tokens::{BlockingOpener, TokenOpener, TokenProblem, TokenSealer};
 pub use vault::{Found, Resumed, RewrapReport, ShredReport, Stored, Vault, GROUP_SIZE};
 
 use privctl_policy::escape_untrusted;
@@ -61,6 +63,17 @@ pub enum Error {
     /// record or field, or changed bytes.
     #[error("the sealed value does not open: it was changed, moved to another record or field, or sealed under another key")]
     Tampered,
+    /// A sealed token (the redaction engine's `encrypt` operator) that does
+    /// not open.
+    #[error("sealed token [{label}:sealed:…] at byte {offset} {problem}")]
+    Token {
+        /// Its label.
+        label: String,
+        /// Where it starts in the text given.
+        offset: usize,
+        /// Why.
+        problem: tokens::TokenProblem,
+    },
     /// Bytes that are not a sealed value at all.
     #[error("not a sealed value: {0}")]
     Malformed(String),

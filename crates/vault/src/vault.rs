@@ -96,7 +96,7 @@ pub(crate) fn now() -> i64 {
 }
 
 /// A subject id: what the vault binds keys to and business tables use.
-fn check_subject(subject: &str) -> Result<()> {
+pub(crate) fn check_subject(subject: &str) -> Result<()> {
     let reason = if subject.is_empty() {
         "it is empty"
     } else if subject.len() > 255 {
@@ -227,7 +227,7 @@ impl Vault {
     /// Runs `op` with the current keys and, while they turn out older than
     /// the vault's (other processes rotated), again with the key file
     /// re-read, as long as re-reading it brings newer keys.
-    async fn with_keys<T, F, Fut>(&self, op: F) -> Result<T>
+    pub(crate) async fn with_keys<T, F, Fut>(&self, op: F) -> Result<T>
     where
         F: Fn(Arc<Keys>) -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -427,31 +427,7 @@ impl Vault {
         let ring = &keys.keyring;
         self.store
             .write_with(async |c| {
-                let tag = keys::subject_tag(ring.index_key(), subject);
-                if self.store.is_tombstoned(c, &tag).await? {
-                    return Err(Error::Shredded(subject.to_owned()));
-                }
-                let (row_id, data_key, group) = match self.store.key_of(c, subject).await? {
-                    Some(row) => {
-                        let gk = self.group_keys(c, ring, row.group).await?;
-                        let what = Wrapping::Data {
-                            group: row.group,
-                            subject,
-                        };
-                        let dk = keys::unwrap(&gk.wrap, what, &row.wrapped)?;
-                        (row.id, dk, gk)
-                    }
-                    None => {
-                        let version = self.wrapping_version(c, ring).await?;
-                        let (group, gk) =
-                            group_for_new_subject(&self.store, c, ring, version).await?;
-                        let dk = SecretKey::random()?;
-                        let wrapped = keys::wrap(&gk.wrap, Wrapping::Data { group, subject }, &dk)?;
-                        let id = self.store.insert_key(c, subject, group, &wrapped).await?;
-                        self.store.add_members(c, group, 1, GROUP_SIZE).await?;
-                        (id, dk, gk)
-                    }
-                };
+                let (row_id, data_key, group) = self.data_key(c, ring, subject).await?;
                 let reference = kyc::new_reference()?;
                 let sealed = sealed::seal(
                     &data_key,
@@ -473,6 +449,73 @@ impl Vault {
                     masked: id.masked(),
                 })
             })
+            .await
+    }
+
+    /// The subject's data key (its row id, the key, and its group's keys),
+    /// made on first use; refused for a subject that was crypto-shredded.
+    /// Call inside a write transaction.
+    pub(crate) async fn data_key(
+        &self,
+        c: &mut AnyConnection,
+        ring: &Keyring,
+        subject: &str,
+    ) -> Result<(i64, SecretKey, GroupKeys)> {
+        let tag = keys::subject_tag(ring.index_key(), subject);
+        if self.store.is_tombstoned(c, &tag).await? {
+            return Err(Error::Shredded(subject.to_owned()));
+        }
+        Ok(match self.store.key_of(c, subject).await? {
+            Some(row) => {
+                let gk = self.group_keys(c, ring, row.group).await?;
+                let what = Wrapping::Data {
+                    group: row.group,
+                    subject,
+                };
+                let dk = keys::unwrap(&gk.wrap, what, &row.wrapped)?;
+                (row.id, dk, gk)
+            }
+            None => {
+                let version = self.wrapping_version(c, ring).await?;
+                let (group, gk) = group_for_new_subject(&self.store, c, ring, version).await?;
+                let dk = SecretKey::random()?;
+                let wrapped = keys::wrap(&gk.wrap, Wrapping::Data { group, subject }, &dk)?;
+                let id = self.store.insert_key(c, subject, group, &wrapped).await?;
+                self.store.add_members(c, group, 1, GROUP_SIZE).await?;
+                (id, dk, gk)
+            }
+        })
+    }
+
+    /// The data key with this row id, if the vault still holds it.
+    pub(crate) async fn data_key_by_id(&self, id: i64) -> Result<Option<SecretKey>> {
+        self.with_keys(|keys| async move {
+            let ring = &keys.keyring;
+            let found = self
+                .store
+                .read_with(async |c| match self.store.key_by_id(c, id).await? {
+                    Some(row) => {
+                        let gk = self.group_keys(c, ring, row.group).await?;
+                        Ok(Some((row, gk)))
+                    }
+                    None => Ok(None),
+                })
+                .await?;
+            let Some((row, gk)) = found else {
+                return Ok(None);
+            };
+            let what = Wrapping::Data {
+                group: row.group,
+                subject: &row.subject,
+            };
+            Ok(Some(keys::unwrap(&gk.wrap, what, &row.wrapped)?))
+        })
+        .await
+    }
+
+    /// The key of `purpose`'s `epoch`, made on first use.
+    pub(crate) async fn epoch_key(&self, purpose: &str, epoch: u64) -> Result<SecretKey> {
+        self.with_keys(|keys| self.try_epoch_key(keys, purpose, epoch))
             .await
     }
 

@@ -5,4 +5,5 @@ mod common;
 mod forensic;
 mod format;
 mod migrate;
+mod tokens;
 mod vault;
