@@ -91,6 +91,12 @@ impl PolicyRedactor {
     pub fn text(&self) -> Option<&Redactor> {
         self.text.as_ref()
     }
+
+    /// The redactor for plain text, owned (to share it, say, with a log
+    /// writer).
+    pub fn into_text(self) -> Option<Redactor> {
+        self.text
+    }
 }
 
 impl FieldRedactors for PolicyRedactor {
