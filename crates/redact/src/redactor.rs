@@ -331,7 +331,7 @@ impl Redactor {
             &|text, found, session| self.rewrite(text, found, "", session),
             &mut |piece, found, rewritten| {
                 stats.findings += found.len() as u64;
-                rewritten.write(piece, &mut |s| output.write_all(s).map_err(Error::Write))
+                rewritten.write(piece, &mut output).map_err(Error::Write)
             },
         )?;
         output.flush().map_err(Error::Write)?;
@@ -458,11 +458,13 @@ impl Redactor {
                 let session = &mut *session;
                 s.spawn(move |_| *slot = Some(self.prepare_block(block_in, eof, session, prepare)));
                 match pending.take() {
-                    Some(p) => p.emit(emit, progress),
-                    None => Ok(()),
+                    Some(p) => p.emit(emit, progress).map(Some),
+                    None => Ok(None),
                 }
             });
-            emitted?;
+            // The emitted block's buffer holds the next block's bytes: its
+            // pages are already the process's, so reading costs no faults.
+            let spare = emitted?;
             let Some(prepared) = slot else {
                 unreachable!("a scope ends only once its tasks have run");
             };
@@ -471,6 +473,8 @@ impl Redactor {
             // the next block.
             let b = &prepared.block;
             let keep_from = b.end.saturating_sub(CONTEXT);
+            buf = spare.unwrap_or_default();
+            buf.clear();
             buf.reserve(block + MARGIN + CONTEXT);
             buf.extend_from_slice(&b.buf[keep_from..]);
             done = b.end - keep_from;
@@ -478,7 +482,7 @@ impl Redactor {
             pending = Some(prepared);
         }
         match pending {
-            Some(p) => p.emit(emit, progress),
+            Some(p) => p.emit(emit, progress).map(drop),
             None => Ok(()),
         }
     }
@@ -548,11 +552,12 @@ struct Prepared<T> {
 }
 
 impl<T> Prepared<T> {
-    fn emit(self, emit: &mut Emit<'_, T>, progress: &mut dyn FnMut(u64)) -> Result<()> {
-        let b = &self.block;
+    /// Emits the piece; returns the block's buffer, to be filled again.
+    fn emit(self, emit: &mut Emit<'_, T>, progress: &mut dyn FnMut(u64)) -> Result<Vec<u8>> {
+        let b = self.block;
         emit(&b.buf[b.done..b.end], &b.found, self.value)?;
         progress(b.consumed);
-        Ok(())
+        Ok(b.buf)
     }
 }
 

@@ -20,9 +20,11 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use memchr::memmem;
 
 use crate::Result;
 
@@ -169,7 +171,9 @@ const FRAME: usize = 1 + 4 + 12 + 16;
 pub(crate) fn token_spans(hay: &[u8], lo: usize, hi: usize) -> Vec<Range<usize>> {
     let from = lo.saturating_sub(MAX_SEALED_CHARS + MAX_LABEL + MARK.len() + 2);
     let mut out: Vec<Range<usize>> = Vec::new();
-    for m in memchr::memmem::find_iter(&hay[from..hi], MARK.as_bytes()) {
+    static FINDER: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(MARK.as_bytes()));
+    for m in FINDER.find_iter(&hay[from..hi]) {
         if let Some(r) = token_at(hay, from + m) {
             if r.end > lo && out.last().is_none_or(|last| last.end <= r.start) {
                 out.push(r);
