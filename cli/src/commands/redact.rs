@@ -1,16 +1,13 @@
 //! `privctl redact`: write the input with findings replaced.
 
-use std::io::{BufReader, BufWriter, Write};
+use std::io::BufReader;
 
-use anyhow::{bail, Context};
-use privctl_fsio::Output;
-use privctl_policy::escape_path;
+use anyhow::bail;
 use privctl_redact::{structured, Operator, Session};
 
 use crate::cli::{InputFormat, OperatorArg, RedactArgs};
-use crate::commands::detectors::{open_inputs, pseudonym_key, Detectors};
+use crate::commands::detectors::{pseudonym_key, rewrite_inputs, Detectors};
 use crate::output::{self, Outcome};
-use crate::progress;
 
 /// Whether building the redactor failed for want of a sealer.
 fn needs_vault(e: &anyhow::Error) -> bool {
@@ -45,66 +42,34 @@ pub fn run(args: &RedactArgs) -> anyhow::Result<Outcome> {
         ),
         Ok(d) => d,
     };
-    if args.output.is_some() && args.files.len() > 1 {
-        bail!("--output takes one input file, not {}", args.files.len());
-    }
-    // A regular file (or a new one) is written beside the target and moved
-    // into place only when everything was redacted: bad input changes
-    // nothing, and an interrupted run leaves no temporary file. A FIFO or a
-    // device is written in place, never replaced.
-    let inputs = open_inputs(&args.files)?;
-    let mut output = match &args.output {
-        Some(path) => Some(
-            Output::open(path).with_context(|| format!("cannot write {}", escape_path(path)))?,
-        ),
-        None => None,
-    };
     let mut session = Session::new();
-    let mut total = 0u64;
-    {
-        let sink: Box<dyn Write> = match &mut output {
-            Some(o) => Box::new(o.writer()),
-            None => Box::new(std::io::stdout().lock()),
-        };
-        // Large enough that the many short pieces of a redacted stream (text
-        // between findings, replacements) leave in few system calls.
-        let mut out = BufWriter::with_capacity(1 << 20, sink);
-        for input in inputs {
-            let name = input.name.clone();
-            let bar = progress::bytes(&format!("redact {name}"), input.len);
-            let mut tick = |n: u64| bar.set_position(n);
-            let n = match args.format {
+    let total = rewrite_inputs(
+        &args.files,
+        args.output.as_deref(),
+        ("redact", "redacting"),
+        &mut |input, out, tick| {
+            Ok(match args.format {
                 InputFormat::Text => {
                     let r = detectors.text(&args.detectors)?;
-                    r.redact_stream(input.reader, &mut out, &mut session, &mut tick)
-                        .map(|s| s.findings)
+                    r.redact_stream(input.reader, out, &mut session, tick)?
+                        .findings
                 }
-                InputFormat::Json => structured::redact_json(
-                    input.reader,
-                    &mut out,
-                    detectors.fields(),
-                    &mut session,
-                ),
+                InputFormat::Json => {
+                    structured::redact_json(input.reader, out, detectors.fields(), &mut session)?
+                }
                 InputFormat::Jsonl => structured::redact_jsonl(
                     BufReader::with_capacity(1 << 20, input.reader),
-                    &mut out,
+                    out,
                     detectors.fields(),
                     &mut session,
-                    &mut tick,
-                ),
+                    tick,
+                )?,
                 InputFormat::Csv => {
-                    structured::redact_csv(input.reader, &mut out, detectors.fields(), &mut session)
+                    structured::redact_csv(input.reader, out, detectors.fields(), &mut session)?
                 }
-            };
-            bar.finish_and_clear();
-            total += n.with_context(|| format!("redacting {name}"))?;
-        }
-        out.flush()?;
-    }
-    if let (Some(o), Some(path)) = (output, &args.output) {
-        o.commit()
-            .with_context(|| format!("cannot write {}", escape_path(path)))?;
-    }
+            })
+        },
+    )?;
     output::note(format_args!(
         "{total} value{} redacted",
         if total == 1 { "" } else { "s" }

@@ -119,6 +119,16 @@ struct Redacting<'a> {
     found: u64,
 }
 
+impl<'a> Redacting<'a> {
+    fn new(rules: &'a dyn FieldRedactors, session: &'a mut Session) -> Self {
+        Redacting {
+            rules,
+            session,
+            found: 0,
+        }
+    }
+}
+
 impl Strings for Redacting<'_> {
     fn rewrite(&mut self, path: &FieldPath, text: &str) -> Result<Option<String>> {
         let Some(r) = self.rules.for_field(path) else {
@@ -144,6 +154,16 @@ struct Revealing<'a> {
     revealer: &'a mut dyn Revealer,
     data_type: &'a str,
     opened: u64,
+}
+
+impl<'a> Revealing<'a> {
+    fn new(revealer: &'a mut dyn Revealer, data_type: &'a str) -> Self {
+        Revealing {
+            revealer,
+            data_type,
+            opened: 0,
+        }
+    }
 }
 
 impl Strings for Revealing<'_> {
@@ -199,11 +219,7 @@ impl FieldPath {
 
 /// Redacts every string in a JSON value in place; returns the findings count.
 pub fn redact_value(value: &mut Value, rules: &dyn FieldRedactors, session: &mut Session) -> u64 {
-    let mut r = Redacting {
-        rules,
-        session,
-        found: 0,
-    };
+    let mut r = Redacting::new(rules, session);
     // Redaction itself never fails.
     let _ = walk(value, &mut FieldPath::default(), &mut r);
     r.found
@@ -242,11 +258,7 @@ pub fn redact_json(
     rules: &dyn FieldRedactors,
     session: &mut Session,
 ) -> Result<u64> {
-    let mut r = Redacting {
-        rules,
-        session,
-        found: 0,
-    };
+    let mut r = Redacting::new(rules, session);
     json_document(input, output, &mut r)?;
     Ok(r.found)
 }
@@ -260,11 +272,7 @@ pub fn redact_jsonl(
     session: &mut Session,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64> {
-    let mut r = Redacting {
-        rules,
-        session,
-        found: 0,
-    };
+    let mut r = Redacting::new(rules, session);
     json_lines(input, output, &mut r, progress)?;
     Ok(r.found)
 }
@@ -277,11 +285,7 @@ pub fn redact_csv(
     rules: &dyn FieldRedactors,
     session: &mut Session,
 ) -> Result<u64> {
-    let mut r = Redacting {
-        rules,
-        session,
-        found: 0,
-    };
+    let mut r = Redacting::new(rules, session);
     csv_cells(input, output, &mut r)?;
     Ok(r.found)
 }
@@ -294,11 +298,7 @@ pub fn reveal_json(
     revealer: &mut dyn Revealer,
     data_type: &str,
 ) -> Result<u64> {
-    let mut r = Revealing {
-        revealer,
-        data_type,
-        opened: 0,
-    };
+    let mut r = Revealing::new(revealer, data_type);
     json_document(input, output, &mut r)?;
     Ok(r.opened)
 }
@@ -311,11 +311,7 @@ pub fn reveal_jsonl(
     data_type: &str,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64> {
-    let mut r = Revealing {
-        revealer,
-        data_type,
-        opened: 0,
-    };
+    let mut r = Revealing::new(revealer, data_type);
     json_lines(input, output, &mut r, progress)?;
     Ok(r.opened)
 }
@@ -327,11 +323,7 @@ pub fn reveal_csv(
     revealer: &mut dyn Revealer,
     data_type: &str,
 ) -> Result<u64> {
-    let mut r = Revealing {
-        revealer,
-        data_type,
-        opened: 0,
-    };
+    let mut r = Revealing::new(revealer, data_type);
     csv_cells(input, output, &mut r)?;
     Ok(r.opened)
 }
