@@ -67,7 +67,10 @@ impl<M> RedactingWriter<M> {
     }
 
     /// Redacts with the rules `policy` gives plain text of `data_type` (or
-    /// the rules that name no data type).
+    /// the rules that name no data type). Rules that need a key (the
+    /// pseudonym or encrypt operator) are refused here: build their redactor
+    /// with `PolicyRedactor::with_sealer(..).into_text()` and use
+    /// [`RedactingWriter::new`].
     pub fn from_policy(
         policy: &Policy,
         data_type: Option<&str>,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ring::hmac;
 
-use crate::sealing::{format_token, Binding, Sealer};
+use crate::sealing::{format_token, Binding, Sealer, MAX_SEALED_VALUE};
 use crate::{Finding, Kind};
 
 /// How a finding is replaced.
@@ -268,6 +268,8 @@ pub(crate) fn replace(
                 label: &label,
             };
             match session.sealer().or(sealing.sealer) {
+                // Too long for a token (see `MAX_SEALED_VALUE`).
+                _ if value.len() > MAX_SEALED_VALUE => out.push_str(&format!("[{label}]")),
                 Some(sealer) => match sealer.seal(&binding, value) {
                     Ok(sealed) => out.push_str(&format_token(&label, &sealed)),
                     // The keys are in memory, so only the system's random

@@ -21,6 +21,8 @@ use crate::{Error, Finding, Result};
 const PARALLEL_MIN: usize = 4 << 20;
 /// Size of one parallel window.
 const WINDOW: usize = 2 << 20;
+/// Bytes a stream keeps before a cut: the longest sealed token.
+const KEEP_FOR_TOKENS: usize = crate::sealing::MAX_SEALED_CHARS + 128;
 
 /// Detects and replaces personal data and secrets.
 ///
@@ -286,7 +288,7 @@ impl Redactor {
         field: &str,
         session: &mut Session,
     ) -> String {
-        self.rewrite(input, found, field, session)
+        self.rewrite(input, found, field, false, session)
             .into_string(input)
     }
 
@@ -328,7 +330,7 @@ impl Redactor {
             block,
             session,
             progress,
-            &|text, found, session| self.rewrite(text, found, "", session),
+            &|text, found, forced, session| self.rewrite(text, found, "", forced, session),
             &mut |piece, found, rewritten| {
                 stats.findings += found.len() as u64;
                 rewritten.write(piece, &mut output).map_err(Error::Write)
@@ -356,7 +358,7 @@ impl Redactor {
             None,
             &mut session,
             progress,
-            &|_, _, _| (),
+            &|_, _, _, _| (),
             &mut |bytes, found, ()| {
                 let advance = |from: usize, to: usize, line: &mut u64, line_start: &mut usize| {
                     let seg = &bytes[from..to];
@@ -409,15 +411,16 @@ impl Redactor {
     ) -> Result<()> {
         let block = block
             .unwrap_or((rayon::current_num_threads().max(1) * WINDOW).max(PARALLEL_MIN))
-            .max(1);
+            .max(64);
         // Bytes of `buf` before `done` were emitted (the last CONTEXT of
         // them are kept); `dropped` counts those no longer kept.
-        let mut buf: Vec<u8> = Vec::with_capacity(block + MARGIN + CONTEXT);
+        let mut buf: Vec<u8> = Vec::with_capacity(block + MARGIN + KEEP_FOR_TOKENS);
         let mut done = 0usize;
         let mut dropped = 0u64;
         let mut consumed = 0u64;
         let mut eof = false;
         let mut pending: Option<Prepared<T>> = None;
+        let mut forced = false;
         while !eof {
             let want = block + MARGIN + done;
             while buf.len() < want && !eof {
@@ -451,6 +454,8 @@ impl Redactor {
                 found: Vec::new(),
                 dropped,
                 consumed,
+                forced,
+                next_forced: false,
             };
             let mut slot = None;
             let emitted = rayon::in_place_scope(|s| {
@@ -472,12 +477,15 @@ impl Redactor {
             // Carry CONTEXT bytes before the cut, and what follows it, into
             // the next block.
             let b = &prepared.block;
-            let keep_from = b.end.saturating_sub(CONTEXT);
+            // (And a whole sealed token's length, so a long token that
+            // straddles the cut is still seen whole, as operator output.)
+            let keep_from = b.end.saturating_sub(CONTEXT.max(KEEP_FOR_TOKENS));
             buf = spare.unwrap_or_default();
             buf.clear();
-            buf.reserve(block + MARGIN + CONTEXT);
+            buf.reserve(block + MARGIN + KEEP_FOR_TOKENS);
             buf.extend_from_slice(&b.buf[keep_from..]);
             done = b.end - keep_from;
+            forced = b.next_forced;
             dropped = b.dropped + keep_from as u64;
             pending = Some(prepared);
         }
@@ -497,14 +505,18 @@ impl Redactor {
     ) -> Result<Prepared<T>> {
         let (done, limit) = (block.done, block.end);
         let mut found = self.find_range(&block.buf, done..limit);
-        let end = if eof {
-            found.last().map_or(limit, |f| f.end.max(limit))
-        } else if let Some(cut) = stream_cut(&block.buf, &found, done, limit) {
+        let after_last = found.last().map_or(limit, |f| f.end.max(limit));
+        let (end, next_forced) = if eof {
+            (after_last, false)
+        } else if let Some((cut, forced)) =
+            stream_cut(&block.buf, &found, done, limit, block.forced)
+        {
             found.retain(|f| f.start < cut);
-            cut
+            (cut, forced)
         } else {
-            // Findings too dense for a gap: cut after the last one.
-            found.last().map_or(limit, |f| f.end.max(limit))
+            // One cluster fills the block (it cannot grow much past the
+            // split size): cut after its last finding.
+            (after_last, false)
         };
         let piece = std::str::from_utf8(&block.buf[done..end]).map_err(|e| Error::NotUtf8 {
             offset: block.dropped + (done + e.valid_up_to()) as u64,
@@ -517,16 +529,18 @@ impl Redactor {
                 end: f.end - done,
             })
             .collect();
-        let value = prepare(piece, &rel, session);
+        let value = prepare(piece, &rel, block.forced, session);
         block.end = end;
         block.found = rel;
+        block.next_forced = next_forced;
         Ok(Prepared { block, value })
     }
 }
 
-/// Turns a stream's piece (with its findings) into what `Emit` needs; runs
-/// beside the emitting of the piece before.
-type Prepare<'a, T> = dyn Fn(&str, &[Finding], &mut Session) -> T + Sync + 'a;
+/// Turns a stream's piece (with its findings, and whether it begins where a
+/// cluster was split) into what `Emit` needs; runs beside the emitting of
+/// the piece before.
+type Prepare<'a, T> = dyn Fn(&str, &[Finding], bool, &mut Session) -> T + Sync + 'a;
 
 /// Receives a stream's pieces in order: the bytes, their findings (relative
 /// to the piece), and what `Prepare` made of them.
@@ -543,6 +557,10 @@ struct Block {
     dropped: u64,
     /// Input bytes read when the block was.
     consumed: u64,
+    /// Whether the piece begins where a cluster was split.
+    forced: bool,
+    /// Whether the next piece does.
+    next_forced: bool,
 }
 
 /// A block, with what `prepare` made of its piece.
@@ -611,12 +629,51 @@ mod tests {
         assert_ne!(one_shot, text);
         // Some replacements reveal more, which only settling in the whole
         // text finds.
-        let rewritten = r.rewrite(&text, &r.find(&text), "", &mut Session::new());
+        let rewritten = r.rewrite(&text, &r.find(&text), "", false, &mut Session::new());
         assert!(matches!(rewritten, crate::splice::Rewritten::Whole(_)));
         // The first block ends at every position in and before the values
         // (as far back as a cut looks for a gap).
         let back = crate::splice::MAX_BACK + crate::splice::NEAR + 16;
         for block in dense.start - back..dense.end + 16 {
+            let mut out = Vec::new();
+            r.redact_in_blocks(
+                text.as_bytes(),
+                &mut out,
+                &mut Session::new(),
+                &mut |_| {},
+                Some(block),
+            )
+            .expect("redact");
+            assert!(
+                String::from_utf8(out).expect("utf-8") == one_shot,
+                "block {block}"
+            );
+        }
+    }
+
+    #[test]
+    fn dense_text_is_split_into_clusters_and_streams_the_same() {
+        // An address on every line: every neighbourhood touches the next.
+        let r = Redactor::builder().build().expect("redactor");
+        let mut text = String::new();
+        for i in 0..6000u32 {
+            text.push_str(&format!(
+                "GET /v1/models from 10.{}.{}.{} as u{i}@example.com status=200 peer 9{i}.51.15.47\n",
+                i % 200,
+                (i / 7) % 250,
+                i % 251 + 1
+            ));
+            if i % 997 == 0 {
+                text.push_str(
+                    "as call 444444311%2ZA1%444444444444,]4444446444?44444443114%4,]4444446444\n",
+                );
+            }
+        }
+        let found = r.find(&text);
+        let (_, clusters) = crate::splice::clusters_for_test(&text, &found);
+        assert!(clusters > 5, "{clusters} clusters");
+        let one_shot = r.redact(&text).into_owned();
+        for block in (70_000..200_000).step_by(9_973) {
             let mut out = Vec::new();
             r.redact_in_blocks(
                 text.as_bytes(),

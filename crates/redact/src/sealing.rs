@@ -30,9 +30,13 @@ use crate::Result;
 
 /// What separates a token's label from its sealed bytes.
 pub const MARK: &str = ":sealed:";
-/// The longest sealed part a token may hold, in base64 characters: enough
-/// for the longest finding (a PEM block of 16 KiB) sealed.
-pub const MAX_SEALED_CHARS: usize = 22 * 1024;
+/// The longest value the encrypt operator seals (the longest built-in
+/// finding, a PEM block); a longer one (a custom detector's) is replaced by
+/// its placeholder instead.
+pub const MAX_SEALED_VALUE: usize = 16 * 1024;
+/// The longest sealed part a token may hold, in base64 characters: the
+/// longest value, padded and framed.
+pub const MAX_SEALED_CHARS: usize = (MAX_SEALED_VALUE + 16 + FRAME).div_ceil(3) * 4;
 /// The longest label (as for every operator's output).
 const MAX_LABEL: usize = 64;
 

@@ -46,6 +46,8 @@ pub(crate) const NEAR: usize = 128;
 /// How far before a replacement a value it cut short may start, and how
 /// far past it a value it reveals may run.
 pub(crate) const MAX_BACK: usize = 1024;
+/// Clusters larger than this are split (see [`clusters`]).
+const MAX_CLUSTER: usize = 64 << 10;
 /// Inputs at least this large have their clusters rewritten on every core.
 const PARALLEL_MIN: usize = 1 << 20;
 
@@ -58,8 +60,11 @@ struct Cluster {
     span: Range<usize>,
     /// Where, in the local text's input, scanning again starts: [`NEAR`]
     /// bytes before the first finding, or its line's start if that is
-    /// earlier (a value that ran into a finding may now end before it).
+    /// earlier (a value that ran into a finding may now end before it); or
+    /// the cluster's start, where a larger one was split.
     from: usize,
+    /// Whether it begins where a larger cluster was split.
+    forced: bool,
 }
 
 /// Sorted, non-overlapping ranges covering `ranges`, cut at `len`.
@@ -91,8 +96,8 @@ fn ceil_char(text: &[u8], mut at: usize) -> usize {
 }
 
 /// Where scanning again starts for a replacement at `at`: the start of its
-/// line, or [`NEAR`] bytes before if that is later, at most [`MAX_BACK`]
-/// bytes back.
+/// line, or [`NEAR`] bytes before it if that is earlier, at most
+/// [`MAX_BACK`] bytes back.
 fn reach_back(text: &[u8], at: usize) -> usize {
     let near = at.saturating_sub(NEAR);
     let floor = at.saturating_sub(MAX_BACK);
@@ -122,17 +127,33 @@ fn span_end(text: &[u8], end: usize) -> usize {
     ceil_char(text, (line + NEAR).min(text.len()))
 }
 
+fn is_char_boundary(text: &[u8], at: usize) -> bool {
+    at == text.len() || (at < text.len() && (text[at] & 0xC0) != 0x80)
+}
+
 /// The findings that can be replaced (sorted, not overlapping, on character
 /// boundaries), grouped into clusters whose local texts do not overlap.
-fn clusters<'f>(text: &str, found: &'f [Finding]) -> (Vec<&'f Finding>, Vec<Cluster>) {
-    let bytes = text.as_bytes();
+///
+/// A cluster that has grown past [`MAX_CLUSTER`] bytes (text dense with
+/// findings, such as a log with an address on every line) is split before
+/// its next finding: at the first line break after its last finding, or
+/// where the next finding's neighbourhood begins. The new cluster's second
+/// look starts at the split (it is *forced*); the old one's ends there. So
+/// clusters stay small enough to rewrite on every core, and the split
+/// depends only on the text and its findings. With `forced_start`, the
+/// text begins at such a split.
+fn clusters<'f>(
+    text: &[u8],
+    found: &'f [Finding],
+    forced_start: bool,
+) -> (Vec<&'f Finding>, Vec<Cluster>) {
     let mut valid: Vec<&Finding> = Vec::with_capacity(found.len());
     let mut at = 0;
     for f in found {
         if f.start < at
             || f.end > text.len()
-            || !text.is_char_boundary(f.start)
-            || !text.is_char_boundary(f.end)
+            || !is_char_boundary(text, f.start)
+            || !is_char_boundary(text, f.end)
         {
             continue;
         }
@@ -141,9 +162,27 @@ fn clusters<'f>(text: &str, found: &'f [Finding]) -> (Vec<&'f Finding>, Vec<Clus
     }
     let mut out: Vec<Cluster> = Vec::new();
     for (i, f) in valid.iter().enumerate() {
-        let (lo, from) = span_start(bytes, f.start);
-        let hi = span_end(bytes, f.end);
+        let (lo, from) = match (i, forced_start) {
+            (0, true) => (0, 0),
+            _ => span_start(text, f.start),
+        };
+        let hi = span_end(text, f.end);
         match out.last_mut() {
+            Some(c) if lo < c.span.end && c.span.len() >= MAX_CLUSTER => {
+                let last_end = valid[c.findings.end - 1].end;
+                let upto = f.start.min(c.span.end);
+                let split = match memchr::memchr(b'\n', &text[last_end..upto]) {
+                    Some(n) => last_end + n + 1,
+                    None => lo.max(last_end).min(c.span.end),
+                };
+                c.span.end = split;
+                out.push(Cluster {
+                    findings: i..i + 1,
+                    span: split..hi,
+                    from: split,
+                    forced: true,
+                });
+            }
             Some(c) if lo < c.span.end => {
                 c.findings.end = i + 1;
                 c.span.end = hi;
@@ -152,40 +191,54 @@ fn clusters<'f>(text: &str, found: &'f [Finding]) -> (Vec<&'f Finding>, Vec<Clus
                 findings: i..i + 1,
                 span: lo..hi,
                 from,
+                forced: i == 0 && forced_start,
             }),
         }
     }
     (valid, out)
 }
 
-/// Where a stream may cut its buffer `text`, given `found` (the findings
-/// starting in `done..limit`), so that no cluster is split and the next
-/// piece's first cluster has all its local text: between two local texts,
-/// findings past `limit` being unknown. `None` when findings are too dense
-/// for such a gap.
+/// How many findings and clusters `text` has (for tests).
+#[cfg(test)]
+pub(crate) fn clusters_for_test(text: &str, found: &[Finding]) -> (usize, usize) {
+    let (valid, clusters) = clusters(text.as_bytes(), found, false);
+    (valid.len(), clusters.len())
+}
+
+/// Where a stream may cut its buffer `text` after `done`, given `found`
+/// (the findings starting in `done..limit`, the piece beginning at a
+/// forced split when `forced`), so that each piece is clustered as the
+/// whole input is: in a gap before a finding not yet seen, or at the start
+/// of the last cluster. Returns the cut and whether it is a forced split;
+/// `None` when the findings form one cluster.
 pub(crate) fn stream_cut(
     text: &[u8],
     found: &[Finding],
     done: usize,
     limit: usize,
-) -> Option<usize> {
+    forced: bool,
+) -> Option<(usize, bool)> {
+    let piece = &text[done..];
+    let rel: Vec<Finding> = found
+        .iter()
+        .map(|f| Finding {
+            kind: f.kind.clone(),
+            start: f.start - done,
+            end: f.end - done,
+        })
+        .collect();
+    let (_, clusters) = clusters(piece, &rel, forced);
     // The local text of a finding starting at `limit` or later starts no
     // earlier than this.
-    let unknown = limit.saturating_sub(MAX_BACK + NEAR + 8);
-    for i in (0..=found.len()).rev() {
-        let prev_end = match i {
-            0 => done,
-            _ => span_end(text, found[i - 1].end),
-        };
-        let next_start = match found.get(i) {
-            Some(f) => span_start(text, f.start).0,
-            None => floor_char(text, unknown),
-        };
-        if next_start >= prev_end && next_start > done {
-            return Some(next_start);
-        }
+    let unknown = floor_char(text, limit.saturating_sub(MAX_BACK + NEAR + 8));
+    let last_end = clusters.last().map_or(0, |c| c.span.end);
+    if unknown > done && unknown - done >= last_end {
+        return Some((unknown, false));
     }
-    None
+    clusters
+        .last()
+        .filter(|c| c.span.start > 0)
+        .map(|c| (done + c.span.start, c.forced))
 }
 
 /// Redacted text, as the input's unchanged stretches and the local texts
@@ -267,9 +320,10 @@ impl Redactor {
         text: &str,
         found: &[Finding],
         field: &str,
+        forced_start: bool,
         session: &mut Session,
     ) -> Rewritten {
-        let (valid, clusters) = clusters(text, found);
+        let (valid, clusters) = clusters(text.as_bytes(), found, forced_start);
         let locals: Vec<Local> =
             if text.len() >= PARALLEL_MIN && !self.uses_session() && clusters.len() > 1 {
                 let session = &*session;

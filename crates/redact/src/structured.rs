@@ -201,13 +201,22 @@ impl FieldPath {
     /// The path sealed tokens are bound to: every index written `[*]`, so
     /// a value stays readable when the items of a list move, and not when
     /// it moves to another field.
+    ///
+    /// A key holding `.`, `[`, `]`, `"` or `\\` is written `["key"]` (as a
+    /// JSON string), so `{"a.b": …}` and `{"a": {"b": …}}` bind apart.
     pub fn binding(&self) -> String {
         let mut out = String::new();
         for (i, s) in self.0.iter().enumerate() {
             match s {
-                FieldSegment::Key(k) if i == 0 => out.push_str(k),
+                FieldSegment::Key(k) if k.contains(['.', '[', ']', '"', '\\']) => {
+                    out.push('[');
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(']');
+                }
                 FieldSegment::Key(k) => {
-                    out.push('.');
+                    if i > 0 {
+                        out.push('.');
+                    }
                     out.push_str(k);
                 }
                 FieldSegment::Index(_) => out.push_str("[*]"),
@@ -478,6 +487,23 @@ mod tests {
                 })
                 .collect(),
         )
+    }
+
+    #[test]
+    fn bindings_tell_nested_keys_from_keys_with_dots() {
+        let nested = FieldPath(vec![
+            FieldSegment::Key("a".into()),
+            FieldSegment::Key("b".into()),
+        ]);
+        let dotted = FieldPath(vec![FieldSegment::Key("a.b".into())]);
+        let listed = FieldPath(vec![
+            FieldSegment::Key("m".into()),
+            FieldSegment::Index(3),
+            FieldSegment::Key("x[*]".into()),
+        ]);
+        assert_eq!(nested.binding(), "a.b");
+        assert_eq!(dotted.binding(), r#"["a.b"]"#);
+        assert_eq!(listed.binding(), r#"m[*]["x[*]"]"#);
     }
 
     #[test]

@@ -106,6 +106,9 @@ pub enum TokenProblem {
         /// The field asked for.
         field: String,
     },
+    /// The vault's token key is gone.
+    #[error("was sealed under the vault's token key, which this vault does not hold: it was destroyed (or the token is not from this vault)")]
+    TokenKeyGone,
     /// Its subject's data key is gone.
     #[error("was sealed under data key {0}, which this vault no longer holds: its subject was crypto-shredded (or the token is not from this vault)")]
     KeyGone(u32),
@@ -183,14 +186,18 @@ impl<'v> TokenOpener<'v> {
                 .map_err(|e| fail(TokenProblem::Malformed(e.to_string())))?;
             let id = sealed.key_id();
             if !self.keys.contains_key(&id) {
+                // Read only: revealing never makes a key.
                 let key = match id {
-                    VAULT_KEY_ID => Some(self.vault.epoch_key(TOKEN_PURPOSE, 0).await?),
+                    VAULT_KEY_ID => self.vault.existing_epoch_key(TOKEN_PURPOSE, 0).await?,
                     id => self.vault.data_key_by_id(i64::from(id)).await?,
                 };
                 self.keys.insert(id, key);
             }
             let Some(Some(key)) = self.keys.get(&id) else {
-                return Err(fail(TokenProblem::KeyGone(id)));
+                return Err(fail(match id {
+                    VAULT_KEY_ID => TokenProblem::TokenKeyGone,
+                    id => TokenProblem::KeyGone(id),
+                }));
             };
             let binding = Binding {
                 data_type,

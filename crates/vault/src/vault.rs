@@ -519,6 +519,35 @@ impl Vault {
             .await
     }
 
+    /// The key of `purpose`'s `epoch`, if the vault holds it; nothing is
+    /// made or written.
+    pub(crate) async fn existing_epoch_key(
+        &self,
+        purpose: &str,
+        epoch: u64,
+    ) -> Result<Option<SecretKey>> {
+        self.with_keys(|keys| async move {
+            let ring = &keys.keyring;
+            let row = self
+                .store
+                .read_with(async |c| self.store.epoch_key(c, purpose, epoch).await)
+                .await?;
+            row.map(|row| {
+                keys::unwrap(
+                    ring.master(row.master_version)?,
+                    Wrapping::Epoch {
+                        version: row.master_version,
+                        purpose,
+                        epoch,
+                    },
+                    &row.wrapped,
+                )
+            })
+            .transpose()
+        })
+        .await
+    }
+
     /// Opens the value behind a reference.
     pub async fn get(&self, reference: &str) -> Result<(IdKind, Zeroizing<String>)> {
         self.with_keys(|keys| self.try_get(keys, reference)).await

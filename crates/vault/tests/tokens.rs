@@ -102,6 +102,25 @@ fn a_subjects_tokens_die_with_their_key_and_no_one_elses() {
                     .expect("nobody"),
                 text
             );
+            // The vault's own token key destroyed: its tokens are gone, and
+            // revealing makes no new key.
+            vault
+                .forget_epochs(privctl_vault::tokens::TOKEN_PURPOSE, 1)
+                .await
+                .expect("forget");
+            for _ in 0..2 {
+                match vault
+                    .token_opener()
+                    .reveal(&nobody, "prompt_content", "")
+                    .await
+                {
+                    Err(Error::Token {
+                        problem: TokenProblem::TokenKeyGone,
+                        ..
+                    }) => {}
+                    other => panic!("{}: {other:?}", db.name),
+                }
+            }
             assert!(matches!(
                 vault.token_sealer(Some("ana")).await,
                 Err(Error::Shredded(_))
