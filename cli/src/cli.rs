@@ -34,6 +34,16 @@ pub enum Command {
     /// Text is streamed in bounded memory; JSON and JSON Lines are redacted
     /// value by value and CSV cell by cell, with the policy's field rules.
     Redact(RedactArgs),
+    /// Draft a policy from a live database: every table a data type, every
+    /// column classified from its name, its schema and a sample of its
+    /// values, the person's table, identifiers and links found.
+    ///
+    /// No sampled value is ever written or printed; each guess says what it
+    /// saw ("20 of 20 sampled values are email addresses"). The draft has no
+    /// retention: `privctl check` lists what to decide. With --policy, only
+    /// what that policy does not cover is drafted (the fix for the drift
+    /// `check --db` reports).
+    Discover(DiscoverArgs),
     /// Open the sealed tokens the encrypt operator wrote, with the vault's
     /// keys.
     ///
@@ -324,6 +334,29 @@ pub struct RedactArgs {
     /// The vault whose keys the encrypt operator seals with.
     #[command(flatten)]
     pub vault: VaultUse,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiscoverArgs {
+    /// The database: sqlite:PATH or postgres://...
+    #[arg(long, value_name = "URL")]
+    pub db: String,
+    /// The store's name in the policy [default: main, or with --policy its
+    /// one database store].
+    #[arg(long, value_name = "NAME")]
+    pub store: Option<String>,
+    /// Rows sampled per table (the first the database returns; a large
+    /// table is never read whole).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub sample: u32,
+    /// An existing policy: draft only the tables and columns it does not
+    /// classify.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Write the draft here instead of standard output; the file appears
+    /// only when the whole draft was written.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -2,6 +2,7 @@
 
 mod check;
 mod detectors;
+mod discover;
 mod redact;
 mod retention;
 mod reveal;
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Scan(args) => scan::run(&args),
         Command::Redact(args) => redact::run(&args),
         Command::Reveal(args) => reveal::run(&args),
+        Command::Discover(args) => discover::run(&args),
         Command::Vault(args) => vault::run(&args),
         Command::Hash(args) => vault::hash(&args),
         Command::Sweep(args) => retention::sweep(&args),

@@ -370,6 +370,47 @@ impl ClickHouse {
         Ok(tables)
     }
 
+    /// Up to `limit` rows of `columns` of `table`, each value as text (NULL
+    /// as `None`): the first rows the server hands back, never the whole
+    /// table.
+    pub async fn sample_text(
+        &self,
+        table: &SqlIdent,
+        columns: &[SqlIdent],
+        limit: u32,
+    ) -> Result<Vec<Vec<Option<String>>>> {
+        if columns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new();
+        q.push("SELECT ");
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push("toString(").ident(c).push(") AS ").ident(c);
+        }
+        q.push(" FROM ")
+            .ident(table)
+            .push(" LIMIT ")
+            .bind(crate::sql::Value::Int(i64::from(limit)));
+        Ok(self
+            .rows(&q, "sampling values", Some(table.as_str()))
+            .await?
+            .into_iter()
+            .map(|r| {
+                columns
+                    .iter()
+                    .map(|c| {
+                        r.get(c.as_str())
+                            .and_then(|v| v.as_str())
+                            .map(str::to_owned)
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
     /// The active partitions of `table`, with their rows' time range.
     pub async fn partitions(&self, table: &SqlIdent) -> Result<Vec<ChPartition>> {
         let mut q = Sql::new();

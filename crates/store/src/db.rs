@@ -186,6 +186,43 @@ impl Db {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// Up to `limit` rows of `columns` of `table`, each value as text (NULL
+    /// as `None`): the first rows the database hands back. `LIMIT` without
+    /// an order stops reading after them, so a large table is never read
+    /// whole.
+    pub async fn sample_text(
+        &self,
+        table: &privctl_policy::SqlIdent,
+        columns: &[privctl_policy::SqlIdent],
+        limit: u32,
+    ) -> Result<Vec<Vec<Option<String>>>> {
+        use sqlx::Row;
+        if columns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let err = self.err("sampling values", Some(table.as_str()));
+        let mut sql = crate::sql::Sql::new();
+        sql.push("SELECT ");
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("CAST(").ident(c).push(" AS TEXT)");
+        }
+        sql.push(" FROM ")
+            .ident(table)
+            .push(" LIMIT ")
+            .bind(crate::sql::Value::Int(i64::from(limit)));
+        let rows = sql.query().fetch_all(self.pool()).await.map_err(&err)?;
+        rows.iter()
+            .map(|r| {
+                (0..columns.len())
+                    .map(|i| r.try_get::<Option<String>, _>(i).map_err(&err))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Runs `f` in a transaction holding `lock`: committed when `f` returns
     /// `Ok`, rolled back at once when it returns `Err`. (A transaction merely
     /// dropped is rolled back only when its connection is next used, and on
