@@ -44,6 +44,15 @@ pub enum Command {
     /// what that policy does not cover is drafted (the fix for the drift
     /// `check --db` reports).
     Discover(DiscoverArgs),
+    /// List every detector: its kind, what it checks before reporting, and
+    /// its default operator.
+    Detectors(DetectorsArgs),
+    /// Print a shell completion script: `privctl completions bash >
+    /// /etc/bash_completion.d/privctl` (or zsh, fish, powershell).
+    Completions(CompletionsArgs),
+    /// Print privctl's man page (roff), generated from the same definitions
+    /// as --help: `privctl man > privctl.1`.
+    Man,
     /// Open the sealed tokens the encrypt operator wrote, with the vault's
     /// keys.
     ///
@@ -334,6 +343,20 @@ pub struct RedactArgs {
     /// The vault whose keys the encrypt operator seals with.
     #[command(flatten)]
     pub vault: VaultUse,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DetectorsArgs {
+    /// One JSON object per detector.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,5 +1,6 @@
 //! One module per verb.
 
+mod catalogue;
 mod check;
 mod detectors;
 mod discover;
@@ -22,6 +23,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Redact(args) => redact::run(&args),
         Command::Reveal(args) => reveal::run(&args),
         Command::Discover(args) => discover::run(&args),
+        Command::Detectors(args) => catalogue::detectors(&args),
+        Command::Completions(args) => catalogue::completions(&args),
+        Command::Man => catalogue::man(),
         Command::Vault(args) => vault::run(&args),
         Command::Hash(args) => vault::hash(&args),
         Command::Sweep(args) => retention::sweep(&args),

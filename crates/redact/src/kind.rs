@@ -133,3 +133,71 @@ mod tests {
         }
     }
 }
+
+impl Builtin {
+    /// Whether the kind is a secret (a credential or key) rather than
+    /// personal data about someone.
+    pub fn is_secret(self) -> bool {
+        use Builtin as B;
+        !matches!(
+            self,
+            B::Email
+                | B::Phone
+                | B::CreditCard
+                | B::Iban
+                | B::UsSsn
+                | B::InPan
+                | B::InAadhaar
+                | B::Ipv4
+                | B::Ipv6
+                | B::MacAddress
+                | B::CryptoWallet
+                | B::InGstin
+                | B::UkNino
+                | B::Imei
+        )
+    }
+
+    /// What is checked before a candidate is reported, in a sentence.
+    pub fn validation(self) -> &'static str {
+        use Builtin as B;
+        match self {
+            B::Email => "a local part, @ and a domain name with a top-level domain; not the user:password@host of a URL",
+            B::Phone => "E.164, North American or Indian formats; bare ten-digit numbers only beside a word like \"phone\"",
+            B::CreditCard => "Luhn checksum and the networks' issuer prefixes and lengths",
+            B::Iban => "the country's length in the SWIFT registry and the mod-97 checksum",
+            B::UsSsn => "the SSA's area, group and serial rules",
+            B::InPan => "five letters, four digits, a letter; the fourth letter a valid holder type",
+            B::InAadhaar => "twelve digits not starting 0 or 1, Verhoeff checksum",
+            B::Ipv4 => "four octets of 0 to 255, not a version number",
+            B::Ipv6 => "a well-formed IPv6 address, IPv4-mapped included",
+            B::MacAddress => "six hexadecimal pairs with one separator",
+            B::AwsAccessKey => "an AKIA/ASIA-style prefix and 16 more characters, not a placeholder",
+            B::AwsSecretKey => "40 characters of base64 next to an AWS secret key's name",
+            B::GithubToken => "a documented ghp_/gho_/ghu_/ghs_/ghr_/github_pat_ prefix and length",
+            B::GitlabToken => "every documented glpat-/gloas-/... prefix and length",
+            B::OpenaiKey => "an sk- or sk-proj- prefix and a key's length",
+            B::AnthropicKey => "an sk-ant- prefix and a key's length",
+            B::GoogleApiKey => "AIza and 35 more characters",
+            B::StripeKey => "sk_ or rk_, live or test; publishable pk_ keys are public",
+            B::SlackToken => "xoxb-/xoxp-/xapp-/... tokens and webhook URLs",
+            B::Jwt => "three base64url parts whose header decodes to JSON with alg",
+            B::PrivateKey => "a PEM block (or base64 of one) holding key material",
+            B::UrlCredentials => "user:password in a URL's authority",
+            B::BearerToken => "a token after Bearer in a header",
+            B::PasswordAssignment => "a value assigned to a name like password, secret, key or token, not a placeholder",
+            B::CryptoWallet => "bech32 or base58check checksums; Ethereum addresses",
+            B::HighEntropySecret => "length, mixed character classes, few vowels and high entropy; not UUIDs, hashes or paths",
+            B::InGstin => "state code, PAN and GSTN's mod-36 check character",
+            B::UkNino => "HMRC's prefix rules, compact or spaced",
+            B::Imei => "a reporting body's prefix and Luhn checksum",
+            B::SendgridKey => "SG. and two base64url parts of set lengths",
+            B::TwilioKey => "SK and 32 hexadecimal digits",
+            B::NpmToken => "npm_ and 36 characters",
+            B::HuggingfaceToken => "hf_ or api_org_ and a token's length",
+            B::AzureSecret => "Entra ID client secrets, storage AccountKey= and SharedAccessKey= values",
+            B::GcpServiceAccount => "a service-account key file's JSON object, whole",
+            B::DbConnectionString => "a database, cache or queue URL or key=value string holding a password",
+        }
+    }
+}
