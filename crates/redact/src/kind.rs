@@ -120,20 +120,6 @@ impl fmt::Display for Kind {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn builtin_names_are_the_contract() {
-        let names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
-        assert_eq!(names, privctl_policy::DETECTOR_KINDS);
-        for b in Builtin::ALL {
-            assert_eq!(Builtin::from_name(b.name()), Some(*b));
-        }
-    }
-}
-
 impl Builtin {
     /// Whether the kind is a secret (a credential or key) rather than
     /// personal data about someone.
@@ -198,6 +184,20 @@ impl Builtin {
             B::AzureSecret => "Entra ID client secrets, storage AccountKey= and SharedAccessKey= values",
             B::GcpServiceAccount => "a service-account key file's JSON object, whole",
             B::DbConnectionString => "a database, cache or queue URL or key=value string holding a password",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_names_are_the_contract() {
+        let names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
+        assert_eq!(names, privctl_policy::DETECTOR_KINDS);
+        for b in Builtin::ALL {
+            assert_eq!(Builtin::from_name(b.name()), Some(*b));
         }
     }
 }
