@@ -11,6 +11,15 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// More diagnostics on stderr: -v what each step did, -vv per batch and
+    /// table, -vvv everything. PRIVCTL_LOG (e.g.
+    /// `privctl_retention=debug,sqlx=warn`) chooses them exactly instead.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Errors only: no diagnostics or summary lines on stderr (check prints
+    /// its findings and nothing else).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -418,9 +427,6 @@ pub struct CheckArgs {
     /// Treat warnings as errors (exit 1 on any finding).
     #[arg(long)]
     pub deny_warnings: bool,
-    /// Print nothing but findings (no summary line).
-    #[arg(long, short)]
-    pub quiet: bool,
     /// Also check the policy against this live database (one policy file,
     /// with one SQLite or PostgreSQL store; with several, give each its URL
     /// in its url_env variable and pass --db-env instead).

@@ -12,5 +12,8 @@ mod progress;
 
 fn main() -> ExitCode {
     let args = <cli::Cli as clap::Parser>::parse();
+    if let Err(e) = output::init_diagnostics(args.verbose, args.quiet) {
+        return output::finish(Err(e));
+    }
     output::finish(commands::run(args))
 }

@@ -31,10 +31,60 @@ pub fn out(line: impl Display) -> std::io::Result<()> {
     stdout.flush()
 }
 
-/// Writes one line to stderr. If stderr itself is gone there is nowhere left
-/// to say so, and the exit code still tells.
-pub fn note(line: impl Display) {
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `-q` asked for errors only.
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether stderr may carry colour: a terminal, and `NO_COLOR` unset or
+/// empty (<https://no-color.org>).
+pub fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Sends `tracing` diagnostics to stderr: warnings by default, more with
+/// each `-v`, errors only with `-q`; `PRIVCTL_LOG` (filter directives, as
+/// `RUST_LOG` takes them) overrides both.
+pub fn init_diagnostics(verbose: u8, quiet: bool) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+    let filter = match std::env::var("PRIVCTL_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
+            .map_err(|e| anyhow::anyhow!("PRIVCTL_LOG={directives:?} is not a filter: {e}\nhint: PRIVCTL_LOG=debug, or privctl_retention=debug,sqlx=warn"))?,
+        _ => EnvFilter::new(match (quiet, verbose) {
+            (true, _) => "error",
+            (false, 0) => "warn",
+            (false, 1) => "info",
+            (false, 2) => "debug",
+            _ => "trace",
+        }),
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour())
+        .with_target(true)
+        .finish();
+    // Set once, before any command runs; a second call cannot happen.
+    let _ = tracing::subscriber::set_global_default(subscriber);
+    Ok(())
+}
+
+/// Writes an error to stderr, whatever `-q` says.
+pub fn problem(line: impl Display) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Writes one line to stderr (a summary, a note), unless `-q` asked for
+/// errors only. If stderr itself is gone there is nowhere left to say so,
+/// and the exit code still tells.
+pub fn note(line: impl Display) {
+    if !quiet() {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
 }
 
 /// A command's line of output, as JSON or text.
@@ -57,7 +107,7 @@ pub fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            note(format_args!("privctl: error: {}", safe(&err)));
+            problem(format_args!("privctl: error: {}", safe(&err)));
             for cause in err.chain().skip(1) {
                 note(format_args!("  caused by: {}", safe(cause)));
             }

@@ -232,3 +232,49 @@ fn findings_and_violations_exit_1_and_clean_runs_exit_0() {
         assert_eq!(code, want, "{args:?}: {out}{err}");
     }
 }
+
+#[test]
+fn verbosity_flags_and_privctl_log_choose_the_diagnostics_on_stderr() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite:{}", dir.path().join("db.sqlite").display());
+    let policy = repo_root().join("policies/inferencehub.toml");
+    let (code, _, err) = run(privctl()
+        .args(["sample", "--subjects", "3", "--db", &url, "--policy"])
+        .arg(&policy)
+        .current_dir(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let discover = |flags: &[&str], log: Option<&str>| {
+        let mut cmd = privctl();
+        cmd.args(flags)
+            .args(["discover", "--db", &url])
+            .env_remove("PRIVCTL_LOG");
+        if let Some(l) = log {
+            cmd.env("PRIVCTL_LOG", l);
+        }
+        run(&mut cmd)
+    };
+    let (code, _, quiet_default) = discover(&[], None);
+    assert_eq!(code, 0);
+    assert!(
+        quiet_default.contains("tables,"),
+        "the summary line: {quiet_default}"
+    );
+    assert!(!quiet_default.contains("discovered"), "{quiet_default}");
+    let (_, _, v) = discover(&["-v"], None);
+    assert!(v.contains("discovered") && !v.contains("sampled"), "{v}");
+    let (_, _, vv) = discover(&["-vv"], None);
+    assert!(vv.contains("sampled") && vv.contains("table=users"), "{vv}");
+    // Not a terminal: no colour codes, whatever the level.
+    assert!(!vv.contains('\u{1b}'), "{vv}");
+    let (code, out, q) = discover(&["-q"], None);
+    assert_eq!(code, 0);
+    assert!(q.is_empty(), "-q: {q}");
+    assert!(out.contains("[data_types.users]"));
+    let (_, _, exact) = discover(&[], Some("privctl_discover=debug"));
+    assert!(exact.contains("sampled"), "{exact}");
+    let (code, _, bad) = discover(&[], Some("privctl_discover=loud"));
+    assert_eq!(code, 2, "{bad}");
+    assert!(bad.contains("PRIVCTL_LOG"), "{bad}");
+    let (code, _, err) = run(privctl().args(["-q", "-v", "detectors"]));
+    assert_eq!(code, 2, "-q and -v together: {err}");
+}

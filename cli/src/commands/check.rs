@@ -38,7 +38,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
 
     let mut out = std::io::stdout().lock();
     match format {
-        Format::Text => print_text(&mut out, &files, args.quiet)?,
+        Format::Text => print_text(&mut out, &files, crate::output::quiet())?,
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, &render::to_json(&files))?;
             writeln!(out)?;
@@ -195,7 +195,7 @@ fn check_file(path: &Path) -> FileReport {
 fn print_text(out: &mut impl Write, files: &[FileReport], quiet: bool) -> anyhow::Result<()> {
     for f in files {
         match &f.outcome {
-            FileOutcome::Unreadable(why) => output::note(format_args!("privctl: error: {why}")),
+            FileOutcome::Unreadable(why) => output::problem(format_args!("privctl: error: {why}")),
             FileOutcome::Checked(r) => {
                 for d in &r.diagnostics {
                     writeln!(out, "{}", d.display(&f.path))?;

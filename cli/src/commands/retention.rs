@@ -44,7 +44,7 @@ fn load(target: &PolicyDb) -> anyhow::Result<Result<(privctl_policy::Policy, Str
             {
                 output::note(d.display(&shown));
             }
-            output::note(format_args!(
+            output::problem(format_args!(
                 "privctl: policy {shown} has errors; nothing was changed\nhint: run `privctl check {shown}`"
             ));
             Ok(Err(Outcome::Findings))
@@ -130,7 +130,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<Outcome> {
             Ok(()) => Outcome::Clean,
             Err(e) if args.dry_run => return Err(e.into()),
             Err(e) => {
-                output::note(format_args!(
+                output::problem(format_args!(
                     "privctl: error: the sweep finished (run {}), but writing its summary failed ({e})",
                     report.run.unwrap_or_default()
                 ));
@@ -653,7 +653,7 @@ async fn checkpoint_with(s: &Session, target: &PolicyDb, signer: &Signer) -> any
     match advance(db, signer, &head_path(target, db), Utc::now()).await {
         Ok(_) => Ok(true),
         Err(e @ privctl_audit::Error::Invalid { .. }) => {
-            output::note(format_args!("privctl: error: {e}"));
+            output::problem(format_args!("privctl: error: {e}"));
             Ok(false)
         }
         Err(e) => Err(e.into()),
@@ -701,7 +701,7 @@ pub fn audit(args: &AuditArgs) -> anyhow::Result<Outcome> {
                     Some(key) => match Checkpoint::read(&head, key) {
                         Ok(c) => c,
                         Err(e @ privctl_audit::Error::Invalid { .. }) => {
-                            output::note(format_args!("privctl: error: {e}"));
+                            output::problem(format_args!("privctl: error: {e}"));
                             return Ok(Outcome::Findings);
                         }
                         Err(e) => return Err(e.into()),

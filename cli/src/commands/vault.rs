@@ -139,7 +139,7 @@ fn committed(json: bool, value: &Value, text: &str) -> Outcome {
     match output::emit(json, value, text) {
         Ok(()) => Outcome::Clean,
         Err(e) => {
-            output::note(format_args!(
+            output::problem(format_args!(
                 "privctl: error: the change was committed, but writing the result to standard output failed ({e}); the result: {text}"
             ));
             Outcome::InputError

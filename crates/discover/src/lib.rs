@@ -162,6 +162,12 @@ pub async fn discover(db: &Db, store: &str, sample: u32) -> Result<Draft> {
         tables.push(discover_table(db, table, sample, &redactor).await?);
     }
     let subject = find_subject(&schema, &tables);
+    tracing::info!(
+        store,
+        tables = tables.len(),
+        subject = subject.as_ref().map_or("none", |s| s.table.as_str()),
+        "discovered"
+    );
     Ok(Draft {
         store: store.to_owned(),
         dialect: db.dialect(),
@@ -203,7 +209,14 @@ async fn discover_table(
         .iter()
         .map(|c| ident(&table.name, &c.name))
         .collect::<Result<_>>()?;
+    let started = std::time::Instant::now();
     let rows = db.sample_text(&name, &columns, sample).await?;
+    tracing::debug!(
+        table = %table.name,
+        rows = rows.len(),
+        micros = started.elapsed().as_micros() as u64,
+        "sampled"
+    );
     let mut drafts = Vec::new();
     for (i, c) in table.columns.iter().enumerate() {
         let values: Vec<Option<String>> = rows.iter().map(|r| r[i].clone()).collect();

@@ -529,6 +529,13 @@ impl Redactor {
                 end: f.end - done,
             })
             .collect();
+        tracing::debug!(
+            offset = block.dropped + done as u64,
+            bytes = end - done,
+            findings = rel.len(),
+            forced = block.forced,
+            "stream piece"
+        );
         let value = prepare(piece, &rel, block.forced, session);
         block.end = end;
         block.found = rel;

@@ -497,6 +497,7 @@ pub(crate) async fn record_batch(
     rows: u64,
     micros: u64,
 ) -> Result<()> {
+    tracing::debug!(run, data_type, action, rows, micros, "batch done");
     sqlx::query("INSERT INTO privctl_run_batches (run_id, data_type, action, rows_changed, micros, at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(run)
         .bind(data_type)
