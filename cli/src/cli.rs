@@ -370,7 +370,8 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DiscoverArgs {
-    /// The database: sqlite:PATH or postgres://...
+    /// The database: sqlite:PATH, postgres://... or a ClickHouse server's
+    /// clickhouse://... (http://...).
     #[arg(long, value_name = "URL")]
     pub db: String,
     /// The store's name in the policy [default: main, or with --policy its

@@ -55,9 +55,13 @@ struct Figures {
     metadata: usize,
 }
 
-/// Columns the seed classifies as about a person, and how many the draft
-/// puts in the same category.
+/// Columns the seed classifies as about a person (in its SQL stores, or
+/// in `only` when given), and how many the draft puts in the same category.
 fn compare(seed: &Policy, draft: &Policy) -> Figures {
+    compare_store(seed, draft, None)
+}
+
+fn compare_store(seed: &Policy, draft: &Policy, only: Option<&str>) -> Figures {
     let mut f = Figures {
         personal: 0,
         matched: 0,
@@ -66,10 +70,13 @@ fn compare(seed: &Policy, draft: &Policy) -> Figures {
         metadata: 0,
     };
     for dt in seed.data_types.values() {
-        let sql = seed
-            .stores
-            .get(&dt.store)
-            .is_some_and(|s| matches!(s.kind, StoreKind::Sqlite | StoreKind::Postgres));
+        let sql = match only {
+            Some(store) => dt.store == store,
+            None => seed
+                .stores
+                .get(&dt.store)
+                .is_some_and(|s| matches!(s.kind, StoreKind::Sqlite | StoreKind::Postgres)),
+        };
         let Some(table) = dt.table.as_ref().filter(|_| sql) else {
             continue;
         };
@@ -101,6 +108,11 @@ fn compare(seed: &Policy, draft: &Policy) -> Figures {
 
 fn discover_seed(name: &str, dir: &Path) {
     let url = format!("sqlite:{}", dir.join(format!("{name}.db")).display());
+    discover_seed_at(name, dir, &url);
+}
+
+fn discover_seed_at(name: &str, dir: &Path, url: &str) {
+    let url = url.to_owned();
     let policy_path = repo_root().join(format!("policies/{name}.toml"));
     let (code, _, err) = run(privctl()
         .args(["sample", "--subjects", "30", "--db", &url, "--policy"])
@@ -225,4 +237,105 @@ fn with_a_policy_only_what_it_does_not_cover_is_drafted() {
     assert!(out.contains("body = \"prompt_content\""), "{out}");
     assert!(!out.contains("[data_types.payments]"), "{out}");
     assert!(!out.contains("7946"), "{out}");
+}
+
+#[test]
+fn infercast_is_drafted_store_by_store_with_its_clickhouse_telemetry() {
+    let rt = privctl_store::testing::runtime();
+    let Some(ch) = rt.block_on(privctl_store::testing::fresh_clickhouse("discover")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite:{}", dir.path().join("accounts.db").display());
+    let policy_path = repo_root().join("policies/infercast.toml");
+    let (code, _, err) = run(privctl()
+        .args(["sample", "--subjects", "30", "--db", &url, "--policy"])
+        .arg(&policy_path)
+        .env("INFERCAST_CLICKHOUSE_URL", &ch)
+        .env("PRIVCTL_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .current_dir(dir.path()));
+    assert_eq!(code, 0, "sample: {err}");
+    let seed = privctl_policy::load(&policy_path).expect("seed");
+    let mut all = String::new();
+    let mut totals = (0, 0);
+    for (store, db) in [("accounts", url.as_str()), ("telemetry", ch.as_str())] {
+        let (code, text, err) = run(privctl().args(["discover", "--store", store, "--db", db]));
+        assert_eq!(code, 0, "discover {store}: {err}");
+        let draft = privctl_policy::check_str(&text)
+            .policy
+            .expect("the draft parses");
+        let f = compare_store(&seed, &draft, Some(store));
+        eprintln!(
+            "infercast {store}: {} of {} personal-data columns in the seed's category; missed {:?}; {} of {} other columns drafted as personal {:?}",
+            f.matched, f.personal, f.misses, f.over.len(), f.metadata, f.over
+        );
+        totals.0 += f.matched;
+        totals.1 += f.personal;
+        // Every link of this store: foreign keys in the accounts store,
+        // the user id in the telemetry store.
+        for link in seed.subject.links.iter().filter(|l| l.store == store) {
+            assert!(
+                draft.subject.links.iter().any(|d| d.table == link.table
+                    && d.column == link.column
+                    && d.references.as_ref().map(ToString::to_string)
+                        == link.references.as_ref().map(ToString::to_string)
+                    && d.identifier == link.identifier),
+                "{store}: link {:?}.{:?} not found",
+                link.table,
+                link.column
+            );
+        }
+        if store == "accounts" {
+            for id in &seed.subject.identifiers {
+                assert!(
+                    draft
+                        .subject
+                        .identifiers
+                        .iter()
+                        .any(|d| d.kind == id.kind && d.column == id.column),
+                    "identifier {:?} not found",
+                    id.column
+                );
+            }
+        }
+        all.push_str(&text);
+        all.push_str(&err);
+    }
+    assert!(totals.0 * 10 >= totals.1 * 9, "{totals:?}");
+    // No value of the telemetry (prompts included) is printed.
+    let values: Vec<String> = rt.block_on(async {
+        let c = privctl_store::clickhouse::ClickHouse::open("t", &ch)
+            .await
+            .expect("open");
+        let mut out = Vec::new();
+        for t in c.tables().await.expect("tables") {
+            let name = privctl_policy::SqlIdent::new(&t.name).expect("name");
+            let cols: Vec<privctl_policy::SqlIdent> = t
+                .columns
+                .iter()
+                .map(|x| privctl_policy::SqlIdent::new(&x.name).expect("name"))
+                .collect();
+            for row in c.sample_text(&name, &cols, 1_000_000).await.expect("rows") {
+                out.extend(row.into_iter().flatten());
+            }
+        }
+        out
+    });
+    assert!(values.len() > 100);
+    for v in values.iter().filter(|v| v.len() >= 8) {
+        assert!(
+            !all.contains(v.as_str()),
+            "a telemetry value was printed: {v:?}"
+        );
+    }
+}
+
+#[test]
+fn a_postgresql_database_is_drafted_as_sqlite_is() {
+    let rt = privctl_store::testing::runtime();
+    let Some(pg) = rt.block_on(privctl_store::testing::fresh_postgres("discover")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    discover_seed_at("inferexai", dir.path(), &pg.url);
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::{bail, Context};
 use privctl_fsio::Output;
 use privctl_policy::escape_path;
-use privctl_policy::model::{Category, StoreKind};
+use privctl_policy::model::Category;
 use privctl_store::{Db, Open};
 
 use crate::cli::DiscoverArgs;
@@ -23,7 +23,7 @@ pub fn run(args: &DiscoverArgs) -> anyhow::Result<Outcome> {
             let sql: Vec<&String> = p
                 .stores
                 .iter()
-                .filter(|(_, s)| matches!(s.kind, StoreKind::Sqlite | StoreKind::Postgres))
+                .filter(|(_, s)| s.kind.is_tabular())
                 .map(|(n, _)| n)
                 .collect();
             match sql.as_slice() {
@@ -43,9 +43,17 @@ pub fn run(args: &DiscoverArgs) -> anyhow::Result<Outcome> {
             );
         }
     }
+    let clickhouse = ["clickhouse://", "http://", "https://"]
+        .iter()
+        .any(|p| args.db.starts_with(p));
     let draft = crate::commands::vault::runtime()?.block_on(async {
-        let db = Db::open(&store, &args.db, Open::Existing).await?;
-        anyhow::Ok(privctl_discover::discover(&db, &store, args.sample).await?)
+        if clickhouse {
+            let ch = privctl_store::clickhouse::ClickHouse::open(&store, &args.db).await?;
+            anyhow::Ok(privctl_discover::discover_clickhouse(&ch, &store, args.sample).await?)
+        } else {
+            let db = Db::open(&store, &args.db, Open::Existing).await?;
+            anyhow::Ok(privctl_discover::discover(&db, &store, args.sample).await?)
+        }
     })?;
     let text = privctl_discover::render(&draft, policy.as_ref());
     match &args.output {
@@ -76,9 +84,12 @@ pub fn run(args: &DiscoverArgs) -> anyhow::Result<Outcome> {
             "people in \"{}\", {} identifier(s), {} link(s)",
             s.table,
             s.identifiers.len(),
-            s.links.len()
+            draft.links.len()
         ),
-        None => "no table of people found".to_owned(),
+        None => format!(
+            "no table of people here, {} link(s) by identifier",
+            draft.links.len()
+        ),
     };
     output::note(format_args!(
         "{} tables, {columns} columns ({personal} about a person), {subject}",

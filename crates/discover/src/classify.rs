@@ -187,6 +187,19 @@ fn by_name(shape: Shape<'_>) -> Option<Guess> {
     let has = |x: &str| w.iter().any(|v| v == x);
     let any = |xs: &[&str]| xs.iter().any(|x| has(x));
     let named = |what: &str| format!("named like {what}");
+    // A setting about data (`prompt_retention`, `log_ttl_days`) is not the
+    // data.
+    if any(&[
+        "retention",
+        "ttl",
+        "period",
+        "days",
+        "limit",
+        "enabled",
+        "count",
+    ]) {
+        return None;
+    }
     let hashed = any(&["hash", "hmac", "digest", "hashed"]);
     if any(&["ip", "ipv4", "ipv6"]) || shape.column == "remote_addr" {
         return Some(if hashed {
@@ -340,6 +353,7 @@ mod tests {
         assert_eq!(cat("model_id"), Category::Metadata);
         assert_eq!(cat("display_name"), Category::Account);
         assert_eq!(cat("input_tokens"), Category::Metadata);
+        assert_eq!(cat("prompt_retention"), Category::Metadata);
         assert!(is_external_auth_id("google_sub"));
         assert!(is_payment_customer_id("stripe_customer_id"));
         assert!(!is_external_auth_id("session_id"));

@@ -29,9 +29,10 @@ mod render;
 
 use std::collections::BTreeSet;
 
-use privctl_policy::model::{Category, IdentifierKind};
+use privctl_policy::model::{Category, IdentifierKind, StoreKind};
 use privctl_policy::SqlIdent;
 use privctl_redact::Redactor;
+use privctl_store::clickhouse::ClickHouse;
 use privctl_store::{Db, Dialect, Table};
 
 pub use classify::{classify, Evidence, Guess, Shape};
@@ -108,18 +109,28 @@ pub struct IdentifierDraft {
     pub column: String,
 }
 
-/// A foreign key that leads to the person.
+/// A table's way to the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkDraft {
     /// The referencing table.
     pub table: String,
     /// Its column.
     pub column: String,
-    /// `table.column` it references.
-    pub references: (String, String),
+    /// What it holds: a `table.column` of this store, or an identifier
+    /// (`user_id`) of the store that holds people.
+    pub to: LinkTo,
     /// Whether a foreign key enforces it (otherwise the column is named
     /// like the person's id).
     pub enforced: bool,
+}
+
+/// What a link's column holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkTo {
+    /// A `table.column` of the same store.
+    References(String, String),
+    /// An identifier of the subject map, across stores.
+    Identifier(String),
 }
 
 /// The person, as the schema shows them.
@@ -131,8 +142,6 @@ pub struct SubjectDraft {
     pub why: String,
     /// Its identifiers.
     pub identifiers: Vec<IdentifierDraft>,
-    /// Every foreign key leading to it, directly or through other tables.
-    pub links: Vec<LinkDraft>,
 }
 
 /// What [`discover`] found in one store.
@@ -140,12 +149,15 @@ pub struct SubjectDraft {
 pub struct Draft {
     /// The store's name in the policy.
     pub store: String,
-    /// Its dialect.
-    pub dialect: Dialect,
+    /// Its kind.
+    pub kind: StoreKind,
     /// Tables in name order (privctl's own left out).
     pub tables: Vec<TableDraft>,
     /// The person, if a table of people was found.
     pub subject: Option<SubjectDraft>,
+    /// Every table's way to the person: foreign keys (directly or through
+    /// other tables), or a column holding their id.
+    pub links: Vec<LinkDraft>,
 }
 
 /// Reads the schema of `db`, samples up to `sample` rows of every table,
@@ -161,7 +173,10 @@ pub async fn discover(db: &Db, store: &str, sample: u32) -> Result<Draft> {
         }
         tables.push(discover_table(db, table, sample, &redactor).await?);
     }
-    let subject = find_subject(&schema, &tables);
+    let (subject, links) = match find_subject(&schema, &tables) {
+        Some((s, l)) => (Some(s), l),
+        None => (None, Vec::new()),
+    };
     tracing::info!(
         store,
         tables = tables.len(),
@@ -170,9 +185,103 @@ pub async fn discover(db: &Db, store: &str, sample: u32) -> Result<Draft> {
     );
     Ok(Draft {
         store: store.to_owned(),
-        dialect: db.dialect(),
+        kind: match db.dialect() {
+            Dialect::Sqlite => StoreKind::Sqlite,
+            Dialect::Postgres => StoreKind::Postgres,
+        },
         tables,
         subject,
+        links,
+    })
+}
+
+/// [`discover`] for a ClickHouse store: tables and columns from its system
+/// tables, values by `LIMIT`. ClickHouse has no foreign keys: a column
+/// named `user_id` links its table to the person through that identifier
+/// of the store that holds people (draft that store too, and merge).
+pub async fn discover_clickhouse(ch: &ClickHouse, store: &str, sample: u32) -> Result<Draft> {
+    let redactor = Redactor::builder().build()?;
+    let mut tables = Vec::new();
+    let mut links = Vec::new();
+    for t in ch.tables().await? {
+        if t.name.starts_with("privctl_") || t.name.starts_with(".inner") {
+            continue;
+        }
+        let name = ident(&t.name, &t.name)?;
+        let columns: Vec<SqlIdent> = t
+            .columns
+            .iter()
+            .map(|c| ident(&t.name, &c.name))
+            .collect::<Result<_>>()?;
+        let rows = ch.sample_text(&name, &columns, sample).await?;
+        tracing::debug!(table = %t.name, rows = rows.len(), "sampled");
+        let is_time = |ty: &str| {
+            let ty = ty
+                .trim_start_matches("Nullable(")
+                .trim_start_matches("LowCardinality(");
+            ty.starts_with("DateTime") || ty.starts_with("Date")
+        };
+        let mut drafts = Vec::new();
+        for (i, c) in t.columns.iter().enumerate() {
+            let values: Vec<Option<String>> = rows.iter().map(|r| r[i].clone()).collect();
+            let evidence = Evidence::of(&redactor, &values);
+            let shape = Shape {
+                table: &t.name,
+                column: &c.name,
+                primary_key: false,
+                references: None,
+                time: is_time(&c.ty),
+            };
+            let mut guess = classify(shape, &evidence);
+            if c.name == "user_id" {
+                guess = Guess {
+                    category: Category::Identifier,
+                    why: "the person's id (linked by it)".to_owned(),
+                };
+                links.push(LinkDraft {
+                    table: t.name.clone(),
+                    column: c.name.clone(),
+                    to: LinkTo::Identifier("user_id".to_owned()),
+                    enforced: false,
+                });
+            }
+            drafts.push(ColumnDraft {
+                name: c.name.clone(),
+                guess,
+            });
+        }
+        let times: Vec<&str> = t
+            .columns
+            .iter()
+            .filter(|c| is_time(&c.ty))
+            .map(|c| c.name.as_str())
+            .collect();
+        let timestamp = [
+            "timestamp",
+            "created_at",
+            "time",
+            "event_time",
+            "date",
+            "day",
+        ]
+        .iter()
+        .find(|p| times.contains(p))
+        .map(|p| (*p).to_owned())
+        .or_else(|| times.first().map(|c| (*c).to_owned()));
+        tables.push(TableDraft {
+            name: t.name.clone(),
+            sampled: rows.len(),
+            timestamp,
+            columns: drafts,
+        });
+    }
+    tracing::info!(store, tables = tables.len(), "discovered");
+    Ok(Draft {
+        store: store.to_owned(),
+        kind: StoreKind::Clickhouse,
+        tables,
+        subject: None,
+        links,
     })
 }
 
@@ -283,7 +392,10 @@ fn timestamp_of(table: &Table) -> Option<String> {
 
 /// The table of people: one holding email addresses that the most foreign
 /// keys lead to; failing that, the most referenced table named like one.
-fn find_subject(schema: &privctl_store::Schema, tables: &[TableDraft]) -> Option<SubjectDraft> {
+fn find_subject(
+    schema: &privctl_store::Schema,
+    tables: &[TableDraft],
+) -> Option<(SubjectDraft, Vec<LinkDraft>)> {
     let referenced = |name: &str| {
         schema
             .tables
@@ -393,7 +505,7 @@ fn find_subject(schema: &privctl_store::Schema, tables: &[TableDraft]) -> Option
                 links.push(LinkDraft {
                     table: t.name.clone(),
                     column,
-                    references: (fk.references_table.clone(), target),
+                    to: LinkTo::References(fk.references_table.clone(), target),
                     enforced: true,
                 });
                 linked.insert(t.name.clone());
@@ -421,15 +533,17 @@ fn find_subject(schema: &privctl_store::Schema, tables: &[TableDraft]) -> Option
             links.push(LinkDraft {
                 table: t.name.clone(),
                 column: c.name.clone(),
-                references: (subject.name.clone(), key.clone()),
+                to: LinkTo::References(subject.name.clone(), key.clone()),
                 enforced: false,
             });
         }
     }
-    Some(SubjectDraft {
-        table: subject.name.clone(),
-        why: why.to_owned(),
-        identifiers,
+    Some((
+        SubjectDraft {
+            table: subject.name.clone(),
+            why: why.to_owned(),
+            identifiers,
+        },
         links,
-    })
+    ))
 }

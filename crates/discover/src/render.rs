@@ -3,9 +3,8 @@
 use std::fmt::Write;
 
 use privctl_policy::model::{Category, IdentifierKind, Policy};
-use privctl_store::Dialect;
 
-use crate::{Draft, TableDraft};
+use crate::{Draft, LinkTo, TableDraft};
 
 fn name_of<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
@@ -25,13 +24,6 @@ fn kind(k: IdentifierKind) -> String {
 /// A TOML basic string.
 fn quoted(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
-}
-
-fn store_kind(d: Dialect) -> &'static str {
-    match d {
-        Dialect::Sqlite => "sqlite",
-        Dialect::Postgres => "postgres",
-    }
 }
 
 /// The draft policy; with `existing`, only what it does not cover: tables
@@ -64,15 +56,21 @@ fn whole(draft: &Draft, out: &mut String) {
          [stores.{store}]\n\
          kind = \"{kind}\"\n\
          url_env = {env}\n",
-        kind = store_kind(draft.dialect),
+        kind = name_of(&draft.kind),
         n = draft.tables.len(),
         env = quoted(&env),
     );
     match &draft.subject {
+        None if draft.kind == privctl_policy::model::StoreKind::Clickhouse => out.push_str(
+            "\n# People live in another store: draft it too and merge, keeping its\n\
+             # [[subject.identifiers]]; these tables link to it by its user_id.\n\
+             [subject]\nidentifiers = []\n",
+        ),
         None => out.push_str(
             "\n# No table of people was found (one holding email addresses, or named\n\
              # like users or customers): add [[subject.identifiers]] and\n\
-             # [[subject.links]] by hand.\n",
+             # [[subject.links]] by hand.\n\
+             [subject]\nidentifiers = []\n",
         ),
         Some(s) => {
             let _ = write!(
@@ -91,22 +89,28 @@ fn whole(draft: &Draft, out: &mut String) {
                     quoted(&i.column),
                 );
             }
-            for l in &s.links {
-                if !l.enforced {
-                    out.push_str(
-                        "\n# No foreign key: the column is named like the person's id. Check it.",
-                    );
-                }
-                let _ = write!(
-                    out,
-                    "\n[[subject.links]]\nstore = {}\ntable = {}\ncolumn = {}\nreferences = {}\n",
-                    quoted(store),
-                    quoted(&l.table),
-                    quoted(&l.column),
-                    quoted(&format!("{}.{}", l.references.0, l.references.1)),
-                );
-            }
         }
+    }
+    for l in &draft.links {
+        if !l.enforced {
+            out.push_str(match l.to {
+                LinkTo::References(..) => {
+                    "\n# No foreign key: the column is named like the person's id. Check it."
+                }
+                LinkTo::Identifier(_) => "\n# The column is named like the person's id. Check it.",
+            });
+        }
+        let to = match &l.to {
+            LinkTo::References(t, c) => format!("references = {}", quoted(&format!("{t}.{c}"))),
+            LinkTo::Identifier(i) => format!("identifier = {}", quoted(i)),
+        };
+        let _ = write!(
+            out,
+            "\n[[subject.links]]\nstore = {}\ntable = {}\ncolumn = {}\n{to}\n",
+            quoted(store),
+            quoted(&l.table),
+            quoted(&l.column),
+        );
     }
     out.push_str(
         "\n# --- Erasure: decide whether requests wait a grace period and can be\n\
