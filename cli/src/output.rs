@@ -73,7 +73,9 @@ pub fn init_diagnostics(verbose: u8, quiet: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes an error to stderr, whatever `-q` says.
+/// Writes to stderr whatever `-q` says: an error, the reason for an exit
+/// code, a warning about safety (an unfinished crypto-shred, a key file
+/// just created), a store left unchecked.
 pub fn problem(line: impl Display) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
@@ -109,7 +111,7 @@ pub fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
             }
             problem(format_args!("privctl: error: {}", safe(&err)));
             for cause in err.chain().skip(1) {
-                note(format_args!("  caused by: {}", safe(cause)));
+                problem(format_args!("  caused by: {}", safe(cause)));
             }
             ExitCode::from(2)
         }

@@ -235,6 +235,13 @@ fn with_a_policy_only_what_it_does_not_cover_is_drafted() {
     assert!(out.contains("phone = \"contact\""), "{out}");
     assert!(out.contains("[data_types.support_tickets]"), "{out}");
     assert!(out.contains("body = \"prompt_content\""), "{out}");
+    // The new table's way to the person comes with it.
+    assert!(
+        out.contains(
+            "table = \"support_tickets\"\ncolumn = \"user_id\"\nreferences = \"users.id\""
+        ),
+        "{out}"
+    );
     assert!(!out.contains("[data_types.payments]"), "{out}");
     assert!(!out.contains("7946"), "{out}");
 }

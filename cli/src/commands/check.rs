@@ -143,7 +143,7 @@ fn against_database(
     let found = runtime.block_on(async {
         let session = Session::open_databases(policy, &src, db).await?;
         for (store, why) in &session.skipped {
-            output::note(format_args!(
+            output::problem(format_args!(
                 "privctl: note: store {store} not checked: it is {why}"
             ));
         }

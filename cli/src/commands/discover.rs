@@ -35,6 +35,12 @@ pub fn run(args: &DiscoverArgs) -> anyhow::Result<Outcome> {
             }
         }
     };
+    if privctl_policy::SqlIdent::new(&store).is_err() {
+        bail!(
+            "--store {:?}: a store's name is letters, digits and underscores, starting with a letter",
+            privctl_policy::escape_untrusted(&store)
+        );
+    }
     if let Some(p) = &policy {
         if !p.stores.contains_key(&store) {
             bail!(
@@ -56,6 +62,11 @@ pub fn run(args: &DiscoverArgs) -> anyhow::Result<Outcome> {
         }
     })?;
     let text = privctl_discover::render(&draft, policy.as_ref());
+    // A whole draft must read back as a policy (its errors are the
+    // decisions left to make); anything else is a bug, not a draft.
+    if policy.is_none() && privctl_policy::check_str(&text).policy.is_none() {
+        bail!("the draft does not parse as a policy; this is a bug in privctl discover\nhint: run with -vv and report it");
+    }
     match &args.output {
         Some(path) => {
             let mut o = Output::open(path)

@@ -42,7 +42,7 @@ fn load(target: &PolicyDb) -> anyhow::Result<Result<(privctl_policy::Policy, Str
                 .iter()
                 .filter(|d| d.severity == privctl_policy::Severity::Error)
             {
-                output::note(d.display(&shown));
+                output::problem(d.display(&shown));
             }
             output::problem(format_args!(
                 "privctl: policy {shown} has errors; nothing was changed\nhint: run `privctl check {shown}`"
@@ -416,7 +416,7 @@ pub fn request(args: &RequestArgs) -> anyhow::Result<Outcome> {
                 };
                 let (r, warning) = requests::record(&s.policy, home, &found, &new).await?;
                 if let Some(w) = warning {
-                    output::note(format_args!("privctl: warning: {w}"));
+                    output::problem(format_args!("privctl: warning: {w}"));
                 }
                 let chained = checkpoint(&s, target).await?;
                 let text = format!(
@@ -639,7 +639,7 @@ async fn checkpoint(s: &Session, target: &PolicyDb) -> anyhow::Result<bool> {
 fn audit_signer(key: &std::path::Path) -> anyhow::Result<Signer> {
     let (signer, created) = Signer::load_or_create(key)?;
     if created {
-        output::note(format_args!(
+        output::problem(format_args!(
             "privctl: created the audit key {}; keep it, and a copy, away from the database",
             escape_path(key)
         ));
@@ -851,7 +851,7 @@ fn export_verify(
     let manifest = match privctl_dsar::verify_zip(std::io::BufReader::new(file)) {
         Ok(m) => m,
         Err(e @ privctl_dsar::Error::Invalid(_)) => {
-            output::note(format_args!("privctl: {shown}: {e}"));
+            output::problem(format_args!("privctl: {shown}: {e}"));
             return Ok(Outcome::Findings);
         }
         Err(e) => return Err(e.into()),
@@ -879,7 +879,7 @@ fn export_verify(
                 claims = Some(c);
             }
             Err(e @ privctl_dsar::Error::Invalid(_)) => {
-                output::note(format_args!("privctl: {e}"));
+                output::problem(format_args!("privctl: {e}"));
                 return Ok(Outcome::Findings);
             }
             Err(e) => return Err(e.into()),
@@ -1325,7 +1325,7 @@ pub fn receipt(args: &crate::cli::ReceiptArgs) -> anyhow::Result<Outcome> {
     let bytes = privctl_fsio::read_limited(f, privctl_dsar::receipt::MAX_RECEIPT)
         .with_context(|| format!("cannot read receipt {shown}"))?;
     let Ok(text) = std::str::from_utf8(&bytes) else {
-        output::note(format_args!(
+        output::problem(format_args!(
             "privctl: {shown}: the receipt is not UTF-8 text"
         ));
         return Ok(Outcome::Findings);
@@ -1352,7 +1352,7 @@ pub fn receipt(args: &crate::cli::ReceiptArgs) -> anyhow::Result<Outcome> {
             Ok(Outcome::Clean)
         }
         Err(e @ privctl_dsar::Error::Invalid(_)) => {
-            output::note(format_args!("privctl: {shown}: {e}"));
+            output::problem(format_args!("privctl: {shown}: {e}"));
             Ok(Outcome::Findings)
         }
         Err(e) => Err(e.into()),

@@ -97,7 +97,7 @@ pub(crate) async fn open(loc: &VaultLocation) -> anyhow::Result<Vault> {
                 r.destroyed_versions.len()
             )),
             Ok(_) => {}
-            Err(e) => output::note(format_args!(
+            Err(e) => output::problem(format_args!(
                 "privctl: warning: an interrupted crypto-shred could not be finished: {}\nhint: fix the cause and run the shred again",
                 output::safe(&format!("{:#}", anyhow::Error::from(e)))
             )),

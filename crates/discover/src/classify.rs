@@ -107,11 +107,29 @@ fn plural(kind: Builtin) -> String {
     }
 }
 
+/// The words of a name: `snake_case`, `kebab-case` and `camelCase` alike.
 fn words(name: &str) -> Vec<String> {
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_ascii_lowercase)
-        .collect()
+    let mut out: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !word.is_empty() {
+                out.push(std::mem::take(&mut word));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower && !word.is_empty() {
+            out.push(std::mem::take(&mut word));
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        word.push(c.to_ascii_lowercase());
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
 }
 
 /// Whether a column's name says it identifies someone at an identity
@@ -125,7 +143,7 @@ pub fn is_external_auth_id(column: &str) -> bool {
     .iter()
     .any(|p| has(p));
     (provider && (has("id") || has("uid") || has("sub")))
-        || has("sub") && w.len() > 1
+        || (w.len() > 1 && w.last().is_some_and(|v| v == "sub"))
         || column == "external_auth_id"
 }
 
@@ -189,15 +207,7 @@ fn by_name(shape: Shape<'_>) -> Option<Guess> {
     let named = |what: &str| format!("named like {what}");
     // A setting about data (`prompt_retention`, `log_ttl_days`) is not the
     // data.
-    if any(&[
-        "retention",
-        "ttl",
-        "period",
-        "days",
-        "limit",
-        "enabled",
-        "count",
-    ]) {
+    if any(&["retention", "ttl", "period", "days", "enabled"]) {
         return None;
     }
     let hashed = any(&["hash", "hmac", "digest", "hashed"]);
@@ -221,8 +231,28 @@ fn by_name(shape: Shape<'_>) -> Option<Guess> {
             )
         });
     }
-    if any(&["password", "passwd", "secret"]) || hashed || (has("key") && any(&["digest", "hash"]))
+    if hashed
+        && !any(&[
+            "password",
+            "passwd",
+            "secret",
+            "key",
+            "token",
+            "api",
+            "credential",
+        ])
     {
+        if any(&["email", "phone", "user", "customer"]) {
+            return Some(guess(
+                Category::Identifier,
+                named("a hash of someone's identifier"),
+            ));
+        }
+        if !has("digest") {
+            return None;
+        }
+    }
+    if any(&["password", "passwd", "secret"]) || hashed {
         return Some(guess(
             Category::Credential,
             named("a password hash or key digest"),
@@ -246,15 +276,21 @@ fn by_name(shape: Shape<'_>) -> Option<Guess> {
     ]) {
         return Some(guess(Category::Location, named("a location")));
     }
-    if any(&[
-        "content",
-        "prompt",
-        "completion",
-        "message",
-        "messages",
-        "body",
-        "transcript",
-    ]) {
+    let about_content = matches!(
+        w.last().map(String::as_str),
+        Some("type" | "id" | "length" | "size" | "count" | "encoding" | "version" | "format")
+    );
+    if !about_content
+        && any(&[
+            "content",
+            "prompt",
+            "completion",
+            "message",
+            "messages",
+            "body",
+            "transcript",
+        ])
+    {
         return Some(guess(
             Category::PromptContent,
             named("content a person wrote"),
@@ -278,8 +314,8 @@ fn by_name(shape: Shape<'_>) -> Option<Guess> {
     }
     let money = any(&[
         "amount", "cost", "price", "earning", "earnings", "balance", "fee", "fees", "revenue",
-        "refund", "payout", "paise", "cents", "micros",
-    ]) || (has("delta") && any(&["usd", "inr", "eur", "micro"]));
+        "refund", "payout", "paise", "cents",
+    ]) || (any(&["delta", "micros", "micro"]) && any(&["usd", "inr", "eur", "gbp"]));
     let payment_ref = any(&["payment", "charge", "invoice", "transaction"])
         && any(&["id", "ref", "reference"])
         || (has("processor") && any(&["ref", "reference"]));
@@ -354,6 +390,14 @@ mod tests {
         assert_eq!(cat("display_name"), Category::Account);
         assert_eq!(cat("input_tokens"), Category::Metadata);
         assert_eq!(cat("prompt_retention"), Category::Metadata);
+        assert_eq!(cat("latency_micros"), Category::Metadata);
+        assert_eq!(cat("content_type"), Category::Metadata);
+        assert_eq!(cat("content_hash"), Category::Metadata);
+        assert_eq!(cat("email_hash"), Category::Identifier);
+        assert_eq!(cat("sub_total"), Category::Metadata);
+        assert_eq!(cat("credit_limit"), Category::Metadata);
+        assert_eq!(cat("emailAddress"), Category::Contact);
+        assert_eq!(cat("stripeCustomerId"), Category::Identifier);
         assert!(is_external_auth_id("google_sub"));
         assert!(is_payment_customer_id("stripe_customer_id"));
         assert!(!is_external_auth_id("session_id"));

@@ -207,6 +207,14 @@ pub async fn discover_clickhouse(ch: &ClickHouse, store: &str, sample: u32) -> R
         if t.name.starts_with("privctl_") || t.name.starts_with(".inner") {
             continue;
         }
+        // Tables that hold rows: a view would run its whole query, and a
+        // Kafka or distributed table reads elsewhere.
+        let holds_rows =
+            t.engine.contains("MergeTree") || t.engine.ends_with("Log") || t.engine == "Memory";
+        if !holds_rows {
+            tracing::warn!(table = %t.name, engine = %t.engine, "not sampled: it holds no rows of its own");
+            continue;
+        }
         let name = ident(&t.name, &t.name)?;
         let columns: Vec<SqlIdent> = t
             .columns
@@ -337,7 +345,9 @@ async fn discover_table(
                 .get(at)
                 .cloned()
                 .unwrap_or_else(|| "id".to_owned());
-            Some((fk.references_table.clone(), target))
+            // Only a key to a table with a plain name: names go into the draft.
+            (SqlIdent::new(&fk.references_table).is_ok() && SqlIdent::new(&target).is_ok())
+                .then(|| (fk.references_table.clone(), target))
         });
         let shape = Shape {
             table: &table.name,
@@ -433,7 +443,7 @@ fn find_subject(
         .or_else(|| {
             tables
                 .iter()
-                .filter(|t| people.contains(&t.name.as_str()))
+                .filter(|t| people.contains(&t.name.to_ascii_lowercase().as_str()))
                 .max_by_key(|t| referenced(&t.name))
                 .map(|t| (t, "it is named like a table of people"))
         })?;
@@ -496,12 +506,17 @@ fn find_subject(
                 {
                     continue;
                 }
-                let target = fk.references_columns.first().cloned().or_else(|| {
+                let Some(target) = fk.references_columns.first().cloned().or_else(|| {
                     schema
                         .tables
                         .get(&fk.references_table)
                         .and_then(|r| r.primary_key.first().cloned())
-                })?;
+                }) else {
+                    continue;
+                };
+                if SqlIdent::new(&target).is_err() {
+                    continue;
+                }
                 links.push(LinkDraft {
                     table: t.name.clone(),
                     column,
@@ -519,11 +534,10 @@ fn find_subject(
     // Tables no key leads from, whose column is named like the person's id
     // (`user_id`, `customer_id` for `customers`): rows kept after their
     // person was deleted often have no foreign key, by design.
-    let singular = subject
-        .name
-        .strip_suffix('s')
-        .unwrap_or(&subject.name)
-        .to_owned();
+    let singular = match subject.name.as_str() {
+        "people" => "person".to_owned(),
+        n => n.strip_suffix('s').unwrap_or(n).to_owned(),
+    };
     let id_names = [format!("{singular}_id"), "user_id".to_owned()];
     for t in schema.tables.values() {
         if linked.contains(&t.name) || t.name.starts_with("privctl_") {

@@ -92,25 +92,7 @@ fn whole(draft: &Draft, out: &mut String) {
         }
     }
     for l in &draft.links {
-        if !l.enforced {
-            out.push_str(match l.to {
-                LinkTo::References(..) => {
-                    "\n# No foreign key: the column is named like the person's id. Check it."
-                }
-                LinkTo::Identifier(_) => "\n# The column is named like the person's id. Check it.",
-            });
-        }
-        let to = match &l.to {
-            LinkTo::References(t, c) => format!("references = {}", quoted(&format!("{t}.{c}"))),
-            LinkTo::Identifier(i) => format!("identifier = {}", quoted(i)),
-        };
-        let _ = write!(
-            out,
-            "\n[[subject.links]]\nstore = {}\ntable = {}\ncolumn = {}\n{to}\n",
-            quoted(store),
-            quoted(&l.table),
-            quoted(&l.column),
-        );
+        link(store, l, out);
     }
     out.push_str(
         "\n# --- Erasure: decide whether requests wait a grace period and can be\n\
@@ -119,11 +101,11 @@ fn whole(draft: &Draft, out: &mut String) {
     );
     out.push_str("\n# --- Data types: one per table. None has a retention yet.\n");
     for t in &draft.tables {
-        data_type(store, t, out);
+        data_type(store, &t.name, t, out);
     }
 }
 
-fn data_type(store: &str, t: &TableDraft, out: &mut String) {
+fn data_type(store: &str, name: &str, t: &TableDraft, out: &mut String) {
     let cats: Vec<String> = t
         .categories()
         .into_iter()
@@ -134,7 +116,7 @@ fn data_type(store: &str, t: &TableDraft, out: &mut String) {
         "\n# {} row{} sampled.\n[data_types.{}]\ndescription = {}\nstore = {}\ntable = {}\n",
         t.sampled,
         if t.sampled == 1 { "" } else { "s" },
-        t.name,
+        name,
         quoted(&format!("Table {} (drafted by privctl discover)", t.name)),
         quoted(store),
         quoted(&t.name),
@@ -146,8 +128,30 @@ fn data_type(store: &str, t: &TableDraft, out: &mut String) {
         None => out.push_str("# No column holds a point in time: a retention needs one.\n"),
     }
     let _ = writeln!(out, "categories = [{}]", cats.join(", "));
-    let _ = write!(out, "\n[data_types.{}.columns]\n", t.name);
+    let _ = write!(out, "\n[data_types.{name}.columns]\n");
     columns(t.columns.iter(), out);
+}
+
+fn link(store: &str, l: &crate::LinkDraft, out: &mut String) {
+    if !l.enforced {
+        out.push_str(match l.to {
+            LinkTo::References(..) => {
+                "\n# No foreign key: the column is named like the person's id. Check it."
+            }
+            LinkTo::Identifier(_) => "\n# The column is named like the person's id. Check it.",
+        });
+    }
+    let to = match &l.to {
+        LinkTo::References(t, c) => format!("references = {}", quoted(&format!("{t}.{c}"))),
+        LinkTo::Identifier(i) => format!("identifier = {}", quoted(i)),
+    };
+    let _ = write!(
+        out,
+        "\n[[subject.links]]\nstore = {}\ntable = {}\ncolumn = {}\n{to}\n",
+        quoted(store),
+        quoted(&l.table),
+        quoted(&l.column),
+    );
 }
 
 fn columns<'a>(cols: impl Iterator<Item = &'a crate::ColumnDraft>, out: &mut String) {
@@ -159,7 +163,15 @@ fn columns<'a>(cols: impl Iterator<Item = &'a crate::ColumnDraft>, out: &mut Str
         .unwrap_or(0);
     for c in cols {
         let line = format!("{} = {}", c.name, quoted(&category(c.guess.category)));
-        let _ = writeln!(out, "{line:width$}# {}", c.guess.why);
+        // A reason names only the schema; line breaks are kept out of it
+        // all the same.
+        let why: String = c
+            .guess
+            .why
+            .chars()
+            .map(|ch| if ch.is_control() { ' ' } else { ch })
+            .collect();
+        let _ = writeln!(out, "{line:width$}# {why}");
     }
 }
 
@@ -178,7 +190,16 @@ fn drift(draft: &Draft, policy: &Policy, out: &mut String) {
         match covered {
             None => {
                 any = true;
-                data_type(store, t, out);
+                // A data type of that name may exist for another store.
+                let name = if policy.data_types.contains_key(&t.name) {
+                    format!("{store}_{}", t.name)
+                } else {
+                    t.name.clone()
+                };
+                data_type(store, &name, t, out);
+                for l in draft.links.iter().filter(|l| l.table == t.name) {
+                    link(store, l, out);
+                }
             }
             Some((name, d)) => {
                 let missing: Vec<&crate::ColumnDraft> = t
