@@ -75,7 +75,10 @@ fn whole(draft: &Draft, out: &mut String) {
         Some(s) => {
             let _ = write!(
                 out,
-                "\n# --- The data subject: table \"{}\" ({}).\n",
+                "\n# --- The data subject: table \"{}\" ({}).\n\
+                 # Every foreign-key path to it is listed below: check each. A path through\n\
+                 # something people share (an organisation, a post) would let one person's\n\
+                 # erasure reach other people's rows.\n",
                 s.table, s.why
             );
             for i in &s.identifiers {
