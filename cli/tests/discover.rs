@@ -346,3 +346,29 @@ fn a_postgresql_database_is_drafted_as_sqlite_is() {
     let dir = tempfile::tempdir().expect("dir");
     discover_seed_at("inferexai", dir.path(), &pg.url);
 }
+
+#[test]
+fn a_table_whose_values_are_not_text_is_drafted_from_its_names() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite:{}", dir.path().join("db.sqlite").display());
+    privctl_store::testing::runtime().block_on(async {
+        let db = Db::open("main", &url, Open::Create).await.expect("db");
+        for sql in [
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, created_at TIMESTAMP)",
+            "INSERT INTO users VALUES (1, 'ana@example.com', '2026-01-01 00:00:00')",
+            "CREATE TABLE avatars (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id), image BLOB)",
+            "INSERT INTO avatars VALUES (1, 1, X'FF00FE')",
+        ] {
+            sqlx::query(sql).execute(db.pool()).await.expect(sql);
+        }
+    });
+    let (code, out, err) = run(privctl().args(["discover", "--db", &url]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("# Its values could not be read as text"),
+        "{out}"
+    );
+    assert!(out.contains("[data_types.avatars]"), "{out}");
+    assert!(out.contains("user_id = \"identifier\""), "{out}");
+    assert!(out.contains("email = \"contact\""), "{out}");
+}

@@ -83,6 +83,9 @@ pub struct TableDraft {
     pub timestamp: Option<String>,
     /// Every column, in the table's order.
     pub columns: Vec<ColumnDraft>,
+    /// Whether its values could not be read, so only names and schema
+    /// were used.
+    pub unsampled: bool,
 }
 
 impl TableDraft {
@@ -281,6 +284,7 @@ pub async fn discover_clickhouse(ch: &ClickHouse, store: &str, sample: u32) -> R
             sampled: rows.len(),
             timestamp,
             columns: drafts,
+            unsampled: false,
         });
     }
     tracing::info!(store, tables = tables.len(), "discovered");
@@ -327,7 +331,16 @@ async fn discover_table(
         .map(|c| ident(&table.name, &c.name))
         .collect::<Result<_>>()?;
     let started = std::time::Instant::now();
-    let rows = db.sample_text(&name, &columns, sample).await?;
+    // A table whose values do not read as text (a BLOB that is not UTF-8)
+    // is still drafted, from names and schema alone; the store's error
+    // goes to the diagnostics, never into the draft.
+    let (rows, unsampled) = match db.sample_text(&name, &columns, sample).await {
+        Ok(rows) => (rows, false),
+        Err(e) => {
+            tracing::warn!(table = %table.name, error = %e, "not sampled: classified by name and schema only");
+            (Vec::new(), true)
+        }
+    };
     tracing::debug!(
         table = %table.name,
         rows = rows.len(),
@@ -368,6 +381,7 @@ async fn discover_table(
         sampled: rows.len(),
         timestamp: timestamp_of(table),
         columns: drafts,
+        unsampled,
     })
 }
 

@@ -114,11 +114,18 @@ fn data_type(store: &str, name: &str, t: &TableDraft, out: &mut String) {
         .into_iter()
         .map(|c| quoted(&category(c)))
         .collect();
+    let sampled = if t.unsampled {
+        "Its values could not be read as text: classified by name and schema only.".to_owned()
+    } else {
+        format!(
+            "{} row{} sampled.",
+            t.sampled,
+            if t.sampled == 1 { "" } else { "s" }
+        )
+    };
     let _ = write!(
         out,
-        "\n# {} row{} sampled.\n[data_types.{}]\ndescription = {}\nstore = {}\ntable = {}\n",
-        t.sampled,
-        if t.sampled == 1 { "" } else { "s" },
+        "\n# {sampled}\n[data_types.{}]\ndescription = {}\nstore = {}\ntable = {}\n",
         name,
         quoted(&format!("Table {} (drafted by privctl discover)", t.name)),
         quoted(store),
