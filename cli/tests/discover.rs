@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use privctl_policy::model::{Category, Policy, StoreKind};
+use privctl_policy::model::{Category, Policy, StoreKind, SubjectIdentifier, SubjectLink};
 use privctl_store::{Db, Open};
 
 use crate::util::{privctl, repo_root, run};
@@ -43,6 +43,27 @@ fn every_value(url: &str) -> (Vec<String>, BTreeSet<String>) {
             }
         }
         (values, names)
+    })
+}
+
+/// Whether the draft has the seed's identifier: same kind, table, column.
+fn has_identifier(draft: &Policy, id: &SubjectIdentifier) -> bool {
+    draft
+        .subject
+        .identifiers
+        .iter()
+        .any(|d| d.kind == id.kind && d.table == id.table && d.column == id.column)
+}
+
+/// Whether the draft has the seed's link: same table and column, to the
+/// same `table.column` or identifier.
+fn has_link(draft: &Policy, link: &SubjectLink) -> bool {
+    draft.subject.links.iter().any(|d| {
+        d.table == link.table
+            && d.column == link.column
+            && d.references.as_ref().map(ToString::to_string)
+                == link.references.as_ref().map(ToString::to_string)
+            && d.identifier == link.identifier
     })
 }
 
@@ -148,11 +169,7 @@ fn discover_seed_at(name: &str, dir: &Path, url: &str) {
     // Every identifier and every foreign-key link of the subject map.
     for id in &seed.subject.identifiers {
         assert!(
-            draft
-                .subject
-                .identifiers
-                .iter()
-                .any(|d| d.kind == id.kind && d.table == id.table && d.column == id.column),
+            has_identifier(&draft, id),
             "{name}: identifier {} ({:?}) not found",
             id.column,
             id.kind
@@ -160,10 +177,7 @@ fn discover_seed_at(name: &str, dir: &Path, url: &str) {
     }
     for link in seed.subject.links.iter().filter(|l| l.references.is_some()) {
         assert!(
-            draft.subject.links.iter().any(|d| d.table == link.table
-                && d.column == link.column
-                && d.references.as_ref().map(ToString::to_string)
-                    == link.references.as_ref().map(ToString::to_string)),
+            has_link(&draft, link),
             "{name}: link {:?}.{:?} not found",
             link.table,
             link.column
@@ -282,11 +296,7 @@ fn infercast_is_drafted_store_by_store_with_its_clickhouse_telemetry() {
         // the user id in the telemetry store.
         for link in seed.subject.links.iter().filter(|l| l.store == store) {
             assert!(
-                draft.subject.links.iter().any(|d| d.table == link.table
-                    && d.column == link.column
-                    && d.references.as_ref().map(ToString::to_string)
-                        == link.references.as_ref().map(ToString::to_string)
-                    && d.identifier == link.identifier),
+                has_link(&draft, link),
                 "{store}: link {:?}.{:?} not found",
                 link.table,
                 link.column
@@ -295,11 +305,7 @@ fn infercast_is_drafted_store_by_store_with_its_clickhouse_telemetry() {
         if store == "accounts" {
             for id in &seed.subject.identifiers {
                 assert!(
-                    draft
-                        .subject
-                        .identifiers
-                        .iter()
-                        .any(|d| d.kind == id.kind && d.column == id.column),
+                    has_identifier(&draft, id),
                     "identifier {:?} not found",
                     id.column
                 );

@@ -181,13 +181,7 @@ pub fn classify(shape: Shape<'_>, evidence: &Evidence) -> Guess {
     if shape.time {
         return guess(Category::Metadata, "a point in time");
     }
-    if let Some(g) = by_name(shape) {
-        return g;
-    }
-    if let Some(g) = seen {
-        return g;
-    }
-    by_name(shape).unwrap_or_else(|| {
+    by_name(shape).or(seen).unwrap_or_else(|| {
         guess(
             Category::Metadata,
             format!(

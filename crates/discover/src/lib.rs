@@ -267,18 +267,18 @@ pub async fn discover_clickhouse(ch: &ClickHouse, store: &str, sample: u32) -> R
             .filter(|c| is_time(&c.ty))
             .map(|c| c.name.as_str())
             .collect();
-        let timestamp = [
-            "timestamp",
-            "created_at",
-            "time",
-            "event_time",
-            "date",
-            "day",
-        ]
-        .iter()
-        .find(|p| times.contains(p))
-        .map(|p| (*p).to_owned())
-        .or_else(|| times.first().map(|c| (*c).to_owned()));
+        let timestamp = pick_timestamp(
+            &times,
+            &[
+                "timestamp",
+                "created_at",
+                "time",
+                "event_time",
+                "date",
+                "day",
+            ],
+            |_| false,
+        );
         tables.push(TableDraft {
             name: t.name.clone(),
             sampled: rows.len(),
@@ -395,21 +395,31 @@ fn timestamp_of(table: &Table) -> Option<String> {
         .map(|c| c.name.as_str())
         .filter(|c| is_time(table, c))
         .collect();
-    for preferred in [
-        "created_at",
-        "timestamp",
-        "created",
-        "inserted_at",
-        "occurred_at",
-        "day",
-    ] {
-        if times.contains(&preferred) {
-            return Some(preferred.to_owned());
-        }
-    }
-    times
+    pick_timestamp(
+        &times,
+        &[
+            "created_at",
+            "timestamp",
+            "created",
+            "inserted_at",
+            "occurred_at",
+            "day",
+        ],
+        |c| table.column(c).is_some_and(|col| col.not_null),
+    )
+}
+
+/// Of a table's time columns, the first of `preferred` it has; else the
+/// first that is `required` (refuses NULL); else the first.
+fn pick_timestamp(
+    times: &[&str],
+    preferred: &[&str],
+    required: impl Fn(&str) -> bool,
+) -> Option<String> {
+    preferred
         .iter()
-        .find(|c| table.column(c).is_some_and(|col| col.not_null))
+        .find(|p| times.contains(p))
+        .or_else(|| times.iter().find(|c| required(c)))
         .or(times.first())
         .map(|c| (*c).to_owned())
 }

@@ -504,15 +504,24 @@ impl Redactor {
         prepare: &Prepare<'_, T>,
     ) -> Result<Prepared<T>> {
         let (done, limit) = (block.done, block.end);
-        let mut found = self.find_range(&block.buf, done..limit);
-        let after_last = found.last().map_or(limit, |f| f.end.max(limit));
+        // Findings relative to the piece, which starts at `done`.
+        let mut rel: Vec<Finding> = self
+            .find_range(&block.buf, done..limit)
+            .into_iter()
+            .map(|f| Finding {
+                kind: f.kind,
+                start: f.start - done,
+                end: f.end - done,
+            })
+            .collect();
+        let after_last = rel.last().map_or(limit, |f| (done + f.end).max(limit));
         let (end, next_forced) = if eof {
             (after_last, false)
         } else if let Some((cut, forced)) =
-            stream_cut(&block.buf, &found, done, limit, block.forced)
+            stream_cut(&block.buf[done..], &rel, limit - done, block.forced)
         {
-            found.retain(|f| f.start < cut);
-            (cut, forced)
+            rel.retain(|f| f.start < cut);
+            (done + cut, forced)
         } else {
             // One cluster fills the block (it cannot grow much past the
             // split size): cut after its last finding.
@@ -521,14 +530,6 @@ impl Redactor {
         let piece = std::str::from_utf8(&block.buf[done..end]).map_err(|e| Error::NotUtf8 {
             offset: block.dropped + (done + e.valid_up_to()) as u64,
         })?;
-        let rel: Vec<Finding> = found
-            .into_iter()
-            .map(|f| Finding {
-                kind: f.kind,
-                start: f.start - done,
-                end: f.end - done,
-            })
-            .collect();
         tracing::debug!(
             offset = block.dropped + done as u64,
             bytes = end - done,
@@ -606,6 +607,20 @@ pub struct StreamStats {
 mod tests {
     use super::*;
 
+    /// `text` redacted as a stream read in blocks of `block` bytes.
+    fn streamed(r: &Redactor, text: &str, block: usize) -> String {
+        let mut out = Vec::new();
+        r.redact_in_blocks(
+            text.as_bytes(),
+            &mut out,
+            &mut Session::new(),
+            &mut |_| {},
+            Some(block),
+        )
+        .expect("redact");
+        String::from_utf8(out).expect("utf-8")
+    }
+
     /// Values of many kinds close together, some revealing others when
     /// replaced (found by fuzzing), between long stretches of plain text.
     fn sample() -> (String, Range<usize>) {
@@ -642,19 +657,7 @@ mod tests {
         // (as far back as a cut looks for a gap).
         let back = crate::splice::MAX_BACK + crate::splice::NEAR + 16;
         for block in dense.start - back..dense.end + 16 {
-            let mut out = Vec::new();
-            r.redact_in_blocks(
-                text.as_bytes(),
-                &mut out,
-                &mut Session::new(),
-                &mut |_| {},
-                Some(block),
-            )
-            .expect("redact");
-            assert!(
-                String::from_utf8(out).expect("utf-8") == one_shot,
-                "block {block}"
-            );
+            assert!(streamed(&r, &text, block) == one_shot, "block {block}");
         }
     }
 
@@ -681,19 +684,7 @@ mod tests {
         assert!(clusters > 5, "{clusters} clusters");
         let one_shot = r.redact(&text).into_owned();
         for block in (70_000..200_000).step_by(9_973) {
-            let mut out = Vec::new();
-            r.redact_in_blocks(
-                text.as_bytes(),
-                &mut out,
-                &mut Session::new(),
-                &mut |_| {},
-                Some(block),
-            )
-            .expect("redact");
-            assert!(
-                String::from_utf8(out).expect("utf-8") == one_shot,
-                "block {block}"
-            );
+            assert!(streamed(&r, &text, block) == one_shot, "block {block}");
         }
     }
 }

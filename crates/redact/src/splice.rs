@@ -205,40 +205,30 @@ pub(crate) fn clusters_for_test(text: &str, found: &[Finding]) -> (usize, usize)
     (valid.len(), clusters.len())
 }
 
-/// Where a stream may cut its buffer `text` after `done`, given `found`
-/// (the findings starting in `done..limit`, the piece beginning at a
-/// forced split when `forced`), so that each piece is clustered as the
-/// whole input is: in a gap before a finding not yet seen, or at the start
-/// of the last cluster. Returns the cut and whether it is a forced split;
-/// `None` when the findings form one cluster.
+/// Where a stream may cut `text` (the buffer from the piece's start on),
+/// given `found` (the findings starting before `limit`, relative to it;
+/// the piece beginning at a forced split when `forced`), so that each piece
+/// is clustered as the whole input is: in a gap before a finding not yet
+/// seen, or at the start of the last cluster. Returns the cut and whether
+/// it is a forced split; `None` when the findings form one cluster.
 pub(crate) fn stream_cut(
     text: &[u8],
     found: &[Finding],
-    done: usize,
     limit: usize,
     forced: bool,
 ) -> Option<(usize, bool)> {
-    let piece = &text[done..];
-    let rel: Vec<Finding> = found
-        .iter()
-        .map(|f| Finding {
-            kind: f.kind.clone(),
-            start: f.start - done,
-            end: f.end - done,
-        })
-        .collect();
-    let (_, clusters) = clusters(piece, &rel, forced);
+    let (_, clusters) = clusters(text, found, forced);
     // The local text of a finding starting at `limit` or later starts no
     // earlier than this.
     let unknown = floor_char(text, limit.saturating_sub(MAX_BACK + NEAR + 8));
     let last_end = clusters.last().map_or(0, |c| c.span.end);
-    if unknown > done && unknown - done >= last_end {
+    if unknown > 0 && unknown >= last_end {
         return Some((unknown, false));
     }
     clusters
         .last()
         .filter(|c| c.span.start > 0)
-        .map(|c| (done + c.span.start, c.forced))
+        .map(|c| (c.span.start, c.forced))
 }
 
 /// Redacted text, as the input's unchanged stretches and the local texts

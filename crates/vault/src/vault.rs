@@ -18,7 +18,7 @@ use crate::keyfile::{KeyFile, Keys};
 use crate::keys::{self, GroupKeys, Keyring, SecretKey, Wrapping};
 use crate::kyc::{self, IdKind, KycId};
 use crate::sealed::{self, SealedValue};
-use crate::store::{GroupRow, GroupState, Layout, MasterState, Store, ValueRow};
+use crate::store::{EpochRow, GroupRow, GroupState, KeyRow, Layout, MasterState, Store, ValueRow};
 use crate::{migrate, Error, Result};
 
 /// Subjects whose data keys one group key wraps. Shredding one of them
@@ -119,6 +119,28 @@ fn unwrap_group(ring: &Keyring, g: &GroupRow) -> Result<GroupKeys> {
         &g.wrapped,
     )?;
     Ok(GroupKeys::new(&key))
+}
+
+/// A subject's data key, unwrapped from its row under its group's key.
+fn open_data_key(gk: &GroupKeys, row: &KeyRow) -> Result<SecretKey> {
+    let what = Wrapping::Data {
+        group: row.group,
+        subject: &row.subject,
+    };
+    keys::unwrap(&gk.wrap, what, &row.wrapped)
+}
+
+/// An epoch key, unwrapped from its row under the master version it names.
+fn open_epoch_key(ring: &Keyring, row: &EpochRow) -> Result<SecretKey> {
+    keys::unwrap(
+        ring.master(row.master_version)?,
+        Wrapping::Epoch {
+            version: row.master_version,
+            purpose: &row.purpose,
+            epoch: row.epoch,
+        },
+        &row.wrapped,
+    )
 }
 
 fn key_id(id: i64) -> Result<u32> {
@@ -468,12 +490,7 @@ impl Vault {
         Ok(match self.store.key_of(c, subject).await? {
             Some(row) => {
                 let gk = self.group_keys(c, ring, row.group).await?;
-                let what = Wrapping::Data {
-                    group: row.group,
-                    subject,
-                };
-                let dk = keys::unwrap(&gk.wrap, what, &row.wrapped)?;
-                (row.id, dk, gk)
+                (row.id, open_data_key(&gk, &row)?, gk)
             }
             None => {
                 let version = self.wrapping_version(c, ring).await?;
@@ -501,14 +518,7 @@ impl Vault {
                     None => Ok(None),
                 })
                 .await?;
-            let Some((row, gk)) = found else {
-                return Ok(None);
-            };
-            let what = Wrapping::Data {
-                group: row.group,
-                subject: &row.subject,
-            };
-            Ok(Some(keys::unwrap(&gk.wrap, what, &row.wrapped)?))
+            found.map(|(row, gk)| open_data_key(&gk, &row)).transpose()
         })
         .await
     }
@@ -532,18 +542,7 @@ impl Vault {
                 .store
                 .read_with(async |c| self.store.epoch_key(c, purpose, epoch).await)
                 .await?;
-            row.map(|row| {
-                keys::unwrap(
-                    ring.master(row.master_version)?,
-                    Wrapping::Epoch {
-                        version: row.master_version,
-                        purpose,
-                        epoch,
-                    },
-                    &row.wrapped,
-                )
-            })
-            .transpose()
+            row.map(|row| open_epoch_key(ring, &row)).transpose()
         })
         .await
     }
@@ -583,14 +582,8 @@ impl Vault {
             })
             .await?;
         let kind = IdKind::parse(&row.kind)?;
-        let dk = keys::unwrap(
-            &gk.wrap,
-            Wrapping::Data {
-                group: key_row.group,
-                subject: &row.subject,
-            },
-            &key_row.wrapped,
-        )?;
+        // `key_row` is the value's subject's (checked above).
+        let dk = open_data_key(&gk, &key_row)?;
         let plain = sealed::open(&dk, reference, kind.name(), &sealed)?;
         let text = String::from_utf8(plain.to_vec()).map_err(|_| Error::Tampered)?;
         Ok((kind, Zeroizing::new(text)))
@@ -651,17 +644,7 @@ impl Vault {
 
     async fn try_epoch_key(&self, keys: Arc<Keys>, purpose: &str, epoch: u64) -> Result<SecretKey> {
         let ring = &keys.keyring;
-        let open = |row: &crate::store::EpochRow| {
-            keys::unwrap(
-                ring.master(row.master_version)?,
-                Wrapping::Epoch {
-                    version: row.master_version,
-                    purpose,
-                    epoch,
-                },
-                &row.wrapped,
-            )
-        };
+        let open = |row: &EpochRow| open_epoch_key(ring, row);
         let existing = self
             .store
             .read_with(async |c| self.store.epoch_key(c, purpose, epoch).await)
